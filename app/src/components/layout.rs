@@ -1,0 +1,71 @@
+//! The frame around every page: skip link, header with navigation, the main
+//! landmark guarded by an error boundary, and the footer.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use super::theme_toggle::ThemeToggle;
+
+/// The sections of the portal, in navigation order.
+const SECTIONS: &[(&str, &str)] = &[
+    ("/databases", "Databases"),
+    ("/apps", "Apps"),
+    ("/deploys", "Deploys"),
+    ("/secrets", "Secrets"),
+    ("/admin/users", "Users"),
+    ("/admin/audit", "Audit"),
+];
+
+#[component]
+pub fn Layout(children: Children) -> impl IntoView {
+    view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <header class="site-header">
+            <div class="header-inner">
+                <A href="/" attr:class="brand">
+                    <span class="brand-mark" aria-hidden="true"></span>
+                    <span class="brand-name">"DSCloud Portal"</span>
+                </A>
+                <nav class="site-nav" aria-label="Main">
+                    <ul>
+                        {SECTIONS
+                            .iter()
+                            .map(|(href, label)| {
+                                view! {
+                                    <li>
+                                        <A href=*href>{*label}</A>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                </nav>
+                <div class="header-tools">
+                    <ThemeToggle />
+                </div>
+            </div>
+        </header>
+        <main id="main" class="site-main" tabindex="-1">
+            <ErrorBoundary fallback=|errors| {
+                view! {
+                    <section class="panel error-panel" role="alert">
+                        <h1>"Something went wrong"</h1>
+                        <p>"This page could not be shown. Nothing you entered was lost; try again, or go back."</p>
+                        <ul class="error-list">
+                            {move || {
+                                errors
+                                    .get()
+                                    .into_iter()
+                                    .map(|(_, error)| view! { <li>{error.to_string()}</li> })
+                                    .collect_view()
+                            }}
+                        </ul>
+                    </section>
+                }
+            }>{children()}</ErrorBoundary>
+        </main>
+        <footer class="site-footer">
+            <p>"DSCloud Portal · self-service databases and deployments on Kubernetes"</p>
+        </footer>
+    }
+}

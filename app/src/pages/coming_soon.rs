@@ -1,0 +1,19 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+/// A section of the portal whose feature has not landed yet.
+#[component]
+pub fn ComingSoon(title: &'static str, summary: &'static str) -> impl IntoView {
+    view! {
+        <Title text=title />
+        <section class="panel">
+            <p class="badge badge-muted">"Coming soon"</p>
+            <h1>{title}</h1>
+            <p class="lede">{summary}</p>
+            <p>
+                <A href="/">"Back to the overview"</A>
+            </p>
+        </section>
+    }
+}

@@ -1,0 +1,106 @@
+//! The HTML document, the router and the layout every page lives in.
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+use crate::components::layout::Layout;
+use crate::pages::{ComingSoon, Home, NotFound};
+use crate::theme::current_theme;
+
+/// The whole HTML document, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let theme = current_theme();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en" data-theme=theme.as_str()>
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='7' fill='%232f5bea'/%3E%3Cpath d='M9 10h8a7 7 0 0 1 0 14H9z' fill='white'/%3E%3C/svg%3E" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/dscloud-portal.css" />
+        <Title formatter=|page: String| {
+            if page.is_empty() { "DSCloud Portal".to_string() } else { format!("{page} · DSCloud Portal") }
+        } />
+        <Router>
+            <Layout>
+                <Routes fallback=|| view! { <NotFound /> }>
+                    <Route path=path!("/") view=Home />
+                    <Route
+                        path=path!("/databases")
+                        view=|| view! {
+                            <ComingSoon
+                                title="Databases"
+                                summary="Create Cassandra and PostgreSQL databases, watch them come up live, connect, resize, park and terminate them."
+                            />
+                        }
+                    />
+                    <Route
+                        path=path!("/apps")
+                        view=|| view! {
+                            <ComingSoon
+                                title="Apps"
+                                summary="Every repository with a dscloud.yaml: its microservices, jobs and cronjobs, per environment."
+                            />
+                        }
+                    />
+                    <Route
+                        path=path!("/deploys")
+                        view=|| view! {
+                            <ComingSoon
+                                title="Deploys"
+                                summary="Each commit's way through dev, test and prod: rollouts, integration tests, promotions and rollbacks."
+                            />
+                        }
+                    />
+                    <Route
+                        path=path!("/secrets")
+                        view=|| view! {
+                            <ComingSoon
+                                title="Secrets"
+                                summary="The values your services read at deploy time, per environment, write-only once saved."
+                            />
+                        }
+                    />
+                    <Route
+                        path=path!("/admin/users")
+                        view=|| view! {
+                            <ComingSoon
+                                title="Users"
+                                summary="Who can sign in, with which role, and their sessions."
+                            />
+                        }
+                    />
+                    <Route
+                        path=path!("/admin/audit")
+                        view=|| view! {
+                            <ComingSoon
+                                title="Audit log"
+                                summary="Every change made through the portal: who, when, from where, and what changed."
+                            />
+                        }
+                    />
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}

@@ -1,0 +1,140 @@
+//! The command line. Every flag is also an environment variable, so the same
+//! binary is configured by flags on a laptop and by env in a container.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "portal",
+    version,
+    about = "DSCloud Portal: self-service databases and deployments on Kubernetes",
+    long_about = "DSCloud Portal: self-service databases and deployments on Kubernetes.\n\n\
+        With no command, `portal` serves the portal (`portal serve`)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the portal over HTTP (the default).
+    Serve(ServeArgs),
+    /// Apply pending database migrations, then exit.
+    Migrate,
+}
+
+/// Settings every command shares.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Directory for local state: the embedded SQLite database and, later, the sandbox's files.
+    #[arg(long, env = "PORTAL_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// The portal's database: `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB`.
+    /// Defaults to `portal.db` in the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// How log lines are written.
+    #[arg(long, env = "PORTAL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// Which log lines are written, in tracing's filter syntax (e.g. `debug`, `info,server=debug`).
+    #[arg(long, env = "PORTAL_LOG", default_value = "info", global = true)]
+    pub log: String,
+}
+
+impl CommonArgs {
+    /// The database URL in force: the one given, or the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("portal.db").display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line, for log collectors.
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// The address and port to listen on.
+    #[arg(long, env = "PORTAL_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// Where the compiled front end (the `pkg/` directory with WASM, JS and CSS) is served from.
+    #[arg(long, env = "PORTAL_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// Requests that take longer than this many seconds are answered with 408.
+    #[arg(long, env = "PORTAL_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// The largest request body accepted, in bytes.
+    #[arg(long, env = "PORTAL_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        ServeArgs {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            site_root: PathBuf::from("target/site"),
+            request_timeout_secs: 30,
+            max_body_bytes: 2 * 1024 * 1024,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_command_means_serve_with_the_embedded_defaults() {
+        let cli = Cli::try_parse_from(["portal"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.common.database_url(), "sqlite://./data/portal.db");
+    }
+
+    #[test]
+    fn flags_override_defaults() {
+        let cli = Cli::try_parse_from([
+            "portal",
+            "--data-dir",
+            "/tmp/x",
+            "serve",
+            "--listen",
+            "0.0.0.0:8080",
+        ])
+        .unwrap();
+        assert_eq!(cli.common.database_url(), "sqlite:///tmp/x/portal.db");
+        match cli.command {
+            Some(Command::Serve(args)) => assert_eq!(args.listen.port(), 8080),
+            other => panic!("expected serve, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_bad_listen_address_is_refused_with_the_flag_named() {
+        let error = Cli::try_parse_from(["portal", "serve", "--listen", "nowhere"]).unwrap_err();
+        assert!(error.to_string().contains("--listen"), "{error}");
+    }
+}

@@ -1,0 +1,96 @@
+//! The HTTP surface: the Leptos pages and server functions, health endpoints,
+//! and the layers every request passes through.
+
+mod health;
+mod security;
+
+use std::{sync::Arc, time::Duration};
+
+use app::{App, shell};
+use axum::{Router, http::StatusCode, routing::get};
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower::ServiceBuilder;
+use tower_http::{
+    compression::CompressionLayer,
+    limit::RequestBodyLimitLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    sensitive_headers::SetSensitiveHeadersLayer,
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+
+use crate::cli::ServeArgs;
+use crate::store::Store;
+
+/// What every handler can reach.
+#[derive(Clone, axum::extract::FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub store: Arc<dyn Store>,
+}
+
+/// The name cargo-leptos gives the compiled front end (`pkg/<name>.wasm`, `.js`, `.css`).
+pub const SITE_OUTPUT_NAME: &str = "dscloud-portal";
+
+pub fn leptos_options(args: &ServeArgs) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name(SITE_OUTPUT_NAME)
+        .site_root(args.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(args.listen)
+        .build()
+}
+
+/// The whole application as one router, ready to serve.
+pub fn router(state: AppState, args: &ServeArgs) -> Router {
+    let routes = generate_route_list(App);
+    let context = {
+        let store = state.store.clone();
+        move || {
+            provide_context(store.clone());
+            security::provide_request_nonce();
+        }
+    };
+    let options = state.leptos_options.clone();
+
+    let request_id = axum::http::HeaderName::from_static("x-request-id");
+    let layers = ServiceBuilder::new()
+        .layer(SetSensitiveHeadersLayer::new([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::COOKIE,
+            axum::http::header::SET_COOKIE,
+        ]))
+        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(TraceLayer::new_for_http().make_span_with(
+            |request: &axum::http::Request<axum::body::Body>| {
+                let id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %request.method(), uri = %request.uri(), id)
+            },
+        ))
+        .layer(PropagateRequestIdLayer::new(request_id))
+        .layer(CompressionLayer::new())
+        .layer(RequestBodyLimitLayer::new(args.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(args.request_timeout_secs),
+        ));
+
+    Router::new()
+        .route("/healthz", get(health::alive))
+        .route("/readyz", get(health::ready))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
+            shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
+        .layer(axum::middleware::from_fn(security::headers))
+        .layer(layers)
+        .with_state(state)
+}

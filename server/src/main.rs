@@ -1,0 +1,25 @@
+use clap::Parser;
+
+use server::cli::{Cli, Command};
+use server::{serve, telemetry};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    if let Err(error) = telemetry::init(cli.common.log_format, &cli.common.log) {
+        eprintln!("portal: {error:#}");
+        return std::process::ExitCode::FAILURE;
+    }
+    let outcome = match cli.command {
+        None => serve::serve(&cli.common, &Default::default()).await,
+        Some(Command::Serve(args)) => serve::serve(&cli.common, &args).await,
+        Some(Command::Migrate) => serve::open_store(&cli.common).await.map(|_| ()),
+    };
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

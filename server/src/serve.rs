@@ -1,0 +1,88 @@
+//! Running the portal: open the store, migrate, serve until told to stop.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::cli::{CommonArgs, ServeArgs};
+use crate::http::{self, AppState};
+use crate::store::{self, Store, redact_url};
+
+/// Opens the configured store, creating the data directory the SQLite default needs.
+pub async fn open_store(common: &CommonArgs) -> anyhow::Result<Arc<dyn Store>> {
+    let url = common.database_url();
+    if common.database_url.is_none() {
+        tokio::fs::create_dir_all(&common.data_dir)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot create the data directory {}",
+                    common.data_dir.display()
+                )
+            })?;
+    }
+    let store = store::connect(&url)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact_url(&url)))?;
+    store
+        .migrate()
+        .await
+        .context("cannot apply the database migrations")?;
+    tracing::info!(store = store.kind(), url = %redact_url(&url), "database ready");
+    Ok(store)
+}
+
+pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> {
+    let store = open_store(common).await?;
+    let state = AppState {
+        leptos_options: http::leptos_options(args),
+        store,
+    };
+    let app = http::router(state, args);
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(
+        "DSCloud Portal is serving on http://{}",
+        listener.local_addr()?
+    );
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("the HTTP server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM; requests in flight then finish.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,127 @@
+//! The portal's database: one interface, two implementations.
+//!
+//! SQLite is the embedded default (a file under the data directory); PostgreSQL
+//! serves production and several replicas. Both run the same SQL (see `sql.rs`)
+//! and the same test suite (`server/tests/store.rs`), so they behave alike.
+
+mod postgres;
+mod records;
+mod sql;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+pub use postgres::PostgresStore;
+pub use records::*;
+pub use sqlite::SqliteStore;
+
+/// What can go wrong talking to the store, in terms the callers act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule refused the write; the text names what clashed.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the stored data is not valid: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything the portal keeps. Implemented once per database engine.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The engine's name, for logs and `/readyz`.
+    fn kind(&self) -> &'static str;
+    /// Applies every pending migration.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Answers when the database can be reached.
+    async fn ping(&self) -> StoreResult<()>;
+
+    async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<User>;
+    /// Usernames match regardless of case.
+    async fn user_by_username(&self, username: &str) -> StoreResult<User>;
+    async fn list_users(&self, query: &UserQuery) -> StoreResult<Page<User>>;
+    async fn count_users(&self) -> StoreResult<u64>;
+
+    async fn create_session(&self, session: NewSession) -> StoreResult<()>;
+    async fn session(&self, token_hash: &str) -> StoreResult<SessionRecord>;
+    async fn touch_session(
+        &self,
+        token_hash: &str,
+        seen_at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// Ends every session of one user; returns how many there were.
+    async fn delete_sessions_of_user(&self, user_id: Uuid) -> StoreResult<u64>;
+
+    /// Appends to the audit log, which can never be edited or deleted.
+    async fn append_audit(&self, event: NewAuditEvent) -> StoreResult<AuditEvent>;
+    /// Newest first, keyset-paginated by `before_id`.
+    async fn list_audit(&self, query: &AuditQuery) -> StoreResult<AuditPage>;
+
+    async fn create_database(&self, database: NewDatabase) -> StoreResult<DatabaseRecord>;
+    async fn database(&self, id: Uuid) -> StoreResult<DatabaseRecord>;
+    async fn list_databases(&self, query: &DatabaseQuery) -> StoreResult<Page<DatabaseRecord>>;
+}
+
+/// Opens the store a URL names: `sqlite://path` or `postgres://…`.
+pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(url).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else {
+        Err(StoreError::Database(sqlx::Error::Configuration(
+            format!(
+                "unsupported database URL {:?}: use sqlite://PATH or postgres://…",
+                redact_url(url)
+            )
+            .into(),
+        )))
+    }
+}
+
+/// A URL without its password, fit for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_reach_the_logs() {
+        assert_eq!(
+            redact_url("postgres://portal:s3cret@db:5432/portal"),
+            "postgres://portal:***@db:5432/portal"
+        );
+        assert_eq!(
+            redact_url("postgres://portal@db/portal"),
+            "postgres://portal@db/portal"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/portal.db"),
+            "sqlite://data/portal.db"
+        );
+    }
+}

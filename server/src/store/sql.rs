@@ -1,0 +1,524 @@
+//! The SQL both stores share, written once.
+//!
+//! SQLite and PostgreSQL accept the same statements here (`$N` parameters,
+//! `RETURNING`, `LOWER`, `LIKE … ESCAPE`), so one body serves both. A macro
+//! stamps it onto each pool type: a generic version over `sqlx::Database`
+//! needs a wall of trait bounds that hides the queries. Engine-specific
+//! behaviour (connection options, migrations) lives in `sqlite.rs` and
+//! `postgres.rs`.
+
+use app::roles::Role;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{
+    AuditEvent, DatabaseRecord, OidcIdentity, Outcome, SessionRecord, StoreError, StoreResult, User,
+};
+
+#[derive(sqlx::FromRow)]
+pub(super) struct UserRow {
+    id: Uuid,
+    username: String,
+    display_name: String,
+    email: Option<String>,
+    role: String,
+    password_hash: Option<String>,
+    oidc_issuer: Option<String>,
+    oidc_subject: Option<String>,
+    disabled: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    last_sign_in_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> StoreResult<User> {
+        let role: Role = row
+            .role
+            .parse()
+            .map_err(|error| StoreError::Corrupt(format!("user {}: {error}", row.id)))?;
+        let oidc_identity = match (row.oidc_issuer, row.oidc_subject) {
+            (Some(issuer), Some(subject)) => Some(OidcIdentity { issuer, subject }),
+            _ => None,
+        };
+        Ok(User {
+            id: row.id,
+            username: row.username,
+            display_name: row.display_name,
+            email: row.email,
+            role,
+            password_hash: row.password_hash,
+            oidc_identity,
+            disabled: row.disabled,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            last_sign_in_at: row.last_sign_in_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct SessionRow {
+    token_hash: String,
+    user_id: Uuid,
+    created_at: DateTime<Utc>,
+    last_seen_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    client_address: Option<String>,
+    user_agent: Option<String>,
+}
+
+impl From<SessionRow> for SessionRecord {
+    fn from(row: SessionRow) -> Self {
+        SessionRecord {
+            token_hash: row.token_hash,
+            user_id: row.user_id,
+            created_at: row.created_at,
+            last_seen_at: row.last_seen_at,
+            expires_at: row.expires_at,
+            client_address: row.client_address,
+            user_agent: row.user_agent,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AuditRow {
+    id: i64,
+    at: DateTime<Utc>,
+    actor_id: Option<Uuid>,
+    actor_name: String,
+    client_address: Option<String>,
+    action: String,
+    target: String,
+    outcome: String,
+    details: String,
+}
+
+impl TryFrom<AuditRow> for AuditEvent {
+    type Error = StoreError;
+
+    fn try_from(row: AuditRow) -> StoreResult<AuditEvent> {
+        let outcome = Outcome::parse(&row.outcome).ok_or_else(|| {
+            StoreError::Corrupt(format!("audit event {}: outcome {:?}", row.id, row.outcome))
+        })?;
+        let details = serde_json::from_str(&row.details)
+            .map_err(|error| StoreError::Corrupt(format!("audit event {}: {error}", row.id)))?;
+        Ok(AuditEvent {
+            id: row.id,
+            at: row.at,
+            actor_id: row.actor_id,
+            actor_name: row.actor_name,
+            client_address: row.client_address,
+            action: row.action,
+            target: row.target,
+            outcome,
+            details,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct DatabaseRow {
+    id: Uuid,
+    owner_id: Uuid,
+    name: String,
+    engine: String,
+    tier: String,
+    region: String,
+    status: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<DatabaseRow> for DatabaseRecord {
+    fn from(row: DatabaseRow) -> Self {
+        DatabaseRecord {
+            id: row.id,
+            owner_id: row.owner_id,
+            name: row.name,
+            engine: row.engine,
+            tier: row.tier,
+            region: row.region,
+            status: row.status,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// Turns a uniqueness violation into a `Conflict` that says what clashed.
+pub(super) fn conflict_or(error: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
+    match &error {
+        sqlx::Error::Database(database_error) if database_error.is_unique_violation() => {
+            StoreError::Conflict(what())
+        }
+        _ => StoreError::Database(error),
+    }
+}
+
+/// A `LIKE` pattern that matches `text` anywhere, with its wildcards escaped.
+pub(super) fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// A `LIKE` pattern that matches values starting with `text`.
+pub(super) fn prefix_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("{escaped}%")
+}
+
+pub(super) const USER_COLUMNS: &str = "id, username, display_name, email, role, password_hash, \
+     oidc_issuer, oidc_subject, disabled, created_at, updated_at, last_sign_in_at";
+
+/// Implements `Store` for a struct with a `pool` field of the given sqlx pool type.
+macro_rules! impl_store_queries {
+    ($store:ty) => {
+        use $crate::store::sql::{
+            AuditRow, DatabaseRow, SessionRow, USER_COLUMNS, UserRow, conflict_or,
+            contains_pattern, prefix_pattern,
+        };
+        use $crate::store::{
+            AuditEvent, AuditPage, AuditQuery, DatabaseQuery, DatabaseRecord, NewAuditEvent,
+            NewDatabase, NewSession, NewUser, Page, SessionRecord, StoreError, StoreResult, User,
+            UserQuery, page_size,
+        };
+
+        impl $store {
+            async fn create_user_impl(&self, user: NewUser) -> StoreResult<User> {
+                let now = chrono::Utc::now();
+                let id = uuid::Uuid::now_v7();
+                let (issuer, subject) = match &user.oidc_identity {
+                    Some(identity) => (Some(identity.issuer.clone()), Some(identity.subject.clone())),
+                    None => (None, None),
+                };
+                sqlx::query(
+                    "INSERT INTO users (id, username, display_name, email, role, password_hash, \
+                     oidc_issuer, oidc_subject, disabled, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, FALSE, $9, $9)",
+                )
+                .bind(id)
+                .bind(&user.username)
+                .bind(&user.display_name)
+                .bind(&user.email)
+                .bind(user.role.as_str())
+                .bind(&user.password_hash)
+                .bind(&issuer)
+                .bind(&subject)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(|error| {
+                    conflict_or(error, || {
+                        format!("a user named {:?} already exists", user.username)
+                    })
+                })?;
+                self.user_by_id_impl(id).await
+            }
+
+            async fn user_by_id_impl(&self, id: uuid::Uuid) -> StoreResult<User> {
+                let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+                let row: Option<UserRow> = sqlx::query_as(&sql)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.ok_or(StoreError::NotFound)?.try_into()
+            }
+
+            async fn user_by_username_impl(&self, username: &str) -> StoreResult<User> {
+                let sql =
+                    format!("SELECT {USER_COLUMNS} FROM users WHERE LOWER(username) = LOWER($1)");
+                let row: Option<UserRow> = sqlx::query_as(&sql)
+                    .bind(username)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.ok_or(StoreError::NotFound)?.try_into()
+            }
+
+            async fn list_users_impl(&self, query: &UserQuery) -> StoreResult<Page<User>> {
+                let pattern = query.search.as_deref().map(contains_pattern);
+                let filter = "($1 IS NULL OR LOWER(username) LIKE $1 ESCAPE '\\' \
+                     OR LOWER(display_name) LIKE $1 ESCAPE '\\' \
+                     OR LOWER(COALESCE(email, '')) LIKE $1 ESCAPE '\\')";
+                let sql = format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE {filter} \
+                     ORDER BY LOWER(username), id LIMIT $2 OFFSET $3"
+                );
+                let rows: Vec<UserRow> = sqlx::query_as(&sql)
+                    .bind(&pattern)
+                    .bind(page_size(query.limit))
+                    .bind(i64::from(query.offset))
+                    .fetch_all(&self.pool)
+                    .await?;
+                let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM users WHERE {filter}"))
+                    .bind(&pattern)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(Page {
+                    items: rows.into_iter().map(User::try_from).collect::<StoreResult<_>>()?,
+                    total: u64::try_from(total).unwrap_or_default(),
+                })
+            }
+
+            async fn count_users_impl(&self) -> StoreResult<u64> {
+                let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(u64::try_from(total).unwrap_or_default())
+            }
+
+            async fn create_session_impl(&self, session: NewSession) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, \
+                     expires_at, client_address, user_agent) VALUES ($1, $2, $3, $3, $4, $5, $6)",
+                )
+                .bind(&session.token_hash)
+                .bind(session.user_id)
+                .bind(session.created_at)
+                .bind(session.expires_at)
+                .bind(&session.client_address)
+                .bind(&session.user_agent)
+                .execute(&self.pool)
+                .await
+                .map_err(|error| conflict_or(error, || "the session exists already".to_string()))?;
+                Ok(())
+            }
+
+            async fn session_impl(&self, token_hash: &str) -> StoreResult<SessionRecord> {
+                let row: Option<SessionRow> = sqlx::query_as(
+                    "SELECT token_hash, user_id, created_at, last_seen_at, expires_at, \
+                     client_address, user_agent FROM sessions WHERE token_hash = $1",
+                )
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.ok_or(StoreError::NotFound)?.into())
+            }
+
+            async fn touch_session_impl(
+                &self,
+                token_hash: &str,
+                seen_at: chrono::DateTime<chrono::Utc>,
+            ) -> StoreResult<()> {
+                let done = sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .bind(seen_at)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn delete_session_impl(&self, token_hash: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn delete_sessions_of_user_impl(&self, user_id: uuid::Uuid) -> StoreResult<u64> {
+                let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn append_audit_impl(&self, event: NewAuditEvent) -> StoreResult<AuditEvent> {
+                let at = chrono::Utc::now();
+                let row: AuditRow = sqlx::query_as(
+                    "INSERT INTO audit_events (at, actor_id, actor_name, client_address, action, \
+                     target, outcome, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     RETURNING id, at, actor_id, actor_name, client_address, action, target, \
+                     outcome, details",
+                )
+                .bind(at)
+                .bind(event.actor_id)
+                .bind(&event.actor_name)
+                .bind(&event.client_address)
+                .bind(&event.action)
+                .bind(&event.target)
+                .bind(event.outcome.as_str())
+                .bind(event.details.to_string())
+                .fetch_one(&self.pool)
+                .await?;
+                row.try_into()
+            }
+
+            async fn list_audit_impl(&self, query: &AuditQuery) -> StoreResult<AuditPage> {
+                let limit = page_size(query.limit);
+                // One row more than asked says whether another page follows.
+                let rows: Vec<AuditRow> = sqlx::query_as(
+                    "SELECT id, at, actor_id, actor_name, client_address, action, target, \
+                     outcome, details FROM audit_events \
+                     WHERE ($1 IS NULL OR actor_name = $1) \
+                       AND ($2 IS NULL OR action = $2) \
+                       AND ($3 IS NULL OR target LIKE $3 ESCAPE '\\') \
+                       AND ($4 IS NULL OR at >= $4) \
+                       AND ($5 IS NULL OR at < $5) \
+                       AND ($6 IS NULL OR id < $6) \
+                     ORDER BY id DESC LIMIT $7",
+                )
+                .bind(&query.actor)
+                .bind(&query.action)
+                .bind(query.target_prefix.as_deref().map(prefix_pattern))
+                .bind(query.since)
+                .bind(query.until)
+                .bind(query.before_id)
+                .bind(limit + 1)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut items = rows
+                    .into_iter()
+                    .map(AuditEvent::try_from)
+                    .collect::<StoreResult<Vec<_>>>()?;
+                let has_more = items.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+                items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+                let next_before_id = if has_more { items.last().map(|event| event.id) } else { None };
+                Ok(AuditPage { items, next_before_id })
+            }
+
+            async fn create_database_impl(&self, database: NewDatabase) -> StoreResult<DatabaseRecord> {
+                let now = chrono::Utc::now();
+                let id = uuid::Uuid::now_v7();
+                sqlx::query(
+                    "INSERT INTO databases (id, owner_id, name, engine, tier, region, status, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7, $7)",
+                )
+                .bind(id)
+                .bind(database.owner_id)
+                .bind(&database.name)
+                .bind(&database.engine)
+                .bind(&database.tier)
+                .bind(&database.region)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(|error| {
+                    conflict_or(error, || {
+                        format!("you already have a database named {:?}", database.name)
+                    })
+                })?;
+                self.database_impl(id).await
+            }
+
+            async fn database_impl(&self, id: uuid::Uuid) -> StoreResult<DatabaseRecord> {
+                let row: Option<DatabaseRow> = sqlx::query_as(
+                    "SELECT id, owner_id, name, engine, tier, region, status, created_at, \
+                     updated_at FROM databases WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.ok_or(StoreError::NotFound)?.into())
+            }
+
+            async fn list_databases_impl(
+                &self,
+                query: &DatabaseQuery,
+            ) -> StoreResult<Page<DatabaseRecord>> {
+                let rows: Vec<DatabaseRow> = sqlx::query_as(
+                    "SELECT id, owner_id, name, engine, tier, region, status, created_at, \
+                     updated_at FROM databases WHERE ($1 IS NULL OR owner_id = $1) \
+                     ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+                )
+                .bind(query.owner_id)
+                .bind(page_size(query.limit))
+                .bind(i64::from(query.offset))
+                .fetch_all(&self.pool)
+                .await?;
+                let total: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM databases WHERE ($1 IS NULL OR owner_id = $1)",
+                )
+                .bind(query.owner_id)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(Page {
+                    items: rows.into_iter().map(DatabaseRecord::from).collect(),
+                    total: u64::try_from(total).unwrap_or_default(),
+                })
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            fn kind(&self) -> &'static str {
+                Self::KIND
+            }
+            async fn migrate(&self) -> StoreResult<()> {
+                self.run_migrations().await
+            }
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+            async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+                self.create_user_impl(user).await
+            }
+            async fn user_by_id(&self, id: uuid::Uuid) -> StoreResult<User> {
+                self.user_by_id_impl(id).await
+            }
+            async fn user_by_username(&self, username: &str) -> StoreResult<User> {
+                self.user_by_username_impl(username).await
+            }
+            async fn list_users(&self, query: &UserQuery) -> StoreResult<Page<User>> {
+                self.list_users_impl(query).await
+            }
+            async fn count_users(&self) -> StoreResult<u64> {
+                self.count_users_impl().await
+            }
+            async fn create_session(&self, session: NewSession) -> StoreResult<()> {
+                self.create_session_impl(session).await
+            }
+            async fn session(&self, token_hash: &str) -> StoreResult<SessionRecord> {
+                self.session_impl(token_hash).await
+            }
+            async fn touch_session(
+                &self,
+                token_hash: &str,
+                seen_at: chrono::DateTime<chrono::Utc>,
+            ) -> StoreResult<()> {
+                self.touch_session_impl(token_hash, seen_at).await
+            }
+            async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+                self.delete_session_impl(token_hash).await
+            }
+            async fn delete_sessions_of_user(&self, user_id: uuid::Uuid) -> StoreResult<u64> {
+                self.delete_sessions_of_user_impl(user_id).await
+            }
+            async fn append_audit(&self, event: NewAuditEvent) -> StoreResult<AuditEvent> {
+                self.append_audit_impl(event).await
+            }
+            async fn list_audit(&self, query: &AuditQuery) -> StoreResult<AuditPage> {
+                self.list_audit_impl(query).await
+            }
+            async fn create_database(&self, database: NewDatabase) -> StoreResult<DatabaseRecord> {
+                self.create_database_impl(database).await
+            }
+            async fn database(&self, id: uuid::Uuid) -> StoreResult<DatabaseRecord> {
+                self.database_impl(id).await
+            }
+            async fn list_databases(
+                &self,
+                query: &DatabaseQuery,
+            ) -> StoreResult<Page<DatabaseRecord>> {
+                self.list_databases_impl(query).await
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store_queries;

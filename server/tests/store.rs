@@ -1,0 +1,663 @@
+//! One behaviour, two databases: every check here runs against a fresh SQLite
+//! file and a fresh PostgreSQL database.
+//!
+//! PostgreSQL comes from `PORTAL_TEST_POSTGRES_URL` (default: the local server
+//! as `postgres`). With `PORTAL_REQUIRE_POSTGRES=1` (set by `make test` and CI)
+//! an unreachable PostgreSQL fails the run instead of skipping.
+
+use std::sync::Arc;
+
+use app::roles::Role;
+use chrono::{Duration, Utc};
+use server::store::{
+    self, AuditQuery, DatabaseQuery, NewAuditEvent, NewDatabase, NewSession, NewUser, OidcIdentity,
+    Outcome, Store, StoreError, UserQuery,
+};
+use sqlx::Connection;
+use uuid::Uuid;
+
+struct TestStore {
+    url: String,
+    store: Arc<dyn Store>,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, database: String },
+}
+
+impl TestStore {
+    async fn sqlite() -> TestStore {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("portal.db").display());
+        TestStore::open(url, Cleanup::Sqlite(dir)).await
+    }
+
+    async fn postgres() -> Option<TestStore> {
+        let admin_url = std::env::var("PORTAL_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
+        let required = std::env::var("PORTAL_REQUIRE_POSTGRES").is_ok_and(|value| value == "1");
+        let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
+            Ok(connection) => connection,
+            Err(error) if !required => {
+                eprintln!("SKIPPED: PostgreSQL at {admin_url} is unreachable ({error})");
+                return None;
+            }
+            Err(error) => panic!("PostgreSQL is required but unreachable at {admin_url}: {error}"),
+        };
+        let database = format!("portal_test_{}", Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {database}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let url = match admin_url.rfind('/') {
+            Some(slash) => format!("{}/{database}", &admin_url[..slash]),
+            None => panic!("PORTAL_TEST_POSTGRES_URL must name a database: {admin_url}"),
+        };
+        Some(
+            TestStore::open(
+                url,
+                Cleanup::Postgres {
+                    admin_url,
+                    database,
+                },
+            )
+            .await,
+        )
+    }
+
+    async fn open(url: String, cleanup: Cleanup) -> TestStore {
+        let store = store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        TestStore {
+            url,
+            store,
+            cleanup,
+        }
+    }
+
+    async fn finish(self) {
+        drop(self.store);
+        if let Cleanup::Postgres {
+            admin_url,
+            database,
+        } = self.cleanup
+        {
+            let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// Runs each named check once on SQLite and once on PostgreSQL.
+macro_rules! on_both_stores {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let test = super::TestStore::sqlite().await;
+                    super::$check(&test).await;
+                    test.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let Some(test) = super::TestStore::postgres().await else { return };
+                    super::$check(&test).await;
+                    test.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    migrating_twice_changes_nothing,
+    users_are_found_by_id_and_by_username_in_any_case,
+    a_taken_username_is_a_conflict_that_names_it,
+    an_sso_identity_belongs_to_one_user,
+    user_search_pages_through_every_match_once,
+    user_search_treats_wildcards_as_text,
+    sessions_are_created_touched_and_ended,
+    ending_a_users_sessions_leaves_others_alone,
+    audit_events_come_back_newest_first_with_their_details,
+    audit_filters_narrow_the_log,
+    audit_pages_cover_the_log_without_gaps_or_overlaps,
+    the_audit_log_cannot_be_edited_or_deleted,
+    database_names_are_unique_per_owner,
+    databases_are_listed_per_owner_or_for_everyone,
+    a_database_needs_an_existing_owner,
+);
+
+fn local_user(username: &str, role: Role) -> NewUser {
+    NewUser {
+        username: username.to_string(),
+        display_name: format!("{username} display"),
+        email: Some(format!("{username}@example.test")),
+        role,
+        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_string()),
+        oidc_identity: None,
+    }
+}
+
+fn event(actor: &str, action: &str, target: &str) -> NewAuditEvent {
+    NewAuditEvent {
+        actor_id: None,
+        actor_name: actor.to_string(),
+        client_address: Some("127.0.0.1".to_string()),
+        action: action.to_string(),
+        target: target.to_string(),
+        outcome: Outcome::Success,
+        details: serde_json::json!({ "after": { "role": "developer" } }),
+    }
+}
+
+async fn migrating_twice_changes_nothing(test: &TestStore) {
+    test.store
+        .create_user(local_user("ada", Role::Admin))
+        .await
+        .unwrap();
+    test.store.migrate().await.unwrap();
+    test.store.ping().await.unwrap();
+    assert_eq!(test.store.count_users().await.unwrap(), 1);
+}
+
+async fn users_are_found_by_id_and_by_username_in_any_case(test: &TestStore) {
+    let created = test
+        .store
+        .create_user(local_user("Grace", Role::Developer))
+        .await
+        .unwrap();
+    assert_eq!(created.role, Role::Developer);
+    assert!(!created.disabled);
+    assert!(created.last_sign_in_at.is_none());
+
+    let by_id = test.store.user_by_id(created.id).await.unwrap();
+    assert_eq!(by_id.username, "Grace");
+    assert_eq!(by_id.email.as_deref(), Some("Grace@example.test"));
+
+    let by_name = test.store.user_by_username("grace").await.unwrap();
+    assert_eq!(by_name.id, created.id);
+
+    assert!(matches!(
+        test.store.user_by_username("nobody").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        test.store.user_by_id(Uuid::now_v7()).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn a_taken_username_is_a_conflict_that_names_it(test: &TestStore) {
+    test.store
+        .create_user(local_user("linus", Role::Customer))
+        .await
+        .unwrap();
+    match test
+        .store
+        .create_user(local_user("LINUS", Role::Admin))
+        .await
+    {
+        Err(StoreError::Conflict(message)) => assert!(message.contains("LINUS"), "{message}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(test.store.count_users().await.unwrap(), 1);
+}
+
+async fn an_sso_identity_belongs_to_one_user(test: &TestStore) {
+    let identity = OidcIdentity {
+        issuer: "https://idp.example.test".to_string(),
+        subject: "alice".to_string(),
+    };
+    let mut first = local_user("alice", Role::Customer);
+    first.password_hash = None;
+    first.oidc_identity = Some(identity.clone());
+    let created = test.store.create_user(first).await.unwrap();
+    assert_eq!(created.oidc_identity, Some(identity.clone()));
+    assert!(created.password_hash.is_none());
+
+    let mut second = local_user("alice2", Role::Customer);
+    second.oidc_identity = Some(identity);
+    assert!(matches!(
+        test.store.create_user(second).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+async fn user_search_pages_through_every_match_once(test: &TestStore) {
+    for index in 0..25 {
+        test.store
+            .create_user(local_user(&format!("team-{index:02}"), Role::Developer))
+            .await
+            .unwrap();
+    }
+    test.store
+        .create_user(local_user("outsider", Role::Customer))
+        .await
+        .unwrap();
+
+    let mut seen = Vec::new();
+    for page in 0..3 {
+        let found = test
+            .store
+            .list_users(&UserQuery {
+                search: Some("TEAM".to_string()),
+                limit: 10,
+                offset: page * 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(found.total, 25);
+        seen.extend(found.items.into_iter().map(|user| user.username));
+    }
+    let expected: Vec<String> = (0..25).map(|index| format!("team-{index:02}")).collect();
+    assert_eq!(seen, expected, "sorted by username, each exactly once");
+
+    let everyone = test
+        .store
+        .list_users(&UserQuery {
+            search: None,
+            limit: 100,
+            offset: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(everyone.total, 26);
+
+    let by_email = test
+        .store
+        .list_users(&UserQuery {
+            search: Some("outsider@example".to_string()),
+            limit: 10,
+            offset: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_email.total, 1);
+}
+
+async fn user_search_treats_wildcards_as_text(test: &TestStore) {
+    test.store
+        .create_user(local_user("under_score", Role::Developer))
+        .await
+        .unwrap();
+    test.store
+        .create_user(local_user("underxscore", Role::Developer))
+        .await
+        .unwrap();
+    let found = test
+        .store
+        .list_users(&UserQuery {
+            search: Some("under_".to_string()),
+            limit: 10,
+            offset: 0,
+        })
+        .await
+        .unwrap();
+    let names: Vec<_> = found
+        .items
+        .iter()
+        .map(|user| user.username.as_str())
+        .collect();
+    assert_eq!(names, ["under_score"]);
+
+    let percent = test
+        .store
+        .list_users(&UserQuery {
+            search: Some("%".to_string()),
+            limit: 10,
+            offset: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(percent.total, 0);
+}
+
+async fn sessions_are_created_touched_and_ended(test: &TestStore) {
+    let user = test
+        .store
+        .create_user(local_user("sam", Role::Customer))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    test.store
+        .create_session(NewSession {
+            token_hash: "hash-1".to_string(),
+            user_id: user.id,
+            created_at: now,
+            expires_at: now + Duration::hours(8),
+            client_address: Some("10.0.0.1".to_string()),
+            user_agent: Some("test".to_string()),
+        })
+        .await
+        .unwrap();
+
+    let session = test.store.session("hash-1").await.unwrap();
+    assert_eq!(session.user_id, user.id);
+    assert_eq!(session.last_seen_at, session.created_at);
+
+    let later = now + Duration::minutes(5);
+    test.store.touch_session("hash-1", later).await.unwrap();
+    let touched = test.store.session("hash-1").await.unwrap();
+    assert!(touched.last_seen_at > touched.created_at);
+
+    test.store.delete_session("hash-1").await.unwrap();
+    assert!(matches!(
+        test.store.session("hash-1").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        test.store.touch_session("hash-1", later).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn ending_a_users_sessions_leaves_others_alone(test: &TestStore) {
+    let kim = test
+        .store
+        .create_user(local_user("kim", Role::Customer))
+        .await
+        .unwrap();
+    let lee = test
+        .store
+        .create_user(local_user("lee", Role::Customer))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    for (hash, user) in [("k1", kim.id), ("k2", kim.id), ("l1", lee.id)] {
+        test.store
+            .create_session(NewSession {
+                token_hash: hash.to_string(),
+                user_id: user,
+                created_at: now,
+                expires_at: now + Duration::hours(1),
+                client_address: None,
+                user_agent: None,
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(test.store.delete_sessions_of_user(kim.id).await.unwrap(), 2);
+    assert!(test.store.session("k1").await.is_err());
+    assert!(test.store.session("l1").await.is_ok());
+}
+
+async fn audit_events_come_back_newest_first_with_their_details(test: &TestStore) {
+    let first = test
+        .store
+        .append_audit(event("ada", "user.create", "user:grace"))
+        .await
+        .unwrap();
+    let second = test
+        .store
+        .append_audit(NewAuditEvent {
+            outcome: Outcome::Denied,
+            ..event("mallory", "user.delete", "user:ada")
+        })
+        .await
+        .unwrap();
+    assert!(second.id > first.id);
+
+    let page = test
+        .store
+        .list_audit(&AuditQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let ids: Vec<_> = page.items.iter().map(|event| event.id).collect();
+    assert_eq!(ids, [second.id, first.id]);
+    assert_eq!(page.items[0].outcome, Outcome::Denied);
+    assert_eq!(page.items[1].details["after"]["role"], "developer");
+    assert_eq!(page.items[1].client_address.as_deref(), Some("127.0.0.1"));
+    assert!(page.next_before_id.is_none());
+}
+
+async fn audit_filters_narrow_the_log(test: &TestStore) {
+    test.store
+        .append_audit(event("ada", "user.create", "user:grace"))
+        .await
+        .unwrap();
+    test.store
+        .append_audit(event("ada", "database.create", "database:orders"))
+        .await
+        .unwrap();
+    test.store
+        .append_audit(event("grace", "database.create", "database:users_db"))
+        .await
+        .unwrap();
+
+    let query = |actor: Option<&str>, action: Option<&str>, target: Option<&str>| AuditQuery {
+        actor: actor.map(str::to_string),
+        action: action.map(str::to_string),
+        target_prefix: target.map(str::to_string),
+        limit: 50,
+        ..Default::default()
+    };
+    let count = |page: store::AuditPage| page.items.len();
+    let by_actor = test.store.list_audit(&query(Some("ada"), None, None)).await;
+    assert_eq!(count(by_actor.unwrap()), 2);
+    let by_action = test
+        .store
+        .list_audit(&query(None, Some("database.create"), None))
+        .await;
+    assert_eq!(count(by_action.unwrap()), 2);
+    let by_both = test
+        .store
+        .list_audit(&query(Some("ada"), Some("database.create"), None))
+        .await;
+    assert_eq!(count(by_both.unwrap()), 1);
+    let by_target = test
+        .store
+        .list_audit(&query(None, None, Some("database:")))
+        .await;
+    assert_eq!(count(by_target.unwrap()), 2);
+    // `_` in a prefix is a literal underscore, not a wildcard.
+    let literal = test
+        .store
+        .list_audit(&query(None, None, Some("database:users_")))
+        .await;
+    assert_eq!(count(literal.unwrap()), 1);
+
+    let future = test
+        .store
+        .list_audit(&AuditQuery {
+            since: Some(Utc::now() + Duration::hours(1)),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(future.items.is_empty());
+    let past = test
+        .store
+        .list_audit(&AuditQuery {
+            since: Some(Utc::now() - Duration::hours(1)),
+            until: Some(Utc::now() + Duration::hours(1)),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(past.items.len(), 3);
+}
+
+async fn audit_pages_cover_the_log_without_gaps_or_overlaps(test: &TestStore) {
+    let mut appended = Vec::new();
+    for index in 0..23 {
+        let stored = test
+            .store
+            .append_audit(event("ada", "thing.touch", &format!("thing:{index}")))
+            .await
+            .unwrap();
+        appended.push(stored.id);
+    }
+    let mut read = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = test
+            .store
+            .list_audit(&AuditQuery {
+                before_id: cursor,
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 10);
+        read.extend(page.items.iter().map(|event| event.id));
+        match page.next_before_id {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    appended.reverse();
+    assert_eq!(read, appended);
+}
+
+async fn the_audit_log_cannot_be_edited_or_deleted(test: &TestStore) {
+    test.store
+        .append_audit(event("ada", "user.create", "user:grace"))
+        .await
+        .unwrap();
+    // Straight to the database, past the store: the refusal must come from the schema.
+    sqlx::any::install_default_drivers();
+    let mut connection = sqlx::AnyConnection::connect(&test.url).await.unwrap();
+    let update = sqlx::query("UPDATE audit_events SET actor_name = 'someone else'")
+        .execute(&mut connection)
+        .await;
+    let update_error = update.expect_err("an update must be refused").to_string();
+    assert!(update_error.contains("append-only"), "{update_error}");
+    let delete = sqlx::query("DELETE FROM audit_events")
+        .execute(&mut connection)
+        .await;
+    let delete_error = delete.expect_err("a delete must be refused").to_string();
+    assert!(delete_error.contains("append-only"), "{delete_error}");
+    let page = test
+        .store
+        .list_audit(&AuditQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].actor_name, "ada");
+}
+
+async fn database_names_are_unique_per_owner(test: &TestStore) {
+    let owner = test
+        .store
+        .create_user(local_user("olga", Role::Customer))
+        .await
+        .unwrap();
+    let other = test
+        .store
+        .create_user(local_user("oscar", Role::Customer))
+        .await
+        .unwrap();
+    let orders = |owner_id| NewDatabase {
+        owner_id,
+        name: "orders".to_string(),
+        engine: "cassandra".to_string(),
+        tier: "small".to_string(),
+        region: "local".to_string(),
+    };
+    let created = test.store.create_database(orders(owner.id)).await.unwrap();
+    assert_eq!(created.status, "PENDING");
+    assert_eq!(
+        test.store.database(created.id).await.unwrap().name,
+        "orders"
+    );
+
+    match test.store.create_database(orders(owner.id)).await {
+        Err(StoreError::Conflict(message)) => assert!(message.contains("orders"), "{message}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    test.store.create_database(orders(other.id)).await.unwrap();
+}
+
+async fn databases_are_listed_per_owner_or_for_everyone(test: &TestStore) {
+    let ann = test
+        .store
+        .create_user(local_user("ann", Role::Customer))
+        .await
+        .unwrap();
+    let bob = test
+        .store
+        .create_user(local_user("bob", Role::Customer))
+        .await
+        .unwrap();
+    for (owner, count) in [(ann.id, 7), (bob.id, 3)] {
+        for index in 0..count {
+            test.store
+                .create_database(NewDatabase {
+                    owner_id: owner,
+                    name: format!("db-{index}"),
+                    engine: "postgresql".to_string(),
+                    tier: "small".to_string(),
+                    region: "local".to_string(),
+                })
+                .await
+                .unwrap();
+        }
+    }
+    let anns = test
+        .store
+        .list_databases(&DatabaseQuery {
+            owner_id: Some(ann.id),
+            limit: 5,
+            offset: 5,
+        })
+        .await
+        .unwrap();
+    assert_eq!(anns.total, 7);
+    assert_eq!(anns.items.len(), 2);
+    assert!(
+        anns.items
+            .iter()
+            .all(|database| database.owner_id == ann.id)
+    );
+
+    let everyone = test
+        .store
+        .list_databases(&DatabaseQuery {
+            owner_id: None,
+            limit: 100,
+            offset: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(everyone.total, 10);
+    // Newest first.
+    assert!(
+        everyone
+            .items
+            .windows(2)
+            .all(|pair| pair[0].created_at >= pair[1].created_at)
+    );
+}
+
+async fn a_database_needs_an_existing_owner(test: &TestStore) {
+    let result = test
+        .store
+        .create_database(NewDatabase {
+            owner_id: Uuid::now_v7(),
+            name: "orphan".to_string(),
+            engine: "cassandra".to_string(),
+            tier: "small".to_string(),
+            region: "local".to_string(),
+        })
+        .await;
+    assert!(result.is_err(), "a database must belong to a known user");
+}
