@@ -5,6 +5,8 @@
 //! as `postgres`). With `PORTAL_REQUIRE_POSTGRES=1` (set by `make test` and CI)
 //! an unreachable PostgreSQL fails the run instead of skipping.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::sync::Arc;
 
 use app::roles::Role;

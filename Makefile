@@ -1,0 +1,71 @@
+# DSCloud Portal: the two commands of the README.
+#
+#   make run    set up whatever is missing, build, serve on http://127.0.0.1:3000
+#   make test   set up whatever is missing, run every test (lint, unit,
+#               store on SQLite and PostgreSQL, HTTP, end-to-end in Chromium)
+#
+# Set-up steps are idempotent: each looks first and installs only what is
+# missing, so the second run goes straight to work.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := run
+
+CARGO_LEPTOS_VERSION := 0.3.10
+# The CLI must be exactly the wasm-bindgen version in Cargo.lock.
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
+export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+# The store and end-to-end tests must run, never skip, under `make test`.
+export PORTAL_REQUIRE_POSTGRES := 1
+
+# Extra flags for `portal serve`, e.g. make run ARGS="--listen 0.0.0.0:8080".
+ARGS ?=
+
+.PHONY: run test setup tools services build lint unit e2e clean
+
+run: tools build
+	target/release/portal serve $(ARGS)
+
+test: tools services lint unit build e2e
+	@echo "make test: every suite passed"
+
+setup: tools services
+
+## Tools: Rust target, cargo-leptos, wasm-bindgen CLI, npm packages (Playwright, wasm-opt).
+tools:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
+	  || rustup target add wasm32-unknown-unknown
+	@cargo leptos --version 2>/dev/null | grep -q " $(CARGO_LEPTOS_VERSION)" \
+	  || cargo install cargo-leptos --locked --version $(CARGO_LEPTOS_VERSION) --features no_downloads
+	@wasm-bindgen --version 2>/dev/null | grep -q " $(WASM_BINDGEN_VERSION)" \
+	  || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+	@if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then \
+	  (cd end2end && npm ci --no-audit --no-fund); fi
+
+## Services the tests need: PostgreSQL running, Debian's Chromium installed.
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 \
+	  || pg_ctlcluster --skip-systemctl-redirect "$$(ls /etc/postgresql | head -n1)" main start
+	@for attempt in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
+	  pg_isready -h 127.0.0.1 -p 5432
+	@[ -x /usr/bin/chromium ] \
+	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+build:
+	cargo leptos build --release
+
+lint:
+	cargo fmt --all --check
+	cargo clippy -p app -p server --all-targets -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+unit:
+	cargo test -p app -p server
+
+e2e:
+	cd end2end && npx playwright test
+
+clean:
+	cargo clean
+	rm -rf end2end/node_modules end2end/test-results

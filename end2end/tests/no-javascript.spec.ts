@@ -1,0 +1,32 @@
+import { expect, test } from '@playwright/test';
+
+// The same pages with JavaScript off: everything must still be readable and
+// reachable through plain links (progressive enhancement).
+test.use({ javaScriptEnabled: false });
+
+test('the home page renders completely without JavaScript', async ({ page }) => {
+  await page.goto('/');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(
+    'Databases and deployments, self-service',
+  );
+  await expect(page.getByRole('article')).toHaveCount(4);
+  // The theme switch needs WASM, and says so by staying disabled.
+  await expect(page.getByRole('button', { name: /^Theme:/ })).toBeDisabled();
+});
+
+test('links navigate with full page loads', async ({ page }) => {
+  await page.goto('/');
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  await nav.getByRole('link', { name: 'Deploys' }).click();
+  await expect(page).toHaveURL('/deploys');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Deploys');
+  await expect(nav.getByRole('link', { name: 'Deploys' })).toHaveAttribute('aria-current', 'page');
+  await page.getByRole('link', { name: 'Back to the overview' }).click();
+  await expect(page).toHaveURL('/');
+});
+
+test('the 404 page works without JavaScript', async ({ page }) => {
+  const response = await page.goto('/missing');
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Page not found');
+});

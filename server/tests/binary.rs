@@ -1,0 +1,203 @@
+//! The `portal` binary as an operator runs it: help, migrate, serve, stop.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+fn portal() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_portal"));
+    command
+        .env_remove("DATABASE_URL")
+        .env_remove("PORTAL_DATA_DIR");
+    command
+}
+
+#[test]
+fn help_documents_every_flag_and_its_environment_variable() {
+    let serve_help = portal().args(["serve", "--help"]).output().unwrap();
+    assert!(serve_help.status.success());
+    let text = String::from_utf8(serve_help.stdout).unwrap();
+    for (flag, env) in [
+        ("--listen", "PORTAL_LISTEN"),
+        ("--site-root", "PORTAL_SITE_ROOT"),
+        ("--request-timeout-secs", "PORTAL_REQUEST_TIMEOUT_SECS"),
+        ("--max-body-bytes", "PORTAL_MAX_BODY_BYTES"),
+        ("--data-dir", "PORTAL_DATA_DIR"),
+        ("--database-url", "DATABASE_URL"),
+        ("--log-format", "PORTAL_LOG_FORMAT"),
+        ("--log", "PORTAL_LOG"),
+    ] {
+        assert!(text.contains(flag), "serve --help lacks {flag}:\n{text}");
+        assert!(text.contains(env), "serve --help lacks {env}:\n{text}");
+    }
+    let top = portal().arg("--help").output().unwrap();
+    let text = String::from_utf8(top.stdout).unwrap();
+    assert!(text.contains("serve") && text.contains("migrate"), "{text}");
+}
+
+#[test]
+fn migrate_creates_the_embedded_database_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("nested/data");
+    let output = portal()
+        .args(["migrate", "--data-dir"])
+        .arg(&data_dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(data_dir.join("portal.db").exists());
+    // Running it again is harmless.
+    let again = portal()
+        .args(["migrate", "--data-dir"])
+        .arg(&data_dir)
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{again:?}");
+}
+
+#[test]
+fn an_unsupported_database_url_fails_with_a_clear_message() {
+    let output = portal()
+        .args([
+            "migrate",
+            "--database-url",
+            "mysql://root:hunter2@db/portal",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let log = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("unsupported database URL"), "{log}");
+    assert!(log.contains("sqlite://"), "{log}");
+    assert!(
+        !log.contains("hunter2"),
+        "the password must not be logged: {log}"
+    );
+}
+
+#[test]
+fn a_bad_log_filter_is_refused_before_anything_starts() {
+    let output = portal()
+        .args(["migrate", "--log", "info,=[=="])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("invalid log filter"));
+}
+
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+}
+
+impl Running {
+    fn start(extra: &[&str]) -> (Running, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = portal()
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        (
+            Running {
+                child,
+                lines,
+                log: Vec::new(),
+            },
+            dir,
+        )
+    }
+
+    /// Reads log lines until one contains `needle`.
+    fn wait_for(&mut self, needle: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) => {
+                    self.log.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no log line with {needle:?}; log so far:\n{:#?}", self.log),
+            }
+        }
+    }
+
+    fn address(&mut self) -> String {
+        let line = self.wait_for("serving on http://");
+        let start = line.find("http://").unwrap();
+        line[start..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .trim_matches('"')
+            .to_string()
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        for _ in 0..100 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        panic!("the portal did not stop within 10 s of SIGTERM");
+    }
+}
+
+#[tokio::test]
+async fn serve_answers_and_stops_cleanly_on_sigterm() {
+    let (mut running, dir) = Running::start(&[]);
+    let address = running.address();
+    let health = reqwest::get(format!("{address}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready: serde_json::Value = reqwest::get(format!("{address}/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["store"], "sqlite");
+    assert!(dir.path().join("portal.db").exists());
+
+    let status = running.terminate();
+    assert!(status.success(), "exit status {status:?}");
+    running.wait_for("stopped");
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_a_line() {
+    let (mut running, _dir) = Running::start(&["--log-format", "json"]);
+    let line = running.wait_for("serving on");
+    let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(parsed["level"], "INFO");
+    running.terminate();
+}

@@ -1,0 +1,226 @@
+//! The HTTP stack, driven through the router without a socket: health,
+//! readiness, security headers, the 404 page and the protective layers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    body::{Body, to_bytes},
+    http::{Request, StatusCode, header},
+};
+use server::{
+    cli::ServeArgs,
+    http::{AppState, leptos_options, router},
+    store::{self, Store},
+};
+use sqlx::Connection;
+use tower::ServiceExt;
+
+async fn portal_with(store: Arc<dyn Store>) -> Router {
+    let args = ServeArgs::default();
+    router(
+        AppState {
+            leptos_options: leptos_options(&args),
+            store,
+        },
+        &args,
+    )
+}
+
+async fn sqlite_portal() -> (Router, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("portal.db").display());
+    let store = store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    (portal_with(store).await, dir)
+}
+
+async fn get(app: &Router, path: &str) -> axum::response::Response {
+    app.clone()
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap()
+}
+
+async fn text(response: axum::response::Response) -> String {
+    let bytes = to_bytes(response.into_body(), 10 * 1024 * 1024)
+        .await
+        .unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn healthz_answers_while_the_process_lives() {
+    let (app, _dir) = sqlite_portal().await;
+    let response = get(&app, "/healthz").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(text(response).await, "ok");
+}
+
+#[tokio::test]
+async fn readyz_reports_the_store_it_reached() {
+    let (app, _dir) = sqlite_portal().await;
+    let response = get(&app, "/readyz").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["store"], "sqlite");
+}
+
+#[tokio::test]
+async fn readyz_fails_when_the_database_goes_away() {
+    let admin_url = std::env::var("PORTAL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
+    let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
+        Ok(connection) => connection,
+        Err(error) if std::env::var("PORTAL_REQUIRE_POSTGRES").as_deref() != Ok("1") => {
+            eprintln!("SKIPPED: PostgreSQL unreachable ({error})");
+            return;
+        }
+        Err(error) => panic!("PostgreSQL is required but unreachable: {error}"),
+    };
+    let database = format!("portal_ready_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {database}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let slash = admin_url.rfind('/').unwrap();
+    let store = store::connect(&format!("{}/{database}", &admin_url[..slash]))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let app = portal_with(store).await;
+    assert_eq!(get(&app, "/readyz").await.status(), StatusCode::OK);
+
+    sqlx::query(&format!("DROP DATABASE {database} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let response = get(&app, "/readyz").await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
+    assert_eq!(body["status"], "unavailable");
+    assert_eq!(body["store"], "postgres");
+    // Liveness is not readiness: the process itself is fine.
+    assert_eq!(get(&app, "/healthz").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn pages_carry_the_security_headers_and_a_matching_nonce() {
+    let (app, _dir) = sqlite_portal().await;
+    let response = get(&app, "/").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(headers[header::REFERRER_POLICY], "same-origin");
+    assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+    assert!(headers.contains_key("x-request-id"));
+
+    let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(policy.contains("'wasm-unsafe-eval'"), "{policy}");
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    let nonce = policy
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a nonce in the policy");
+
+    let html = text(response).await;
+    assert!(html.contains("Databases and deployments, self-service"));
+    assert!(
+        html.contains(&format!("nonce=\"{nonce}\"")),
+        "the hydration script must carry the header's nonce"
+    );
+}
+
+#[tokio::test]
+async fn every_response_gets_a_fresh_nonce() {
+    let (app, _dir) = sqlite_portal().await;
+    let first = get(&app, "/").await.headers()[header::CONTENT_SECURITY_POLICY].clone();
+    let second = get(&app, "/").await.headers()[header::CONTENT_SECURITY_POLICY].clone();
+    assert_ne!(first, second);
+}
+
+#[tokio::test]
+async fn a_request_id_given_by_a_proxy_is_kept() {
+    let (app, _dir) = sqlite_portal().await;
+    let response = app
+        .oneshot(
+            Request::get("/healthz")
+                .header("x-request-id", "trace-me-123")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "trace-me-123");
+}
+
+#[tokio::test]
+async fn unknown_addresses_get_the_404_page() {
+    let (app, _dir) = sqlite_portal().await;
+    let response = get(&app, "/no/such/page").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let html = text(response).await;
+    assert!(html.contains("Page not found"));
+    assert!(html.contains("/no/such/page"));
+}
+
+#[tokio::test]
+async fn every_section_renders_on_the_server() {
+    let (app, _dir) = sqlite_portal().await;
+    for (path, heading) in [
+        ("/databases", "Databases"),
+        ("/apps", "Apps"),
+        ("/deploys", "Deploys"),
+        ("/secrets", "Secrets"),
+        ("/admin/users", "Users"),
+        ("/admin/audit", "Audit log"),
+    ] {
+        let response = get(&app, path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let html = text(response).await;
+        assert!(html.contains(&format!("<h1>{heading}</h1>")), "{path}");
+        assert!(html.contains(r#"aria-current="page""#), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let (app, _dir) = sqlite_portal().await;
+    let too_big = vec![b'x'; ServeArgs::default().max_body_bytes + 1];
+    let response = app
+        .oneshot(
+            Request::post("/api/anything")
+                .header(header::CONTENT_LENGTH, too_big.len())
+                .body(Body::from(too_big))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn pages_are_compressed_for_clients_that_accept_it() {
+    let (app, _dir) = sqlite_portal().await;
+    let response = app
+        .oneshot(
+            Request::get("/")
+                .header(header::ACCEPT_ENCODING, "gzip")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+}
