@@ -22,7 +22,7 @@ export PORTAL_REQUIRE_POSTGRES := 1
 # Extra flags for `portal serve`, e.g. make run ARGS="--listen 0.0.0.0:8080".
 ARGS ?=
 
-.PHONY: run test setup tools services build lint unit e2e clean
+.PHONY: run test setup tools services build lint unit e2e fuzz bench clean
 
 run: tools build
 	target/release/portal serve $(ARGS)
@@ -52,8 +52,16 @@ services:
 	@[ -x /usr/bin/chromium ] \
 	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-build:
+# The release build, redone only when a source it is made from changed: cargo
+# leptos regenerates the WASM bundle on every call (~13 s), even with nothing new.
+BUILD_STAMP := target/.release-build
+BUILD_SOURCES := Cargo.toml Cargo.lock $(shell find app/src app/Cargo.toml app/tests/dscloud/valid frontend server/src server/Cargo.toml style migrations -type f 2>/dev/null)
+
+build: $(BUILD_STAMP)
+
+$(BUILD_STAMP): $(BUILD_SOURCES)
 	cargo leptos build --release
+	@touch $@
 
 lint:
 	cargo fmt --all --check
@@ -65,6 +73,15 @@ unit:
 
 e2e:
 	cd end2end && npx playwright test
+
+## Long-running checks, outside `make test`.
+# Ten minutes of random and mutated dscloud.yaml documents against the check.
+fuzz:
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-600} cargo test --release -p app --test dscloud_fuzz -- --nocapture
+
+# Parse + validate + render a 50-component dscloud.yaml.
+bench:
+	cargo bench -p server --bench dscloud
 
 clean:
 	cargo clean
