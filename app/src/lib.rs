@@ -4,9 +4,16 @@
 //! Server-only code lives in the `server` crate; anything here that must not
 //! reach the browser sits behind the `ssr` feature.
 
+// Leptos views are deeply nested types; the hydrate build's layout queries
+// need more than the default 128 levels.
+#![recursion_limit = "256"]
+
 mod components;
+pub mod dscloud;
 mod pages;
 pub mod roles;
+#[cfg(feature = "ssr")]
+pub mod services;
 mod shell;
 pub mod theme;
 

@@ -8,7 +8,7 @@ use leptos_router::{
 };
 
 use crate::components::layout::Layout;
-use crate::pages::{ComingSoon, Home, NotFound};
+use crate::pages::{ComingSoon, Home, NotFound, ValidatePage};
 use crate::theme::current_theme;
 
 /// The whole HTML document, rendered on the server only.
@@ -60,9 +60,11 @@ pub fn App() -> impl IntoView {
                             <ComingSoon
                                 title="Apps"
                                 summary="Every repository with a dscloud.yaml: its microservices, jobs and cronjobs, per environment."
+                                available=("/apps/validate", "Check a dscloud.yaml")
                             />
                         }
                     />
+                    <Route path=path!("/apps/validate") view=ValidatePage />
                     <Route
                         path=path!("/deploys")
                         view=|| view! {

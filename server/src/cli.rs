@@ -84,6 +84,14 @@ pub struct ServeArgs {
     /// The largest request body accepted, in bytes.
     #[arg(long, env = "PORTAL_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub max_body_bytes: usize,
+
+    /// The container registry images are pushed to: `<registry>/<app>/<component>:<commit>`.
+    #[arg(
+        long,
+        env = "PORTAL_IMAGE_REGISTRY",
+        default_value = "registry.dscloud.local"
+    )]
+    pub image_registry: String,
 }
 
 impl Default for ServeArgs {
@@ -93,6 +101,7 @@ impl Default for ServeArgs {
             site_root: PathBuf::from("target/site"),
             request_timeout_secs: 30,
             max_body_bytes: 2 * 1024 * 1024,
+            image_registry: "registry.dscloud.local".to_string(),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod http;
+pub mod manifests;
 pub mod serve;
 pub mod store;
 pub mod telemetry;

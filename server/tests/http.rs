@@ -224,3 +224,57 @@ async fn pages_are_compressed_for_clients_that_accept_it() {
         .unwrap();
     assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
 }
+
+#[tokio::test]
+async fn the_dscloud_schema_is_published_for_editors() {
+    let (app, _dir) = sqlite_portal().await;
+    let response = get(&app, "/schema/dscloud.json").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "application/schema+json"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
+    assert_eq!(schema["title"], "dscloud.yaml");
+    let microservice = &schema["$defs"]["Microservice"];
+    assert_eq!(microservice["additionalProperties"], false);
+    let mut keys: Vec<&str> = microservice["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    // The keys the reference allows on a microservice, spelt as in the file.
+    assert_eq!(
+        keys,
+        [
+            "deployment",
+            "description",
+            "environmentConfiguration",
+            "ingress",
+            "integrationTests",
+            "secretValues"
+        ]
+    );
+    assert_eq!(
+        schema["$defs"]["Deployment"]["properties"]["memoryMB"]["maximum"],
+        65536
+    );
+}
+
+#[tokio::test]
+async fn the_validate_page_checks_a_submitted_file_on_the_server() {
+    let (app, _dir) = sqlite_portal().await;
+    // jobs:\n  Bad_Name: {environmentConfiguration: {dev: {}}}\n, as a form would send it.
+    let response = get(
+        &app,
+        "/apps/validate?text=jobs%3A%0A%20%20Bad_Name%3A%20%7BenvironmentConfiguration%3A%20%7Bdev%3A%20%7B%7D%7D%7D%0A&app=shop",
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = text(response).await;
+    assert!(html.contains("1 error"), "{html}");
+    assert!(html.contains("Line 2, column 3"), "{html}");
+    assert!(html.contains("try `bad-name`"), "{html}");
+}

@@ -3,7 +3,9 @@
 mod coming_soon;
 mod home;
 mod not_found;
+mod validate;
 
 pub use coming_soon::ComingSoon;
 pub use home::Home;
 pub use not_found::NotFound;
+pub use validate::ValidatePage;

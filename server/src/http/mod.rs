@@ -2,6 +2,7 @@
 //! and the layers every request passes through.
 
 mod health;
+mod schema;
 mod security;
 
 use std::{sync::Arc, time::Duration};
@@ -21,6 +22,7 @@ use tower_http::{
 };
 
 use crate::cli::ServeArgs;
+use crate::manifests::PreviewRenderer;
 use crate::store::Store;
 
 /// What every handler can reach.
@@ -45,10 +47,14 @@ pub fn leptos_options(args: &ServeArgs) -> LeptosOptions {
 /// The whole application as one router, ready to serve.
 pub fn router(state: AppState, args: &ServeArgs) -> Router {
     let routes = generate_route_list(App);
+    let renderer: Arc<dyn app::services::ManifestRenderer> = Arc::new(PreviewRenderer {
+        registry: args.image_registry.clone(),
+    });
     let context = {
         let store = state.store.clone();
         move || {
             provide_context(store.clone());
+            provide_context(renderer.clone());
             security::provide_request_nonce();
         }
     };
@@ -83,6 +89,7 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
     Router::new()
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
+        .route("/schema/dscloud.json", get(schema::dscloud))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })

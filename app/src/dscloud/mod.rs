@@ -1,0 +1,20 @@
+//! `dscloud.yaml`: the model of an app's deployment description, and the
+//! validation that turns text into it. Compiled for the browser too, so the
+//! validate page checks a file as it is typed, with the server's exact rules.
+//!
+//! The reference is `../shared/docs/dscloud-yaml.md`; rendering to Kubernetes
+//! objects is server-side (`server::manifests`).
+
+mod check;
+mod cron;
+mod fields;
+pub mod model;
+mod names;
+mod problem;
+mod suggest;
+mod yaml;
+
+pub use check::{Checked, check};
+pub use model::*;
+pub use names::MAX_LABEL;
+pub use problem::{Position, Problem, Severity};

@@ -1,0 +1,118 @@
+import { expect, test, type Page } from '@playwright/test';
+
+// The "Check a dscloud.yaml" page: the check runs in the browser (WASM) as the
+// developer types; the Kubernetes objects come from the server.
+
+async function hydrated(page: Page) {
+  await expect(page.getByRole('button', { name: /^Theme:/ })).toBeEnabled();
+}
+
+const MISSPELT = `microservices:
+  foo-api:
+    environmentConfiguration:
+      dev: { DATABASE_HOST: example-dev.com }
+    deployment:
+      cpuPct: 9000
+    secretValue:
+      - DATABASE_PASSWORD
+`;
+
+test('problems appear as the file is typed, each pointing at its line', async ({ page }) => {
+  await page.goto('/apps/validate');
+  await hydrated(page);
+  const editor = page.getByLabel('dscloud.yaml');
+  await editor.fill(MISSPELT);
+
+  const results = page.getByRole('region', { name: 'Result' });
+  await expect(results.getByRole('status')).toHaveText('2 errors');
+  const problems = results.getByRole('listitem');
+  await expect(problems).toHaveCount(2);
+  await expect(problems.nth(0)).toContainText('Line 6, column 15');
+  await expect(problems.nth(0)).toContainText('9000 is out of range: allowed 1 to 6400');
+  await expect(problems.nth(1)).toContainText('microservices.foo-api.secretValue');
+  await expect(problems.nth(1)).toContainText('did you mean `secretValues`?');
+
+  // The line button selects that line in the editor.
+  await problems.nth(1).getByRole('button', { name: 'Line 7, column 5' }).click();
+  await expect(editor).toBeFocused();
+  const selected = await editor.evaluate(
+    (element: HTMLTextAreaElement) => element.value.slice(element.selectionStart, element.selectionEnd),
+  );
+  expect(selected).toBe('    secretValue:');
+
+  // Fixing the typo clears it at once, with no round trip.
+  await editor.fill(MISSPELT.replace('secretValue:', 'secretValues:').replace('9000', '200'));
+  await expect(results.getByRole('status')).toHaveText('Valid: 1 microservice');
+});
+
+test('a valid file shows its components per environment and their Kubernetes objects', async ({ page }) => {
+  await page.goto('/apps/validate');
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Load the example' }).click();
+  const results = page.getByRole('region', { name: 'Result' });
+  await expect(results.getByRole('status')).toHaveText('Valid: 1 microservice, 1 job, 1 cronjob');
+
+  const environments = results.getByRole('region', { name: /^Environment / });
+  await expect(environments).toHaveCount(3);
+  await expect(environments.nth(0).getByRole('heading')).toHaveText('dev');
+  const test = results.getByRole('region', { name: 'Environment test' });
+  await expect(test.getByRole('row', { name: /foo-api/ })).toContainText('Deployment × 3');
+  await expect(test.getByRole('row', { name: /foo-api/ })).toContainText('integration tests gate promotion');
+  await expect(test.getByRole('row', { name: /foo-updater/ })).toContainText('CronJob, */10 * * * *');
+
+  await page.getByLabel('App name').fill('shop');
+  await test.getByRole('button', { name: 'Kubernetes objects' }).click();
+  const yaml = test.locator('pre.manifests');
+  await expect(yaml).toContainText('kind: Namespace');
+  await expect(yaml).toContainText('name: shop-test');
+  await expect(yaml).toContainText('name: foo-api-integration-tests-00000000');
+  await expect(yaml).toContainText('nginx.ingress.kubernetes.io/rewrite-target: "/$2"');
+});
+
+test('a bad app name is refused by the server with the reason', async ({ page }) => {
+  await page.goto('/apps/validate');
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Load the example' }).click();
+  await page.getByLabel('App name').fill('Not_Valid');
+  const dev = page.getByRole('region', { name: 'Environment dev' });
+  await dev.getByRole('button', { name: 'Kubernetes objects' }).click();
+  await expect(dev.getByRole('alert')).toContainText('the app name `Not_Valid` is not a DNS-1123 label');
+});
+
+test('an uploaded file is checked like a pasted one', async ({ page }) => {
+  await page.goto('/apps/validate');
+  await hydrated(page);
+  await page.getByText('Upload a file').setInputFiles({
+    name: 'dscloud.yaml',
+    mimeType: 'text/yaml',
+    buffer: Buffer.from('jobs:\n  Migrate:\n    environmentConfiguration: {dev: {}}\n'),
+  });
+  await expect(page.getByLabel('dscloud.yaml')).toHaveValue(/Migrate/);
+  await expect(page.getByRole('region', { name: 'Result' })).toContainText('try `migrate`');
+});
+
+test.describe('without JavaScript', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('the form submits the file and the server lists the problems', async ({ page }) => {
+    await page.goto('/apps/validate');
+    await page.getByLabel('dscloud.yaml').fill(MISSPELT);
+    await page.getByRole('button', { name: 'Check', exact: true }).click();
+    await expect(page).toHaveURL(/text=/);
+    const results = page.getByRole('region', { name: 'Result' });
+    await expect(results.getByRole('status')).toHaveText('2 errors');
+    await expect(results).toContainText('did you mean `secretValues`?');
+    // The text is still there to fix.
+    await expect(page.getByLabel('dscloud.yaml')).toHaveValue(MISSPELT);
+  });
+});
+
+test('the JSON Schema is published for editors', async ({ request }) => {
+  const response = await request.get('/schema/dscloud.json');
+  expect(response.status()).toBe(200);
+  expect(response.headers()['content-type']).toContain('application/schema+json');
+  const schema = await response.json();
+  expect(schema.title).toBe('dscloud.yaml');
+  expect(Object.keys(schema.properties)).toEqual(['cronjobs', 'jobs', 'microservices']);
+  expect(schema.$defs.Microservice.additionalProperties).toBe(false);
+});
