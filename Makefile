@@ -55,7 +55,7 @@ services:
 # The release build, redone only when a source it is made from changed: cargo
 # leptos regenerates the WASM bundle on every call (~13 s), even with nothing new.
 BUILD_STAMP := target/.release-build
-BUILD_SOURCES := Cargo.toml Cargo.lock $(shell find app/src app/Cargo.toml app/tests/dscloud/valid frontend server/src server/Cargo.toml style migrations -type f 2>/dev/null)
+BUILD_SOURCES := Cargo.toml Cargo.lock .cargo/config.toml $(shell find app/src app/Cargo.toml app/tests/dscloud/valid frontend server/src server/Cargo.toml style migrations -type f 2>/dev/null)
 
 build: $(BUILD_STAMP)
 

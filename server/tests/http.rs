@@ -276,5 +276,5 @@ async fn the_validate_page_checks_a_submitted_file_on_the_server() {
     let html = text(response).await;
     assert!(html.contains("1 error"), "{html}");
     assert!(html.contains("Line 2, column 3"), "{html}");
-    assert!(html.contains("try `bad-name`"), "{html}");
+    assert!(html.contains("try <code>bad-name</code>"), "{html}");
 }

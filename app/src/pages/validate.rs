@@ -87,6 +87,7 @@ pub fn ValidatePage() -> impl IntoView {
                     class="editor"
                     spellcheck="false"
                     autocomplete="off"
+                    wrap="off"
                     placeholder="microservices:\n  my-api:\n    environmentConfiguration:\n      dev: {}"
                     node_ref=textarea
                     prop:value=move || text.get()
@@ -211,7 +212,7 @@ fn Problems(
                                 </button>
                                 <span class="visually-hidden">{severity}</span>
                                 {(!problem.path.is_empty()).then(|| view! { <code class="problem-path">{problem.path.clone()}</code> })}
-                                <span class="problem-message">{problem.message.clone()}</span>
+                                <span class="problem-message">{with_code(&problem.message)}</span>
                             </li>
                         }
                     })
@@ -305,6 +306,22 @@ fn Environments(
         })
         .collect_view()
         .into_any()
+}
+
+/// A message with its `quoted` names set as code.
+fn with_code(message: &str) -> impl IntoView + use<> {
+    message
+        .split('`')
+        .enumerate()
+        .map(|(index, part)| {
+            let part = part.to_string();
+            if index % 2 == 1 {
+                view! { <code>{part}</code> }.into_any()
+            } else {
+                part.into_any()
+            }
+        })
+        .collect_view()
 }
 
 /// The message of a server error without the framework's prefix.
