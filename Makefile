@@ -65,11 +65,11 @@ $(BUILD_STAMP): $(BUILD_SOURCES)
 
 lint:
 	cargo fmt --all --check
-	cargo clippy -p app -p server --all-targets -- -D warnings
+	cargo clippy -p app -p server -p sandbox --all-targets -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 unit:
-	cargo test -p app -p server
+	cargo test -p app -p server -p sandbox
 
 e2e:
 	cd end2end && npx playwright test

@@ -1,0 +1,582 @@
+//! The Kubernetes HTTP API over the store: discovery, the verbs, watch.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::resources::ResourceType;
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::status::{ApiError, ApiResult};
+use crate::store::{self, Event, EventKind, Store, WriteOptions};
+use crate::{openapi, patch};
+
+#[derive(Clone)]
+pub struct Shared {
+    pub store: Arc<Mutex<Store>>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock leaves the store as it was before
+        // the operation's first write, so the data is still consistent.
+        self.store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+pub fn router(shared: Shared) -> Router {
+    Router::new()
+        .route("/version", get(version))
+        .route("/api", get(core_versions))
+        .route("/apis", get(groups))
+        .route("/api/{*rest}", any(core))
+        .route("/apis/{*rest}", any(grouped))
+        .route("/openapi/v3", get(openapi_root))
+        .route("/openapi/v3/{*path}", get(openapi_group_version))
+        .fallback(|request: axum::extract::Request| async move {
+            ApiError::no_route(request.uri().path())
+        })
+        .with_state(shared)
+}
+
+async fn version() -> Response {
+    axum::Json(json!({
+        "major": "1",
+        "minor": "33",
+        "gitVersion": "v1.33.0-sandbox",
+        "platform": "linux/amd64",
+        "goVersion": "none (dscloud sandbox)",
+    }))
+    .into_response()
+}
+
+async fn openapi_root(State(shared): State<Shared>) -> Response {
+    axum::Json(openapi::root(shared.lock().types())).into_response()
+}
+
+async fn openapi_group_version(State(shared): State<Shared>, Path(path): Path<String>) -> Response {
+    match openapi::group_version(shared.lock().types(), &path) {
+        Some(document) => axum::Json(document).into_response(),
+        None => ApiError::no_route(&path).into_response(),
+    }
+}
+
+async fn core_versions() -> Response {
+    axum::Json(json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}))
+        .into_response()
+}
+
+async fn groups(State(shared): State<Shared>) -> Response {
+    let store = shared.lock();
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for resource in store
+        .types()
+        .iter()
+        .filter(|resource| !resource.group.is_empty())
+    {
+        let versions = groups.entry(resource.group.clone()).or_default();
+        if !versions.contains(&resource.version) {
+            versions.push(resource.version.clone());
+        }
+    }
+    let groups: Vec<Value> = groups
+        .iter()
+        .map(|(group, versions)| group_entry(group, versions))
+        .collect();
+    axum::Json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
+        .into_response()
+}
+
+fn group_entry(group: &str, versions: &[String]) -> Value {
+    let versions: Vec<Value> = versions
+        .iter()
+        .map(|version| json!({"groupVersion": format!("{group}/{version}"), "version": version}))
+        .collect();
+    json!({"name": group, "versions": versions, "preferredVersion": versions[0]})
+}
+
+fn resource_list(store: &Store, group: &str, version: &str) -> Option<Value> {
+    let resources: Vec<&ResourceType> = store
+        .types()
+        .iter()
+        .filter(|resource| resource.group == group && resource.version == version)
+        .collect();
+    if resources.is_empty() {
+        return None;
+    }
+    let mut entries = Vec::new();
+    for resource in resources {
+        entries.push(resource.discovery_entry());
+        if resource.status {
+            entries.push(resource.status_entry());
+        }
+    }
+    let group_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": entries}),
+    )
+}
+
+/// What a path under `/api` or `/apis` names.
+enum Target {
+    Discovery(Value),
+    Group(Value),
+    Resource {
+        resource: ResourceType,
+        namespace: Option<String>,
+        name: Option<String>,
+        subresource: Option<String>,
+    },
+}
+
+async fn core(
+    State(shared): State<Shared>,
+    Path(rest): Path<String>,
+    method: Method,
+    Query(query): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let target = {
+        let store = shared.lock();
+        parse_target(&store, "", &rest)
+    };
+    handle(shared, target, method, query, headers, body).await
+}
+
+async fn grouped(
+    State(shared): State<Shared>,
+    Path(rest): Path<String>,
+    method: Method,
+    Query(query): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let target = {
+        let store = shared.lock();
+        match rest.split_once('/') {
+            Some((group, rest)) => parse_target(&store, group, rest),
+            None => {
+                let versions: Vec<String> = store
+                    .types()
+                    .iter()
+                    .filter(|resource| resource.group == rest)
+                    .map(|resource| resource.version.clone())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                if versions.is_empty() {
+                    Err(ApiError::no_route(&format!("/apis/{rest}")))
+                } else {
+                    Ok(Target::Group(group_entry(&rest, &versions)))
+                }
+            }
+        }
+    };
+    handle(shared, target, method, query, headers, body).await
+}
+
+/// `v1/namespaces/ns/pods/name/log` → the resource, namespace, name, subresource.
+fn parse_target(store: &Store, group: &str, rest: &str) -> ApiResult<Target> {
+    let segments: Vec<&str> = rest
+        .split('/')
+        .filter(|segment| !segment.is_empty())
+        .collect();
+    let not_found = || ApiError::no_route(rest);
+    let (version, tail) = segments.split_first().ok_or_else(not_found)?;
+    if tail.is_empty() {
+        return resource_list(store, group, version)
+            .map(Target::Discovery)
+            .ok_or_else(not_found);
+    }
+    let find = |plural: &str| {
+        store
+            .types()
+            .iter()
+            .find(|resource| {
+                resource.group == group && resource.version == *version && resource.plural == plural
+            })
+            .cloned()
+    };
+    let (namespace, tail) = match tail {
+        ["namespaces", namespace, plural, rest @ ..]
+            if find(plural).is_some_and(|resource| resource.namespaced) =>
+        {
+            (Some(namespace.to_string()), [&[*plural][..], rest].concat())
+        }
+        _ => (None, tail.to_vec()),
+    };
+    let resource = find(tail[0]).ok_or_else(not_found)?;
+    Ok(Target::Resource {
+        resource,
+        namespace,
+        name: tail.get(1).map(|name| name.to_string()),
+        subresource: tail.get(2).map(|sub| sub.to_string()),
+    })
+}
+
+async fn handle(
+    shared: Shared,
+    target: ApiResult<Target>,
+    method: Method,
+    query: BTreeMap<String, String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let target = match target {
+        Ok(target) => target,
+        Err(error) => return error.into_response(),
+    };
+    let (resource, namespace, name, subresource) = match target {
+        Target::Discovery(list) | Target::Group(list) => return axum::Json(list).into_response(),
+        Target::Resource {
+            resource,
+            namespace,
+            name,
+            subresource,
+        } => (resource, namespace, name, subresource),
+    };
+    let namespace_or_default = namespace.clone().unwrap_or_default();
+    let options = WriteOptions {
+        dry_run: query.get("dryRun").is_some_and(|value| value == "All"),
+        status: subresource.as_deref() == Some("status"),
+    };
+    if let Some(subresource) = subresource.as_deref()
+        && subresource != "status"
+    {
+        return ApiError::no_route(subresource).into_response();
+    }
+
+    // JSON only: clients that try protobuf or CBOR first fall back on 415.
+    if let Some(content_type) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        && !body.is_empty()
+        && !content_type.contains("json")
+        && !content_type.contains("yaml")
+    {
+        return ApiError::unsupported_media_type(content_type).into_response();
+    }
+    let ok = |object: Value| (StatusCode::OK, object);
+    let result = match (method.clone(), name) {
+        (Method::GET, None)
+            if query
+                .get("watch")
+                .is_some_and(|watch| watch == "true" || watch == "1") =>
+        {
+            return watch(shared, resource, namespace, &query).await;
+        }
+        (Method::GET, None) => list(&shared, &resource, namespace.as_deref(), &query).map(ok),
+        (Method::GET, Some(name)) => shared
+            .lock()
+            .get(&resource, &namespace_or_default, &name)
+            .map(ok),
+        (Method::POST, None) => parse_json(&body)
+            .and_then(|object| {
+                shared
+                    .lock()
+                    .create(&resource, &namespace_or_default, object, options)
+            })
+            .map(|object| (StatusCode::CREATED, object)),
+        (Method::PUT, Some(name)) => parse_json(&body)
+            .and_then(|object| {
+                shared
+                    .lock()
+                    .replace(&resource, &namespace_or_default, &name, object, options)
+            })
+            .map(ok),
+        (Method::PATCH, Some(name)) => patch_object(
+            &shared,
+            &resource,
+            &namespace_or_default,
+            &name,
+            &query,
+            &headers,
+            &body,
+            options,
+        )
+        .map(ok),
+        (Method::DELETE, Some(name)) => shared
+            .lock()
+            .delete(&resource, &namespace_or_default, &name, options)
+            .map(ok),
+        _ => Err(ApiError::method_not_allowed()),
+    };
+    match result {
+        Ok((status, object)) => (status, axum::Json(object)).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+fn parse_json(body: &Bytes) -> ApiResult<Value> {
+    serde_json::from_slice(body)
+        .map_err(|error| ApiError::bad_request(format!("the body is not valid JSON: {error}")))
+}
+
+fn list(
+    shared: &Shared,
+    resource: &ResourceType,
+    namespace: Option<&str>,
+    query: &BTreeMap<String, String>,
+) -> ApiResult<Value> {
+    let labels = LabelSelector::parse(query.get("labelSelector").map_or("", String::as_str))?;
+    let fields = FieldSelector::parse(query.get("fieldSelector").map_or("", String::as_str))?;
+    let limit = query
+        .get("limit")
+        .and_then(|limit| limit.parse::<usize>().ok())
+        .filter(|limit| *limit > 0);
+    let listed = shared.lock().list(
+        resource,
+        namespace,
+        |object| labels.matches(&object_labels(object)) && fields.matches(object),
+        limit,
+        query
+            .get("continue")
+            .map(String::as_str)
+            .filter(|token| !token.is_empty()),
+    )?;
+    let mut metadata = json!({"resourceVersion": listed.revision.to_string()});
+    if let Some(next) = listed.next {
+        metadata["continue"] = json!(next);
+    }
+    Ok(json!({
+        "kind": format!("{}List", resource.kind),
+        "apiVersion": resource.api_version(),
+        "metadata": metadata,
+        "items": listed.items,
+    }))
+}
+
+fn object_labels(object: &Value) -> BTreeMap<String, String> {
+    object
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|labels| {
+            labels
+                .iter()
+                .filter_map(|(key, value)| {
+                    value.as_str().map(|value| (key.clone(), value.to_string()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn patch_object(
+    shared: &Shared,
+    resource: &ResourceType,
+    namespace: &str,
+    name: &str,
+    query: &BTreeMap<String, String>,
+    headers: &HeaderMap,
+    body: &Bytes,
+    options: WriteOptions,
+) -> ApiResult<Value> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let patch_body = parse_json(body)?;
+    let mut store = shared.lock();
+    if content_type == "application/apply-patch+yaml" {
+        let manager = query
+            .get("fieldManager")
+            .filter(|manager| !manager.is_empty())
+            .ok_or_else(|| ApiError::bad_request("PATCH with apply requires fieldManager"))?;
+        let force = query.get("force").is_some_and(|force| force == "true");
+        let manager = store::FieldManager {
+            name: manager,
+            force,
+        };
+        return store.apply(resource, namespace, name, patch_body, manager, options);
+    }
+    let existing = store.get(resource, namespace, name)?;
+    let mut patched = existing.clone();
+    match content_type.as_str() {
+        "application/json-patch+json" => {
+            let operations: json_patch::Patch =
+                serde_json::from_value(patch_body).map_err(|error| {
+                    ApiError::bad_request(format!("the JSON patch is not valid: {error}"))
+                })?;
+            json_patch::patch(&mut patched, &operations).map_err(|error| {
+                ApiError::invalid(&resource.id(), name, "patch", &error.to_string())
+            })?;
+        }
+        "application/merge-patch+json" => patch::merge(&mut patched, &patch_body),
+        "application/strategic-merge-patch+json" => {
+            patch::strategic_merge(&mut patched, &patch_body)
+        }
+        other => return Err(ApiError::unsupported_media_type(other)),
+    }
+    let key = store::key(resource, namespace, name);
+    store.update(resource, key, existing, patched, options)
+}
+
+/// A watch: one JSON event a line, from `resourceVersion` on (or from the
+/// current state), until `timeoutSeconds` or the client leaves.
+async fn watch(
+    shared: Shared,
+    resource: ResourceType,
+    namespace: Option<String>,
+    query: &BTreeMap<String, String>,
+) -> Response {
+    let labels = match LabelSelector::parse(query.get("labelSelector").map_or("", String::as_str)) {
+        Ok(labels) => labels,
+        Err(error) => return error.into_response(),
+    };
+    let fields = match FieldSelector::parse(query.get("fieldSelector").map_or("", String::as_str)) {
+        Ok(fields) => fields,
+        Err(error) => return error.into_response(),
+    };
+    let bookmarks = query
+        .get("allowWatchBookmarks")
+        .is_some_and(|value| value == "true");
+    let timeout = query
+        .get("timeoutSeconds")
+        .and_then(|seconds| seconds.parse::<u64>().ok())
+        .map_or(Duration::from_secs(1800), Duration::from_secs);
+    let since = query
+        .get("resourceVersion")
+        .and_then(|version| version.parse::<u64>().ok())
+        .filter(|version| *version > 0);
+
+    let (backlog, mut receiver, mut last_revision) = {
+        let store = shared.lock();
+        let receiver = store.subscribe();
+        let backlog: Result<Vec<(EventKind, Value)>, ApiError> = match since {
+            Some(since) => store.events_since(since).map(|events| {
+                events
+                    .iter()
+                    .filter_map(|event| {
+                        visible(event, &resource, namespace.as_deref(), &labels, &fields)
+                    })
+                    .collect()
+            }),
+            None => Ok(store
+                .snapshot(&resource, namespace.as_deref())
+                .into_iter()
+                .filter(|object| labels.matches(&object_labels(object)) && fields.matches(object))
+                .map(|object| (EventKind::Added, object))
+                .collect()),
+        };
+        (backlog, receiver, store.revision())
+    };
+
+    let (sender, lines) = tokio::sync::mpsc::channel::<Result<Bytes, Infallible>>(256);
+    let send_line = |value: Value| Ok::<_, Infallible>(Bytes::from(format!("{value}\n")));
+    let kind = resource.kind.clone();
+    let api_version = resource.api_version();
+    tokio::spawn(async move {
+        let backlog = match backlog {
+            Ok(backlog) => backlog,
+            Err(gone) => {
+                let _ = sender
+                    .send(send_line(
+                        json!({"type": "ERROR", "object": gone.to_status()}),
+                    ))
+                    .await;
+                return;
+            }
+        };
+        for (event_kind, object) in backlog {
+            if sender
+                .send(send_line(
+                    json!({"type": event_kind.as_str(), "object": object}),
+                ))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut bookmark_timer = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => return,
+                _ = bookmark_timer.tick(), if bookmarks => {
+                    let bookmark = json!({"type": "BOOKMARK", "object": {
+                        "kind": kind, "apiVersion": api_version,
+                        "metadata": {"resourceVersion": last_revision.to_string()}
+                    }});
+                    if sender.send(send_line(bookmark)).await.is_err() {
+                        return;
+                    }
+                }
+                received = receiver.recv() => match received {
+                    Ok(event) => {
+                        last_revision = last_revision.max(event.revision);
+                        if let Some((event_kind, object)) = visible(&event, &resource, namespace.as_deref(), &labels, &fields)
+                            && sender.send(send_line(json!({"type": event_kind.as_str(), "object": object}))).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => {
+                        let gone = ApiError::gone("the watch fell behind; list again");
+                        let _ = sender.send(send_line(json!({"type": "ERROR", "object": gone.to_status()}))).await;
+                        return;
+                    }
+                    Err(RecvError::Closed) => return,
+                },
+            }
+        }
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(
+            tokio_stream::wrappers::ReceiverStream::new(lines),
+        ))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// How an event looks to one watch: an object that stops matching its
+/// selector is DELETED for it, one that starts matching is ADDED.
+fn visible(
+    event: &Event,
+    resource: &ResourceType,
+    namespace: Option<&str>,
+    labels: &LabelSelector,
+    fields: &FieldSelector,
+) -> Option<(EventKind, Value)> {
+    if event.resource != resource.id()
+        || namespace.is_some_and(|namespace| event.namespace != namespace)
+    {
+        return None;
+    }
+    let matches = |object: &Value| labels.matches(&object_labels(object)) && fields.matches(object);
+    let now = matches(&event.object);
+    let before = event.previous.as_ref().is_some_and(matches);
+    let kind = match (event.kind, before, now) {
+        (EventKind::Deleted, true, _) | (EventKind::Deleted, _, true) => EventKind::Deleted,
+        (EventKind::Deleted, false, false) => return None,
+        (EventKind::Added, _, true) => EventKind::Added,
+        (EventKind::Modified, true, true) => EventKind::Modified,
+        (EventKind::Modified, false, true) => EventKind::Added,
+        (EventKind::Modified, true, false) => EventKind::Deleted,
+        _ => return None,
+    };
+    Some((kind, event.object.clone()))
+}

@@ -1,0 +1,68 @@
+//! A Kubernetes API server in-process, for a first run without a cluster, for
+//! tests and for benchmarks. It speaks the HTTP API that kube-rs and kubectl
+//! use (discovery, the verbs, watch, the four patch types, finalizers) over an
+//! in-memory store. It knows nothing about the portal.
+//!
+//! Three ways in: `kube::Client::new(sandbox.router(), "default")` with no
+//! socket; [`Sandbox::serve`] on a loopback port; and kubectl against that
+//! port with the kubeconfig from [`Sandbox::kubeconfig`].
+
+mod http;
+mod openapi;
+mod patch;
+mod resources;
+mod selector;
+mod status;
+mod store;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use resources::ResourceType;
+
+/// One sandbox: its objects live as long as it does.
+#[derive(Clone, Default)]
+pub struct Sandbox {
+    shared: http::Shared,
+}
+
+impl Default for http::Shared {
+    fn default() -> Self {
+        http::Shared {
+            store: Arc::new(Mutex::new(store::Store::new())),
+        }
+    }
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        Sandbox::default()
+    }
+
+    /// The API as an axum router: a `tower::Service` kube-rs can use directly.
+    pub fn router(&self) -> Router {
+        http::router(self.shared.clone())
+    }
+
+    /// Serves the API on `listener` until the task is dropped; returns the address.
+    pub async fn serve(&self, listener: TcpListener) -> std::io::Result<SocketAddr> {
+        let address = listener.local_addr()?;
+        let router = self.router();
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                tracing::error!(%error, "the Kubernetes sandbox stopped serving");
+            }
+        });
+        Ok(address)
+    }
+
+    /// A kubeconfig that points kubectl (or any client) at a served sandbox.
+    pub fn kubeconfig(address: SocketAddr) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: sandbox\n  cluster:\n    server: http://{address}\ncontexts:\n- name: sandbox\n  context:\n    cluster: sandbox\n    user: sandbox\n    namespace: default\ncurrent-context: sandbox\nusers:\n- name: sandbox\n  user: {{}}\n"
+        )
+    }
+}

@@ -1,0 +1,726 @@
+//! The objects, their revisions and the event log watches resume from.
+//!
+//! All of it sits behind one mutex held by the HTTP layer for the length of
+//! one operation, which makes every write atomic and every revision unique.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+use tokio::sync::broadcast;
+
+use crate::patch::{self, Managers};
+use crate::resources::{ResourceType, builtins};
+use crate::status::{ApiError, ApiResult};
+
+/// How many events a watch can resume across before it gets 410 Gone.
+const LOG_CAPACITY: usize = 10_000;
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectKey {
+    pub resource: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Added => "ADDED",
+            EventKind::Modified => "MODIFIED",
+            EventKind::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One change, as watches see it.
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub revision: u64,
+    pub kind: EventKind,
+    pub resource: String,
+    pub namespace: String,
+    pub object: Value,
+    /// The object before the change, so a watch with a selector can tell
+    /// "stopped matching" (sent as DELETED) from "never matched".
+    pub previous: Option<Value>,
+}
+
+pub struct Store {
+    types: Vec<ResourceType>,
+    objects: BTreeMap<ObjectKey, Value>,
+    managers: HashMap<ObjectKey, Managers>,
+    revision: u64,
+    log: VecDeque<Event>,
+    events: broadcast::Sender<Event>,
+}
+
+/// What a list returns.
+pub struct Listed {
+    pub items: Vec<Value>,
+    pub revision: u64,
+    pub next: Option<String>,
+}
+
+/// Who applies (server-side apply), and whether they take fields from others.
+#[derive(Clone, Copy, Debug)]
+pub struct FieldManager<'a> {
+    pub name: &'a str,
+    pub force: bool,
+}
+
+/// Options every write takes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WriteOptions {
+    pub dry_run: bool,
+    /// A write to the `/status` subresource: only the status changes.
+    pub status: bool,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::new()
+    }
+}
+
+impl Store {
+    pub fn new() -> Self {
+        let (events, _) = broadcast::channel(4096);
+        let mut store = Store {
+            types: builtins(),
+            objects: BTreeMap::new(),
+            managers: HashMap::new(),
+            revision: 1,
+            log: VecDeque::new(),
+            events,
+        };
+        for namespace in ["default", "kube-system", "kube-public"] {
+            let object =
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
+            let _ = store.create_unchecked("namespaces", "", object);
+        }
+        store
+    }
+
+    pub fn types(&self) -> &[ResourceType] {
+        &self.types
+    }
+
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// The logged events after `revision`, or 410 when the log no longer reaches back that far.
+    pub fn events_since(&self, revision: u64) -> ApiResult<Vec<Event>> {
+        if let Some(oldest) = self.log.front()
+            && revision + 1 < oldest.revision
+        {
+            return Err(ApiError::gone(format!(
+                "too old resource version: {revision} ({})",
+                oldest.revision - 1
+            )));
+        }
+        Ok(self
+            .log
+            .iter()
+            .filter(|event| event.revision > revision)
+            .cloned()
+            .collect())
+    }
+
+    /// Every stored object of one resource, for a watch that starts "now".
+    pub fn snapshot(&self, resource: &ResourceType, namespace: Option<&str>) -> Vec<Value> {
+        self.objects
+            .iter()
+            .filter(|(key, _)| {
+                key.resource == resource.id() && namespace.is_none_or(|ns| key.namespace == ns)
+            })
+            .map(|(_, object)| object.clone())
+            .collect()
+    }
+
+    pub fn get(&self, resource: &ResourceType, namespace: &str, name: &str) -> ApiResult<Value> {
+        self.objects
+            .get(&key(resource, namespace, name))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&resource.id(), name))
+    }
+
+    pub fn list(
+        &self,
+        resource: &ResourceType,
+        namespace: Option<&str>,
+        matches: impl Fn(&Value) -> bool,
+        limit: Option<usize>,
+        after: Option<&str>,
+    ) -> ApiResult<Listed> {
+        let start = match after {
+            Some(token) => Some(decode_continue(token)?),
+            None => None,
+        };
+        let mut items = Vec::new();
+        let mut next = None;
+        for (key, object) in self.objects.iter() {
+            if key.resource != resource.id() || namespace.is_some_and(|ns| key.namespace != ns) {
+                continue;
+            }
+            if start
+                .as_ref()
+                .is_some_and(|(ns, name)| (&key.namespace, &key.name) <= (ns, name))
+            {
+                continue;
+            }
+            if !matches(object) {
+                continue;
+            }
+            if limit.is_some_and(|limit| items.len() >= limit) {
+                next = items.last().map(|last: &Value| encode_continue(last));
+                break;
+            }
+            items.push(object.clone());
+        }
+        Ok(Listed {
+            items,
+            revision: self.revision,
+            next,
+        })
+    }
+
+    pub fn create(
+        &mut self,
+        resource: &ResourceType,
+        namespace: &str,
+        mut object: Value,
+        options: WriteOptions,
+    ) -> ApiResult<Value> {
+        let name = object_name(&object, resource)?;
+        if resource.namespaced {
+            self.check_namespace_accepts(namespace)?;
+        }
+        let key = key(resource, namespace, &name);
+        if self.objects.contains_key(&key) {
+            return Err(ApiError::already_exists(&resource.id(), &name));
+        }
+        prepare_new(&mut object, resource, namespace);
+        if options.dry_run {
+            return Ok(object);
+        }
+        Ok(self.commit(key, object, None))
+    }
+
+    fn create_unchecked(
+        &mut self,
+        resource: &str,
+        namespace: &str,
+        object: Value,
+    ) -> Option<Value> {
+        let resource = self
+            .types
+            .iter()
+            .find(|candidate| candidate.id() == resource)?
+            .clone();
+        self.create(&resource, namespace, object, WriteOptions::default())
+            .ok()
+    }
+
+    /// PUT: the whole object, guarded by its resourceVersion when it gives one.
+    pub fn replace(
+        &mut self,
+        resource: &ResourceType,
+        namespace: &str,
+        name: &str,
+        object: Value,
+        options: WriteOptions,
+    ) -> ApiResult<Value> {
+        let key = key(resource, namespace, name);
+        let existing = self
+            .objects
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&resource.id(), name))?;
+        let given = object
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str);
+        let stored = existing
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str);
+        if given.is_some_and(|given| Some(given) != stored) {
+            return Err(ApiError::conflict(
+                &resource.id(),
+                name,
+                "the object has been modified; please apply your changes to the latest version and try again",
+            ));
+        }
+        self.update(resource, key, existing, object, options)
+    }
+
+    /// The common end of PUT, PATCH and apply: keep what the client may not
+    /// change, bump the generation when the spec changed, store.
+    pub fn update(
+        &mut self,
+        resource: &ResourceType,
+        key: ObjectKey,
+        existing: Value,
+        mut object: Value,
+        options: WriteOptions,
+    ) -> ApiResult<Value> {
+        if object.pointer("/metadata/name").and_then(Value::as_str) != Some(key.name.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({}) does not match the name on the URL ({})",
+                object
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+                key.name
+            )));
+        }
+        if options.status {
+            // Only the status changes.
+            let status = object.get("status").cloned();
+            object = existing.clone();
+            match status {
+                Some(status) => object["status"] = status,
+                None => {
+                    if let Some(map) = object.as_object_mut() {
+                        map.remove("status");
+                    }
+                }
+            }
+        } else if resource.status {
+            // Main-path writes keep the stored status.
+            match existing.get("status") {
+                Some(status) => object["status"] = status.clone(),
+                None => {
+                    if let Some(map) = object.as_object_mut() {
+                        map.remove("status");
+                    }
+                }
+            }
+        }
+        fold_string_data(&mut object, resource);
+        set_type(&mut object, resource);
+        // What the server owns stays the server's.
+        for field in ["uid", "creationTimestamp", "deletionTimestamp", "namespace"] {
+            match existing["metadata"].get(field) {
+                Some(value) => object["metadata"][field] = value.clone(),
+                None => {
+                    if let Some(metadata) = object["metadata"].as_object_mut() {
+                        metadata.remove(field);
+                    }
+                }
+            }
+        }
+        let generation = existing["metadata"]["generation"].as_i64().unwrap_or(1);
+        let spec_changed =
+            without_metadata_and_status(&existing) != without_metadata_and_status(&object);
+        object["metadata"]["generation"] = json!(if spec_changed {
+            generation + 1
+        } else {
+            generation
+        });
+        if object == existing || options.dry_run {
+            return Ok(if options.dry_run { object } else { existing });
+        }
+        let finished =
+            object["metadata"].get("deletionTimestamp").is_some() && finalizers(&object).is_empty();
+        if finished {
+            return Ok(self.remove(&key, Some(object)));
+        }
+        Ok(self.commit(key, object, Some(existing)))
+    }
+
+    /// Server-side apply by `manager`: creates when absent.
+    pub fn apply(
+        &mut self,
+        resource: &ResourceType,
+        namespace: &str,
+        name: &str,
+        applied: Value,
+        manager: FieldManager<'_>,
+        options: WriteOptions,
+    ) -> ApiResult<Value> {
+        let key = key(resource, namespace, name);
+        let existing = self.objects.get(&key).cloned();
+        let mut managers = self.managers.get(&key).cloned().unwrap_or_default();
+        let merged = patch::apply(
+            existing.as_ref(),
+            &applied,
+            manager.name,
+            manager.force,
+            &mut managers,
+        )
+        .map_err(|conflicts| {
+            let fields: Vec<String> = conflicts
+                .iter()
+                .map(|conflict| {
+                    format!("conflict with \"{}\": {}", conflict.manager, conflict.field)
+                })
+                .collect();
+            ApiError::conflict(
+                &resource.id(),
+                name,
+                &format!(
+                    "Apply failed with {} conflicts: {}",
+                    fields.len(),
+                    fields.join(", ")
+                ),
+            )
+        })?;
+        let result = match existing {
+            None => {
+                let mut created = merged;
+                created["metadata"]["name"] = json!(name);
+                self.create(resource, namespace, created, options)?
+            }
+            Some(existing) => self.update(resource, key.clone(), existing, merged, options)?,
+        };
+        if !options.dry_run {
+            self.managers.insert(key, managers);
+        }
+        Ok(result)
+    }
+
+    /// DELETE: objects with finalizers get a deletionTimestamp and stay until
+    /// the last finalizer goes; a namespace first deletes what it holds.
+    pub fn delete(
+        &mut self,
+        resource: &ResourceType,
+        namespace: &str,
+        name: &str,
+        options: WriteOptions,
+    ) -> ApiResult<Value> {
+        let key = key(resource, namespace, name);
+        let existing = self
+            .objects
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&resource.id(), name))?;
+        if options.dry_run {
+            return Ok(existing);
+        }
+        let is_namespace = resource.id() == "namespaces";
+        if finalizers(&existing).is_empty() && !is_namespace {
+            return Ok(self.remove(&key, None));
+        }
+        let mut marked = existing.clone();
+        if marked["metadata"].get("deletionTimestamp").is_none() {
+            marked["metadata"]["deletionTimestamp"] = json!(now());
+            if is_namespace {
+                marked["status"] = json!({"phase": "Terminating"});
+            }
+            marked = self.commit(key.clone(), marked, Some(existing));
+        }
+        if is_namespace {
+            self.empty_namespace(name);
+            return Ok(self.objects.get(&key).cloned().unwrap_or(marked));
+        }
+        Ok(marked)
+    }
+
+    /// Deletes every object in a terminating namespace; removes the namespace
+    /// once nothing is left in it.
+    fn empty_namespace(&mut self, namespace: &str) {
+        let contents: Vec<ObjectKey> = self
+            .objects
+            .keys()
+            .filter(|key| key.namespace == namespace)
+            .cloned()
+            .collect();
+        for key in contents {
+            let Some(object) = self.objects.get(&key).cloned() else {
+                continue;
+            };
+            if finalizers(&object).is_empty() {
+                self.remove(&key, None);
+            } else if object["metadata"].get("deletionTimestamp").is_none() {
+                let mut marked = object.clone();
+                marked["metadata"]["deletionTimestamp"] = json!(now());
+                self.commit(key, marked, Some(object));
+            }
+        }
+        let empty = !self.objects.keys().any(|key| key.namespace == namespace);
+        let namespace_key = ObjectKey {
+            resource: "namespaces".to_string(),
+            namespace: String::new(),
+            name: namespace.to_string(),
+        };
+        if empty && self.objects.contains_key(&namespace_key) {
+            self.remove(&namespace_key, None);
+        }
+    }
+
+    /// Removes an object for good, then its dependents (ownerReferences) and,
+    /// when it was the last thing in a terminating namespace, the namespace.
+    fn remove(&mut self, key: &ObjectKey, last: Option<Value>) -> Value {
+        let Some(stored) = self.objects.remove(key) else {
+            return last.unwrap_or(Value::Null);
+        };
+        self.managers.remove(key);
+        let mut object = last.unwrap_or_else(|| stored.clone());
+        self.revision += 1;
+        object["metadata"]["resourceVersion"] = json!(self.revision.to_string());
+        self.record(Event {
+            revision: self.revision,
+            kind: EventKind::Deleted,
+            resource: key.resource.clone(),
+            namespace: key.namespace.clone(),
+            object: object.clone(),
+            previous: Some(stored),
+        });
+        if let Some(uid) = object["metadata"]["uid"].as_str().map(str::to_string) {
+            let dependents: Vec<ObjectKey> = self
+                .objects
+                .iter()
+                .filter(|(_, candidate)| owned_by(candidate, &uid))
+                .map(|(key, _)| key.clone())
+                .collect();
+            for dependent in dependents {
+                if let Some(resource) = self
+                    .types
+                    .iter()
+                    .find(|t| t.id() == dependent.resource)
+                    .cloned()
+                {
+                    let _ = self.delete(
+                        &resource,
+                        &dependent.namespace,
+                        &dependent.name,
+                        WriteOptions::default(),
+                    );
+                }
+            }
+        }
+        if !key.namespace.is_empty() && self.namespace_terminating(&key.namespace) {
+            self.empty_namespace(&key.namespace.clone());
+        }
+        object
+    }
+
+    fn commit(&mut self, key: ObjectKey, mut object: Value, previous: Option<Value>) -> Value {
+        self.revision += 1;
+        object["metadata"]["resourceVersion"] = json!(self.revision.to_string());
+        let kind = if previous.is_some() {
+            EventKind::Modified
+        } else {
+            EventKind::Added
+        };
+        self.objects.insert(key.clone(), object.clone());
+        self.record(Event {
+            revision: self.revision,
+            kind,
+            resource: key.resource,
+            namespace: key.namespace,
+            object: object.clone(),
+            previous,
+        });
+        object
+    }
+
+    fn record(&mut self, event: Event) {
+        if self.log.len() >= LOG_CAPACITY {
+            self.log.pop_front();
+        }
+        self.log.push_back(event.clone());
+        // No receiver is fine: nobody is watching.
+        let _ = self.events.send(event);
+    }
+
+    fn check_namespace_accepts(&self, namespace: &str) -> ApiResult<()> {
+        let key = ObjectKey {
+            resource: "namespaces".to_string(),
+            namespace: String::new(),
+            name: namespace.to_string(),
+        };
+        match self.objects.get(&key) {
+            None => Err(ApiError::not_found("namespaces", namespace)),
+            Some(object) if object["metadata"].get("deletionTimestamp").is_some() => {
+                Err(ApiError::forbidden(format!(
+                    "unable to create new content in namespace {namespace} because it is being terminated"
+                )))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn namespace_terminating(&self, namespace: &str) -> bool {
+        let key = ObjectKey {
+            resource: "namespaces".to_string(),
+            namespace: String::new(),
+            name: namespace.to_string(),
+        };
+        self.objects
+            .get(&key)
+            .is_some_and(|object| object["metadata"].get("deletionTimestamp").is_some())
+    }
+}
+
+pub fn key(resource: &ResourceType, namespace: &str, name: &str) -> ObjectKey {
+    ObjectKey {
+        resource: resource.id(),
+        namespace: if resource.namespaced {
+            namespace.to_string()
+        } else {
+            String::new()
+        },
+        name: name.to_string(),
+    }
+}
+
+fn object_name(object: &Value, resource: &ResourceType) -> ApiResult<String> {
+    if !object.is_object() {
+        return Err(ApiError::bad_request("the body must be a JSON object"));
+    }
+    if let Some(name) = object.pointer("/metadata/name").and_then(Value::as_str)
+        && !name.is_empty()
+    {
+        return Ok(name.to_string());
+    }
+    if let Some(prefix) = object
+        .pointer("/metadata/generateName")
+        .and_then(Value::as_str)
+    {
+        let suffix: String = uuid::Uuid::new_v4()
+            .simple()
+            .to_string()
+            .chars()
+            .take(5)
+            .collect();
+        return Ok(format!("{prefix}{suffix}"));
+    }
+    Err(ApiError::invalid(
+        &resource.id(),
+        "",
+        "metadata.name",
+        "Required value: name or generateName is required",
+    ))
+}
+
+fn prepare_new(object: &mut Value, resource: &ResourceType, namespace: &str) {
+    let name = object_name(object, resource).unwrap_or_default();
+    if !object["metadata"].is_object() {
+        object["metadata"] = Value::Object(Map::new());
+    }
+    let metadata = &mut object["metadata"];
+    metadata["name"] = json!(name);
+    if resource.namespaced {
+        metadata["namespace"] = json!(namespace);
+    } else if let Some(map) = metadata.as_object_mut() {
+        map.remove("namespace");
+    }
+    metadata["uid"] = json!(uuid::Uuid::new_v4().to_string());
+    metadata["creationTimestamp"] = json!(now());
+    metadata["generation"] = json!(1);
+    if let Some(map) = metadata.as_object_mut() {
+        map.remove("deletionTimestamp");
+        map.remove("resourceVersion");
+    }
+    if resource.status && resource.id() != "namespaces" {
+        // A new object starts without a status; controllers fill it in.
+        if let Some(map) = object.as_object_mut() {
+            map.remove("status");
+        }
+    }
+    if resource.id() == "namespaces" {
+        object["status"] = json!({"phase": "Active"});
+    }
+    fold_string_data(object, resource);
+    set_type(object, resource);
+}
+
+fn set_type(object: &mut Value, resource: &ResourceType) {
+    object["apiVersion"] = json!(resource.api_version());
+    object["kind"] = json!(resource.kind);
+}
+
+/// Secrets: `stringData` is write-only; it lands base64-encoded in `data`.
+fn fold_string_data(object: &mut Value, resource: &ResourceType) {
+    if resource.id() != "secrets" {
+        return;
+    }
+    let Some(string_data) = object
+        .as_object_mut()
+        .and_then(|map| map.remove("stringData"))
+    else {
+        return;
+    };
+    if let Value::Object(entries) = string_data {
+        if !object["data"].is_object() {
+            object["data"] = Value::Object(Map::new());
+        }
+        for (key, value) in entries {
+            let text = value.as_str().unwrap_or_default();
+            object["data"][key] = json!(base64::engine::general_purpose::STANDARD.encode(text));
+        }
+    }
+}
+
+fn finalizers(object: &Value) -> Vec<String> {
+    object
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn owned_by(object: &Value, uid: &str) -> bool {
+    object
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|owners| {
+            owners
+                .iter()
+                .any(|owner| owner["uid"].as_str() == Some(uid))
+        })
+}
+
+fn without_metadata_and_status(object: &Value) -> Value {
+    let mut copy = object.clone();
+    if let Some(map) = copy.as_object_mut() {
+        map.remove("metadata");
+        map.remove("status");
+    }
+    copy
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn encode_continue(last: &Value) -> String {
+    let namespace = last
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let name = last
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{namespace}\u{0}{name}"))
+}
+
+fn decode_continue(token: &str) -> ApiResult<(String, String)> {
+    let bad = || ApiError::bad_request("the continue token is not valid");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (namespace, name) = text.split_once('\u{0}').ok_or_else(bad)?;
+    Ok((namespace.to_string(), name.to_string()))
+}
