@@ -215,3 +215,72 @@ fn environments_follow_the_promotion_order() {
     .unwrap_or_default();
     assert_eq!(file.environments(ORDER), ["dev", "prod", "alpha", "qa"]);
 }
+
+/// Every rendered environment, as a file, is accepted by the real kubectl
+/// against the Kubernetes sandbox: `kubectl apply --dry-run=server` checks
+/// each object on the server without storing it.
+#[tokio::test]
+async fn kubectl_accepts_every_rendered_environment_on_the_sandbox() {
+    let kubectl = std::path::Path::new("/usr/bin/kubectl");
+    assert!(kubectl.exists(), "kubectl is part of this machine kind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    let address = sandbox::Sandbox::new()
+        .serve(listener)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    let directory = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let kubeconfig = directory.path().join("kubeconfig");
+    fs::write(&kubeconfig, sandbox::Sandbox::kubeconfig(address))
+        .unwrap_or_else(|error| panic!("{error}"));
+    let run = |arguments: Vec<String>| {
+        let kubeconfig = kubeconfig.clone();
+        async move {
+            let output = tokio::process::Command::new(kubectl)
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .args(&arguments)
+                .output()
+                .await
+                .unwrap_or_else(|error| panic!("{error}"));
+            assert!(
+                output.status.success(),
+                "kubectl {arguments:?}:\n{}\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8_lossy(&output.stdout).into_owned()
+        }
+    };
+    let mut checked = 0;
+    for (name, file) in valid_files() {
+        for environment in file.environments(ORDER) {
+            let manifests = render_ok(&file, &environment);
+            // The namespace must exist for a server-side dry run of what goes in it.
+            let namespace = directory
+                .path()
+                .join(format!("{name}-{environment}-namespace.yaml"));
+            fs::write(&namespace, to_yaml(&manifests[..1]))
+                .unwrap_or_else(|error| panic!("{error}"));
+            run(vec![
+                "apply".into(),
+                "-f".into(),
+                namespace.display().to_string(),
+            ])
+            .await;
+            let all = directory.path().join(format!("{name}-{environment}.yaml"));
+            fs::write(&all, to_yaml(&manifests)).unwrap_or_else(|error| panic!("{error}"));
+            let output = run(vec![
+                "apply".into(),
+                "--dry-run=server".into(),
+                "-f".into(),
+                all.display().to_string(),
+            ])
+            .await;
+            assert_eq!(output.lines().count(), manifests.len(), "{output}");
+            checked += manifests.len();
+        }
+    }
+    assert_eq!(checked, 38);
+}
