@@ -7,6 +7,7 @@
 //! socket; [`Sandbox::serve`] on a loopback port; and kubectl against that
 //! port with the kubeconfig from [`Sandbox::kubeconfig`].
 
+mod crd;
 mod http;
 mod openapi;
 mod patch;

@@ -73,6 +73,25 @@ impl ApiError {
         )
     }
 
+    /// 422 with every cause, as the API server lists them.
+    pub fn invalid_causes(kind: &str, name: &str, causes: &[(String, String)]) -> Self {
+        let described: Vec<String> = causes
+            .iter()
+            .map(|(field, why)| format!("{field}: {why}"))
+            .collect();
+        let message = if described.len() == 1 {
+            format!("{kind} \"{name}\" is invalid: {}", described[0])
+        } else {
+            format!("{kind} \"{name}\" is invalid: [{}]", described.join(", "))
+        };
+        let causes: Vec<Value> = causes
+            .iter()
+            .map(|(field, why)| json!({"reason": "FieldValueInvalid", "field": field, "message": why}))
+            .collect();
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", message)
+            .with_details(json!({"name": name, "kind": kind, "causes": causes}))
+    }
+
     pub fn forbidden(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::FORBIDDEN, "Forbidden", message)
     }

@@ -9,6 +9,7 @@ use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
+use crate::crd;
 use crate::patch::{self, Managers};
 use crate::resources::{ResourceType, builtins};
 use crate::status::{ApiError, ApiResult};
@@ -55,6 +56,8 @@ pub struct Event {
 
 pub struct Store {
     types: Vec<ResourceType>,
+    /// Custom resource id → its schema, from the registered CRDs.
+    schemas: HashMap<String, Value>,
     objects: BTreeMap<ObjectKey, Value>,
     managers: HashMap<ObjectKey, Managers>,
     revision: u64,
@@ -95,6 +98,7 @@ impl Store {
         let (events, _) = broadcast::channel(4096);
         let mut store = Store {
             types: builtins(),
+            schemas: HashMap::new(),
             objects: BTreeMap::new(),
             managers: HashMap::new(),
             revision: 1,
@@ -213,10 +217,79 @@ impl Store {
             return Err(ApiError::already_exists(&resource.id(), &name));
         }
         prepare_new(&mut object, resource, namespace);
+        self.admit(resource, &name, &mut object)?;
+        if resource.id() == CRDS {
+            object["status"] = crd::established_status(&object);
+        }
         if options.dry_run {
             return Ok(object);
         }
-        Ok(self.commit(key, object, None))
+        let stored = self.commit(key, object, None);
+        self.register_crd(resource, &stored);
+        Ok(stored)
+    }
+
+    /// Validation beyond the shape every object has: custom resources against
+    /// their CRD's schema (pruning unknown fields), CRDs against what a CRD must say.
+    fn admit(&self, resource: &ResourceType, name: &str, object: &mut Value) -> ApiResult<()> {
+        if resource.id() == CRDS {
+            return crd::served_versions(object).map(|_| ()).map_err(|why| {
+                let (field, message) = why.split_once(": ").unwrap_or(("spec", why.as_str()));
+                ApiError::invalid_causes(
+                    &resource.id(),
+                    name,
+                    &[(field.to_string(), message.to_string())],
+                )
+            });
+        }
+        if let Some(schema) = self.schemas.get(&schema_key(resource)) {
+            let causes = crd::validate(schema, object);
+            if !causes.is_empty() {
+                let kind = format!("{}.{}", resource.kind, resource.group);
+                return Err(ApiError::invalid_causes(&kind, name, &causes));
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the kinds a CRD defines servable (again, after an update).
+    fn register_crd(&mut self, resource: &ResourceType, crd: &Value) {
+        if resource.id() != CRDS {
+            return;
+        }
+        let Ok(served) = crd::served_versions(crd) else {
+            return;
+        };
+        let ids: Vec<String> = served.iter().map(|served| served.resource.id()).collect();
+        self.types
+            .retain(|existing| existing.group.is_empty() || !ids.contains(&existing.id()));
+        for version in served {
+            if let Some(schema) = version.schema {
+                self.schemas.insert(schema_key(&version.resource), schema);
+            }
+            self.types.push(version.resource);
+        }
+    }
+
+    /// Forgets a deleted CRD's kinds and deletes their objects.
+    fn unregister_crd(&mut self, crd: &Value) {
+        let Ok(served) = crd::served_versions(crd) else {
+            return;
+        };
+        for version in &served {
+            let id = version.resource.id();
+            let keys: Vec<ObjectKey> = self
+                .objects
+                .keys()
+                .filter(|key| key.resource == id)
+                .cloned()
+                .collect();
+            for key in keys {
+                self.remove(&key, None);
+            }
+            self.schemas.remove(&schema_key(&version.resource));
+            self.types.retain(|existing| existing.id() != id);
+        }
     }
 
     fn create_unchecked(
@@ -321,6 +394,7 @@ impl Store {
                 }
             }
         }
+        self.admit(resource, &key.name, &mut object)?;
         let generation = existing["metadata"]["generation"].as_i64().unwrap_or(1);
         let spec_changed =
             without_metadata_and_status(&existing) != without_metadata_and_status(&object);
@@ -337,7 +411,9 @@ impl Store {
         if finished {
             return Ok(self.remove(&key, Some(object)));
         }
-        Ok(self.commit(key, object, Some(existing)))
+        let stored = self.commit(key, object, Some(existing));
+        self.register_crd(resource, &stored);
+        Ok(stored)
     }
 
     /// Server-side apply by `manager`: creates when absent.
@@ -467,6 +543,9 @@ impl Store {
             return last.unwrap_or(Value::Null);
         };
         self.managers.remove(key);
+        if key.resource == CRDS {
+            self.unregister_crd(&stored);
+        }
         let mut object = last.unwrap_or_else(|| stored.clone());
         self.revision += 1;
         object["metadata"]["resourceVersion"] = json!(self.revision.to_string());
@@ -563,6 +642,13 @@ impl Store {
             .get(&key)
             .is_some_and(|object| object["metadata"].get("deletionTimestamp").is_some())
     }
+}
+
+const CRDS: &str = "customresourcedefinitions.apiextensions.k8s.io";
+
+/// Schemas are per version: `clusters.postgresql.cnpg.io/v1`.
+fn schema_key(resource: &ResourceType) -> String {
+    format!("{}/{}", resource.id(), resource.version)
 }
 
 pub fn key(resource: &ResourceType, namespace: &str, name: &str) -> ObjectKey {
