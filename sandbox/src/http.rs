@@ -256,6 +256,17 @@ async fn handle(
         dry_run: query.get("dryRun").is_some_and(|value| value == "All"),
         status: subresource.as_deref() == Some("status"),
     };
+    if let (Some("log"), Some(pod), true) = (
+        subresource.as_deref(),
+        name.as_deref(),
+        method == Method::GET,
+    ) && resource.id() == "pods"
+    {
+        return match shared.lock().log(&namespace_or_default, pod) {
+            Ok(log) => ([(header::CONTENT_TYPE, "text/plain")], log).into_response(),
+            Err(error) => error.into_response(),
+        };
+    }
     if let Some(subresource) = subresource.as_deref()
         && subresource != "status"
     {
@@ -415,10 +426,18 @@ fn patch_object(
     let mut patched = existing.clone();
     match content_type.as_str() {
         "application/json-patch+json" => {
-            let operations: json_patch::Patch =
+            let mut operations: json_patch::Patch =
                 serde_json::from_value(patch_body).map_err(|error| {
                     ApiError::bad_request(format!("the JSON patch is not valid: {error}"))
                 })?;
+            // As Kubernetes does: `test` for null passes on a missing path
+            // (kube-runtime's finalizer helper relies on it).
+            operations.0.retain(|operation| match operation {
+                json_patch::PatchOperation::Test(test) => {
+                    !(test.value.is_null() && patched.pointer(test.path.as_str()).is_none())
+                }
+                _ => true,
+            });
             json_patch::patch(&mut patched, &operations).map_err(|error| {
                 ApiError::invalid(&resource.id(), name, "patch", &error.to_string())
             })?;

@@ -7,6 +7,7 @@
 //! socket; [`Sandbox::serve`] on a loopback port; and kubectl against that
 //! port with the kubeconfig from [`Sandbox::kubeconfig`].
 
+mod controllers;
 mod crd;
 mod http;
 mod openapi;
@@ -22,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use tokio::net::TcpListener;
 
+pub use controllers::{Behaviour, CASSANDRA_FINALIZER, JobOutcome};
 pub use resources::ResourceType;
 
 /// One sandbox: its objects live as long as it does.
@@ -39,8 +41,18 @@ impl Default for http::Shared {
 }
 
 impl Sandbox {
+    /// The API alone: objects are stored and served, nothing acts on them.
     pub fn new() -> Self {
         Sandbox::default()
+    }
+
+    /// The API with simulated controllers (workloads, Jobs, the database
+    /// operators) behaving as `behaviour` says. Needs a Tokio runtime.
+    pub fn with_controllers(behaviour: Behaviour) -> Self {
+        let sandbox = Sandbox::default();
+        let store = Arc::downgrade(&sandbox.shared.store);
+        tokio::spawn(controllers::run(store, behaviour));
+        sandbox
     }
 
     /// The API as an axum router: a `tower::Service` kube-rs can use directly.

@@ -60,6 +60,8 @@ pub struct Store {
     schemas: HashMap<String, Value>,
     objects: BTreeMap<ObjectKey, Value>,
     managers: HashMap<ObjectKey, Managers>,
+    /// What each pod's run printed, for `pods/{name}/log`.
+    logs: HashMap<ObjectKey, String>,
     revision: u64,
     log: VecDeque<Event>,
     events: broadcast::Sender<Event>,
@@ -101,6 +103,7 @@ impl Store {
             schemas: HashMap::new(),
             objects: BTreeMap::new(),
             managers: HashMap::new(),
+            logs: HashMap::new(),
             revision: 1,
             log: VecDeque::new(),
             events,
@@ -152,6 +155,28 @@ impl Store {
             })
             .map(|(_, object)| object.clone())
             .collect()
+    }
+
+    pub fn set_log(&mut self, namespace: &str, pod: &str, log: String) {
+        let key = ObjectKey {
+            resource: "pods".to_string(),
+            namespace: namespace.to_string(),
+            name: pod.to_string(),
+        };
+        self.logs.insert(key, log);
+    }
+
+    /// A pod's log: empty while it runs, what it printed once it ended.
+    pub fn log(&self, namespace: &str, pod: &str) -> ApiResult<String> {
+        let key = ObjectKey {
+            resource: "pods".to_string(),
+            namespace: namespace.to_string(),
+            name: pod.to_string(),
+        };
+        if !self.objects.contains_key(&key) {
+            return Err(ApiError::not_found("pods", pod));
+        }
+        Ok(self.logs.get(&key).cloned().unwrap_or_default())
     }
 
     pub fn get(&self, resource: &ResourceType, namespace: &str, name: &str) -> ApiResult<Value> {
@@ -543,6 +568,7 @@ impl Store {
             return last.unwrap_or(Value::Null);
         };
         self.managers.remove(key);
+        self.logs.remove(key);
         if key.resource == CRDS {
             self.unregister_crd(&stored);
         }
