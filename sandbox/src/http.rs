@@ -14,6 +14,7 @@ use axum::routing::{any, get};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::faults::{Faults, Verb};
 use crate::resources::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{ApiError, ApiResult};
@@ -23,6 +24,7 @@ use crate::{openapi, patch};
 #[derive(Clone)]
 pub struct Shared {
     pub store: Arc<Mutex<Store>>,
+    pub faults: Faults,
 }
 
 impl Shared {
@@ -283,13 +285,28 @@ async fn handle(
     {
         return ApiError::unsupported_media_type(content_type).into_response();
     }
+    let watching = query
+        .get("watch")
+        .is_some_and(|watch| watch == "true" || watch == "1");
+    let verb = match (&method, name.is_some()) {
+        (&Method::GET, true) => Verb::Get,
+        (&Method::GET, false) if watching => Verb::Watch,
+        (&Method::GET, false) => Verb::List,
+        (&Method::POST, _) => Verb::Create,
+        (&Method::PUT, _) => Verb::Update,
+        (&Method::PATCH, _) => Verb::Patch,
+        _ => Verb::Delete,
+    };
+    let (latency, failure) = shared.faults.decide(verb, &resource.plural, &resource.id());
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    if let Some(failure) = failure {
+        return failure.response();
+    }
     let ok = |object: Value| (StatusCode::OK, object);
     let result = match (method.clone(), name) {
-        (Method::GET, None)
-            if query
-                .get("watch")
-                .is_some_and(|watch| watch == "true" || watch == "1") =>
-        {
+        (Method::GET, None) if watching => {
             return watch(shared, resource, namespace, &query).await;
         }
         (Method::GET, None) => list(&shared, &resource, namespace.as_deref(), &query).map(ok),
@@ -480,10 +497,15 @@ async fn watch(
         .and_then(|version| version.parse::<u64>().ok())
         .filter(|version| *version > 0);
 
+    let cut = shared.faults.watch_cut();
+    let expired = since.is_some() && shared.faults.resumes_expired();
     let (backlog, mut receiver, mut last_revision) = {
         let store = shared.lock();
         let receiver = store.subscribe();
         let backlog: Result<Vec<(EventKind, Value)>, ApiError> = match since {
+            Some(_) if expired => Err(ApiError::gone(
+                "too old resource version (an injected expiry)",
+            )),
             Some(since) => store.events_since(since).map(|events| {
                 events
                     .iter()
@@ -529,7 +551,7 @@ async fn watch(
                 return;
             }
         }
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = tokio::time::Instant::now() + cut.map_or(timeout, |cut| cut.min(timeout));
         let mut bookmark_timer = tokio::time::interval(Duration::from_secs(5));
         loop {
             tokio::select! {

@@ -9,6 +9,7 @@
 
 mod controllers;
 mod crd;
+mod faults;
 mod http;
 mod openapi;
 mod patch;
@@ -24,6 +25,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 pub use controllers::{Behaviour, CASSANDRA_FINALIZER, JobOutcome};
+pub use faults::{Failure, Fault, Faults, Verb};
 pub use resources::ResourceType;
 
 /// One sandbox: its objects live as long as it does.
@@ -36,6 +38,7 @@ impl Default for http::Shared {
     fn default() -> Self {
         http::Shared {
             store: Arc::new(Mutex::new(store::Store::new())),
+            faults: Faults::default(),
         }
     }
 }
@@ -53,6 +56,11 @@ impl Sandbox {
         let store = Arc::downgrade(&sandbox.shared.store);
         tokio::spawn(controllers::run(store, behaviour));
         sandbox
+    }
+
+    /// The faults this sandbox injects; none until told.
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
     }
 
     /// The API as an axum router: a `tower::Service` kube-rs can use directly.
