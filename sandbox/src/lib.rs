@@ -11,6 +11,7 @@ mod controllers;
 mod crd;
 mod faults;
 mod http;
+mod journal;
 mod openapi;
 mod patch;
 mod resources;
@@ -56,6 +57,22 @@ impl Sandbox {
         let store = Arc::downgrade(&sandbox.shared.store);
         tokio::spawn(controllers::run(store, behaviour));
         sandbox
+    }
+
+    /// A sandbox whose objects live in `directory` and survive restarts,
+    /// with simulated controllers. Needs a Tokio runtime.
+    pub fn persistent(directory: &std::path::Path, behaviour: Behaviour) -> std::io::Result<Self> {
+        let sandbox = Sandbox {
+            shared: http::Shared {
+                store: Arc::new(Mutex::new(store::Store::open(directory)?)),
+                faults: Faults::default(),
+            },
+        };
+        tokio::spawn(controllers::run(
+            Arc::downgrade(&sandbox.shared.store),
+            behaviour,
+        ));
+        Ok(sandbox)
     }
 
     /// The faults this sandbox injects; none until told.

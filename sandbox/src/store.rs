@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
 use crate::crd;
+use crate::journal::Journal;
 use crate::patch::{self, Managers};
 use crate::resources::{ResourceType, builtins};
 use crate::status::{ApiError, ApiResult};
@@ -17,7 +18,9 @@ use crate::status::{ApiError, ApiResult};
 /// How many events a watch can resume across before it gets 410 Gone.
 const LOG_CAPACITY: usize = 10_000;
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct ObjectKey {
     pub resource: String,
     pub namespace: String,
@@ -65,6 +68,8 @@ pub struct Store {
     revision: u64,
     log: VecDeque<Event>,
     events: broadcast::Sender<Event>,
+    /// Where changes are kept across restarts, when asked for.
+    journal: Option<Journal>,
 }
 
 /// What a list returns.
@@ -107,6 +112,7 @@ impl Store {
             revision: 1,
             log: VecDeque::new(),
             events,
+            journal: None,
         };
         for namespace in ["default", "kube-system", "kube-public"] {
             let object =
@@ -114,6 +120,35 @@ impl Store {
             let _ = store.create_unchecked("namespaces", "", object);
         }
         store
+    }
+
+    /// A store kept in `directory`: what was there is loaded, every change is
+    /// journaled.
+    pub fn open(directory: &std::path::Path) -> std::io::Result<Self> {
+        let (journal, replayed) = Journal::open(directory)?;
+        let mut store = Store::new();
+        if !replayed.objects.is_empty() {
+            store.objects = replayed.objects;
+            store.managers = replayed.managers.into_iter().collect();
+            store.revision = store.revision.max(replayed.revision);
+            // Custom kinds come back with their CRDs.
+            if let Some(crds) = store.types.iter().find(|t| t.id() == CRDS).cloned() {
+                let definitions: Vec<Value> = store
+                    .objects
+                    .iter()
+                    .filter(|(key, _)| key.resource == CRDS)
+                    .map(|(_, object)| object.clone())
+                    .collect();
+                for definition in definitions {
+                    store.register_crd(&crds, &definition);
+                }
+            }
+        }
+        let mut journal = journal;
+        // Start from a compact file holding exactly what was loaded.
+        journal.compact(store.revision, store.objects.iter(), store.managers.iter())?;
+        store.journal = Some(journal);
+        Ok(store)
     }
 
     pub fn types(&self) -> &[ResourceType] {
@@ -487,6 +522,9 @@ impl Store {
             Some(existing) => self.update(resource, key.clone(), existing, merged, options)?,
         };
         if !options.dry_run {
+            if let Some(journal) = self.journal.as_mut() {
+                journal.managers(&key, &managers);
+            }
             self.managers.insert(key, managers);
         }
         Ok(result)
@@ -574,6 +612,9 @@ impl Store {
         }
         let mut object = last.unwrap_or_else(|| stored.clone());
         self.revision += 1;
+        if let Some(journal) = self.journal.as_mut() {
+            journal.delete(self.revision, key);
+        }
         object["metadata"]["resourceVersion"] = json!(self.revision.to_string());
         self.record(Event {
             revision: self.revision,
@@ -620,6 +661,9 @@ impl Store {
         } else {
             EventKind::Added
         };
+        if let Some(journal) = self.journal.as_mut() {
+            journal.put(self.revision, &key, &object);
+        }
         self.objects.insert(key.clone(), object.clone());
         self.record(Event {
             revision: self.revision,
@@ -633,6 +677,13 @@ impl Store {
     }
 
     fn record(&mut self, event: Event) {
+        if let Some(journal) = self.journal.as_mut()
+            && journal.wants_compaction(self.objects.len())
+            && let Err(error) =
+                journal.compact(self.revision, self.objects.iter(), self.managers.iter())
+        {
+            tracing::error!(%error, "cannot compact the sandbox journal");
+        }
         if self.log.len() >= LOG_CAPACITY {
             self.log.pop_front();
         }
