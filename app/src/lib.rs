@@ -10,6 +10,7 @@
 
 mod components;
 pub mod dscloud;
+pub mod kubernetes;
 mod pages;
 pub mod roles;
 #[cfg(feature = "ssr")]

@@ -30,3 +30,10 @@ test('the 404 page works without JavaScript', async ({ page }) => {
   expect(response?.status()).toBe(404);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Page not found');
 });
+
+test('the footer says the portal runs on the built-in Kubernetes sandbox', async ({ page }) => {
+  await page.goto('/');
+  const notice = page.locator('footer [data-kubernetes="sandbox"]');
+  await expect(notice).toContainText('Running on the built-in Kubernetes sandbox, not a real cluster');
+  await expect(notice.locator('code')).toHaveText(/^kubectl --kubeconfig \/.+\/sandbox\.kubeconfig get ns$/);
+});

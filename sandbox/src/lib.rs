@@ -13,6 +13,7 @@ mod faults;
 mod http;
 mod journal;
 mod openapi;
+mod operator_crds;
 mod patch;
 mod resources;
 mod selector;
@@ -73,6 +74,38 @@ impl Sandbox {
             behaviour,
         ));
         Ok(sandbox)
+    }
+
+    /// Registers the sandbox's own CRDs for cass-operator and CloudNativePG
+    /// (written from their documented behaviour), unless already there.
+    pub fn install_operator_crds(&self) {
+        let mut store = self
+            .shared
+            .store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(crds) = store
+            .types()
+            .iter()
+            .find(|resource| resource.plural == "customresourcedefinitions")
+            .cloned()
+        else {
+            return;
+        };
+        for crd in [
+            operator_crds::cassandra_datacenter(),
+            operator_crds::cloudnative_pg_cluster(),
+        ] {
+            let name = crd["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if store.get(&crds, "", &name).is_err()
+                && let Err(error) = store.create(&crds, "", crd, store::WriteOptions::default())
+            {
+                tracing::error!(?error, %name, "cannot register an operator CRD in the sandbox");
+            }
+        }
     }
 
     /// The faults this sandbox injects; none until told.

@@ -92,6 +92,10 @@ pub struct ServeArgs {
         default_value = "registry.dscloud.local"
     )]
     pub image_registry: String,
+
+    /// Where the built-in Kubernetes sandbox listens for kubectl (port 0: any free port).
+    #[arg(long, env = "PORTAL_SANDBOX_LISTEN", default_value = "127.0.0.1:0")]
+    pub sandbox_listen: SocketAddr,
 }
 
 impl Default for ServeArgs {
@@ -102,6 +106,7 @@ impl Default for ServeArgs {
             request_timeout_secs: 30,
             max_body_bytes: 2 * 1024 * 1024,
             image_registry: "registry.dscloud.local".to_string(),
+            sandbox_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 }

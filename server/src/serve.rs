@@ -5,6 +5,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use app::kubernetes::KubernetesTarget;
+
 use crate::cli::{CommonArgs, ServeArgs};
 use crate::http::{self, AppState};
 use crate::store::{self, Store, redact_url};
@@ -35,9 +37,11 @@ pub async fn open_store(common: &CommonArgs) -> anyhow::Result<Arc<dyn Store>> {
 
 pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let store = open_store(common).await?;
+    let kubernetes = start_sandbox(common, args).await?;
     let state = AppState {
         leptos_options: http::leptos_options(args),
         store,
+        kubernetes: Some(kubernetes),
     };
     let app = http::router(state, args);
     let listener = TcpListener::bind(args.listen)
@@ -56,6 +60,42 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
     .context("the HTTP server failed")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Starts the built-in Kubernetes sandbox: its objects live in
+/// `<data-dir>/sandbox/` and survive restarts; kubectl reaches it through
+/// `<data-dir>/sandbox.kubeconfig`.
+async fn start_sandbox(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<KubernetesTarget> {
+    let directory = common.data_dir.join("sandbox");
+    let sandbox = sandbox::Sandbox::persistent(&directory, sandbox::Behaviour::default())
+        .with_context(|| {
+            format!(
+                "cannot open the Kubernetes sandbox in {}",
+                directory.display()
+            )
+        })?;
+    sandbox.install_operator_crds();
+    let listener = TcpListener::bind(args.sandbox_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} for the Kubernetes sandbox",
+                args.sandbox_listen
+            )
+        })?;
+    let address = sandbox.serve(listener).await?;
+    let kubeconfig = common.data_dir.join("sandbox.kubeconfig");
+    tokio::fs::write(&kubeconfig, sandbox::Sandbox::kubeconfig(address))
+        .await
+        .with_context(|| format!("cannot write {}", kubeconfig.display()))?;
+    let kubeconfig = std::path::absolute(&kubeconfig).unwrap_or(kubeconfig);
+    tracing::info!(
+        "Kubernetes: the built-in sandbox on http://{address} (no cluster configured); look at it with: kubectl --kubeconfig {} get ns",
+        kubeconfig.display()
+    );
+    Ok(KubernetesTarget::Sandbox {
+        kubeconfig: kubeconfig.display().to_string(),
+    })
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM; requests in flight then finish.

@@ -31,6 +31,8 @@ fn help_documents_every_flag_and_its_environment_variable() {
         ("--database-url", "DATABASE_URL"),
         ("--log-format", "PORTAL_LOG_FORMAT"),
         ("--log", "PORTAL_LOG"),
+        ("--image-registry", "PORTAL_IMAGE_REGISTRY"),
+        ("--sandbox-listen", "PORTAL_SANDBOX_LISTEN"),
     ] {
         assert!(text.contains(flag), "serve --help lacks {flag}:\n{text}");
         assert!(text.contains(env), "serve --help lacks {env}:\n{text}");
@@ -100,9 +102,13 @@ struct Running {
 impl Running {
     fn start(extra: &[&str]) -> (Running, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
+        (Running::start_in(dir.path(), extra), dir)
+    }
+
+    fn start_in(data_dir: &std::path::Path, extra: &[&str]) -> Running {
         let mut child = portal()
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path())
+            .arg(data_dir)
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -117,14 +123,11 @@ impl Running {
                 }
             }
         });
-        (
-            Running {
-                child,
-                lines,
-                log: Vec::new(),
-            },
-            dir,
-        )
+        Running {
+            child,
+            lines,
+            log: Vec::new(),
+        }
     }
 
     /// Reads log lines until one contains `needle`.
@@ -199,5 +202,50 @@ async fn json_logs_are_one_object_a_line() {
     let line = running.wait_for("serving on");
     let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(parsed["level"], "INFO");
+    running.terminate();
+}
+
+fn kubectl(kubeconfig: &std::path::Path, arguments: &[&str]) -> String {
+    let output = Command::new("/usr/bin/kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(arguments)
+        .output()
+        .expect("kubectl is part of this machine kind");
+    assert!(
+        output.status.success(),
+        "kubectl {arguments:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Without a cluster the portal runs the built-in sandbox, says where its
+/// kubeconfig is, and keeps what was created there across a restart.
+#[tokio::test]
+async fn the_embedded_sandbox_answers_kubectl_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("sandbox.kubeconfig");
+    let mut running = Running::start_in(dir.path(), &[]);
+    let line = running.wait_for("kubectl --kubeconfig");
+    assert!(line.contains("sandbox.kubeconfig"), "{line}");
+    let crds = kubectl(&kubeconfig, &["get", "crd"]);
+    assert!(
+        crds.contains("cassandradatacenters.cassandra.datastax.com"),
+        "{crds}"
+    );
+    assert!(crds.contains("clusters.postgresql.cnpg.io"), "{crds}");
+    let manifest = dir.path().join("kept.yaml");
+    std::fs::write(&manifest, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept, namespace: default}\ndata: {a: b}\n").unwrap();
+    kubectl(&kubeconfig, &["apply", "-f", manifest.to_str().unwrap()]);
+    assert!(running.terminate().success());
+
+    let mut running = Running::start_in(dir.path(), &[]);
+    running.wait_for("kubectl --kubeconfig");
+    let kept = kubectl(
+        &kubeconfig,
+        &["get", "configmap", "kept", "-o", "jsonpath={.data.a}"],
+    );
+    assert_eq!(kept, "b");
     running.terminate();
 }

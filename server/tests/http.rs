@@ -24,6 +24,7 @@ async fn portal_with(store: Arc<dyn Store>) -> Router {
         AppState {
             leptos_options: leptos_options(&args),
             store,
+            kubernetes: None,
         },
         &args,
     )

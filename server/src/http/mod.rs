@@ -30,6 +30,8 @@ use crate::store::Store;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: Arc<dyn Store>,
+    /// Which Kubernetes the portal runs on, for the UI to say.
+    pub kubernetes: Option<app::kubernetes::KubernetesTarget>,
 }
 
 /// The name cargo-leptos gives the compiled front end (`pkg/<name>.wasm`, `.js`, `.css`).
@@ -52,8 +54,12 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
     });
     let context = {
         let store = state.store.clone();
+        let kubernetes = state.kubernetes.clone();
         move || {
             provide_context(store.clone());
+            if let Some(kubernetes) = kubernetes.clone() {
+                provide_context(kubernetes);
+            }
             provide_context(renderer.clone());
             security::provide_request_nonce();
         }
