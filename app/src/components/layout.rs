@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use super::theme_toggle::ThemeToggle;
-use crate::kubernetes::{KubernetesTarget, current_kubernetes};
+use crate::kubernetes::{self, KubernetesTarget};
 
 /// The sections of the portal, in navigation order.
 const SECTIONS: &[(&str, &str)] = &[
@@ -76,36 +76,20 @@ pub fn Layout(children: Children) -> impl IntoView {
 /// look at it with kubectl.
 #[component]
 fn KubernetesNotice() -> impl IntoView {
-    // Blocking: the notice is in the first HTML, also without JavaScript.
-    let target = Resource::new_blocking(|| (), |_| current_kubernetes());
-    view! {
-        <Suspense fallback=|| ()>
-            {move || {
-                target
-                    .get()
-                    .and_then(Result::ok)
-                    .flatten()
-                    .map(|target| match target {
-                        KubernetesTarget::Sandbox { kubeconfig } => {
-                            view! {
-                                <p class="kubernetes-notice" data-kubernetes="sandbox">
-                                    <span class="badge badge-muted">"Sandbox"</span>
-                                    " Running on the built-in Kubernetes sandbox, not a real cluster. Look at it with "
-                                    <code>{format!("kubectl --kubeconfig {kubeconfig} get ns")}</code>
-                                </p>
-                            }
-                                .into_any()
-                        }
-                        KubernetesTarget::Cluster { server } => {
-                            view! {
-                                <p class="kubernetes-notice" data-kubernetes="cluster">
-                                    "Kubernetes cluster: " <code>{server}</code>
-                                </p>
-                            }
-                                .into_any()
-                        }
-                    })
-            }}
-        </Suspense>
-    }
+    kubernetes::current().map(|target| match target {
+        KubernetesTarget::Sandbox { kubeconfig } => view! {
+            <p class="kubernetes-notice" data-kubernetes="sandbox">
+                <span class="badge badge-muted">"Sandbox"</span>
+                " Running on the built-in Kubernetes sandbox, not a real cluster. Look at it with "
+                <code>{format!("kubectl --kubeconfig {kubeconfig} get ns")}</code>
+            </p>
+        }
+        .into_any(),
+        KubernetesTarget::Cluster { server } => view! {
+            <p class="kubernetes-notice" data-kubernetes="cluster">
+                "Kubernetes cluster: " <code>{server}</code>
+            </p>
+        }
+        .into_any(),
+    })
 }
