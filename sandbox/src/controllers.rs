@@ -146,6 +146,7 @@ fn step(
         for object in store.snapshot(&resource, None) {
             let waited = elapsed(&object, phase(&object));
             waiting |= waited < behaviour.rollout;
+            roll_out_pods(store, &object, behaviour, waited >= behaviour.rollout);
             if let Some(status) = rollout_status(&object, behaviour, waited) {
                 write_status(store, &resource, &object, status);
             }
@@ -231,6 +232,101 @@ fn keep_transition_times(previous: &Value, mut status: Value) -> Value {
         }
     }
     status
+}
+
+const GENERATION_LABEL: &str = "sandbox.dscloud.io/generation";
+
+/// The pods of a Deployment or StatefulSet: one per replica of the current
+/// generation (StatefulSets by ordinal), older ones deleted; ready once the
+/// rollout delay has passed, unless the image is the failing one.
+fn roll_out_pods(store: &mut Store, workload: &Value, behaviour: &Behaviour, done: bool) {
+    let Some(pods) = find(store, "pods") else {
+        return;
+    };
+    if workload["metadata"].get("deletionTimestamp").is_some() {
+        return;
+    }
+    let namespace = namespace_of(workload).to_string();
+    let name = name_of(workload).to_string();
+    let uid = workload["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let generation = workload["metadata"]["generation"].as_i64().unwrap_or(1);
+    let replicas = workload["spec"]["replicas"].as_i64().unwrap_or(1).max(0);
+    let stateful = workload["kind"] == "StatefulSet";
+    let wanted: Vec<String> = (0..replicas)
+        .map(|index| {
+            if stateful {
+                format!("{name}-{index}")
+            } else {
+                format!("{name}-g{generation}-{index}")
+            }
+        })
+        .collect();
+    let owned: Vec<Value> = store
+        .snapshot(&pods, Some(&namespace))
+        .into_iter()
+        .filter(|pod| {
+            pod["metadata"]["ownerReferences"]
+                .as_array()
+                .is_some_and(|owners| owners.iter().any(|owner| owner["uid"] == uid.as_str()))
+        })
+        .collect();
+    for pod in &owned {
+        let current =
+            pod["metadata"]["labels"][GENERATION_LABEL] == generation.to_string().as_str();
+        if !current || !wanted.iter().any(|wanted| wanted == name_of(pod)) {
+            let _ = store.delete(&pods, &namespace, name_of(pod), WriteOptions::default());
+        }
+    }
+    let fails = workload["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .is_some_and(|containers| {
+            containers.iter().any(|container| {
+                container["image"]
+                    .as_str()
+                    .is_some_and(|image| image.contains(&behaviour.failing_image))
+            })
+        });
+    let kind = workload["kind"].as_str().unwrap_or("Deployment");
+    for pod_name in wanted {
+        if store.get(&pods, &namespace, &pod_name).is_err() {
+            let mut labels = workload["spec"]["template"]["metadata"]["labels"].clone();
+            if !labels.is_object() {
+                labels = json!({});
+            }
+            labels[GENERATION_LABEL] = json!(generation.to_string());
+            let pod = json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": pod_name, "namespace": namespace, "labels": labels,
+                    "ownerReferences": [{"apiVersion": workload["apiVersion"], "kind": kind, "name": name,
+                        "uid": uid, "controller": true, "blockOwnerDeletion": true}]},
+                "spec": workload["spec"]["template"]["spec"],
+            });
+            let _ = store.create(&pods, &namespace, pod, WriteOptions::default());
+        }
+        let Ok(pod) = store.get(&pods, &namespace, &pod_name) else {
+            continue;
+        };
+        let ready = done && !fails;
+        let container = &pod["spec"]["containers"][0];
+        let state = if fails {
+            json!({"waiting": {"reason": "ImagePullBackOff", "message": "the sandbox fails this image by design"}})
+        } else if ready {
+            json!({"running": {}})
+        } else {
+            json!({"waiting": {"reason": "ContainerCreating"}})
+        };
+        let status = json!({
+            "phase": if ready { "Running" } else { "Pending" },
+            "conditions": [condition("Ready", ready, "", "")],
+            "containerStatuses": [{"name": container["name"], "image": container["image"], "imageID": "",
+                "ready": ready, "restartCount": 0, "state": state}],
+        });
+        let status = keep_transition_times(pod.get("status").unwrap_or(&Value::Null), status);
+        write_status(store, &pods, &pod, status);
+    }
 }
 
 fn rollout_status(object: &Value, behaviour: &Behaviour, waited: Duration) -> Option<Value> {

@@ -254,9 +254,23 @@ async fn handle(
         } => (resource, namespace, name, subresource),
     };
     let namespace_or_default = namespace.clone().unwrap_or_default();
+    // DeleteOptions come in the body (kube-rs) or the query (kubectl --cascade).
+    let delete_options: Value = if method == Method::DELETE {
+        serde_json::from_slice(&body).unwrap_or(Value::Null)
+    } else {
+        Value::Null
+    };
+    let propagation = delete_options["propagationPolicy"]
+        .as_str()
+        .or(query.get("propagationPolicy").map(String::as_str));
+    let dry_run = query.get("dryRun").is_some_and(|value| value == "All")
+        || delete_options["dryRun"]
+            .as_array()
+            .is_some_and(|values| values.iter().any(|value| value == "All"));
     let options = WriteOptions {
-        dry_run: query.get("dryRun").is_some_and(|value| value == "All"),
+        dry_run,
         status: subresource.as_deref() == Some("status"),
+        orphan: propagation == Some("Orphan"),
     };
     if let (Some("log"), Some(pod), true) = (
         subresource.as_deref(),

@@ -92,6 +92,9 @@ pub struct WriteOptions {
     pub dry_run: bool,
     /// A write to the `/status` subresource: only the status changes.
     pub status: bool,
+    /// DELETE with `propagationPolicy: Orphan`: dependents lose their owner
+    /// reference instead of being deleted.
+    pub orphan: bool,
 }
 
 impl Default for Store {
@@ -550,7 +553,7 @@ impl Store {
         }
         let is_namespace = resource.id() == "namespaces";
         if finalizers(&existing).is_empty() && !is_namespace {
-            return Ok(self.remove(&key, None));
+            return Ok(self.remove_with(&key, None, options.orphan));
         }
         let mut marked = existing.clone();
         if marked["metadata"].get("deletionTimestamp").is_none() {
@@ -602,6 +605,10 @@ impl Store {
     /// Removes an object for good, then its dependents (ownerReferences) and,
     /// when it was the last thing in a terminating namespace, the namespace.
     fn remove(&mut self, key: &ObjectKey, last: Option<Value>) -> Value {
+        self.remove_with(key, last, false)
+    }
+
+    fn remove_with(&mut self, key: &ObjectKey, last: Option<Value>, orphan: bool) -> Value {
         let Some(stored) = self.objects.remove(key) else {
             return last.unwrap_or(Value::Null);
         };
@@ -632,6 +639,10 @@ impl Store {
                 .map(|(key, _)| key.clone())
                 .collect();
             for dependent in dependents {
+                if orphan {
+                    self.orphan(&dependent, &uid);
+                    continue;
+                }
                 if let Some(resource) = self
                     .types
                     .iter()
@@ -651,6 +662,23 @@ impl Store {
             self.empty_namespace(&key.namespace.clone());
         }
         object
+    }
+
+    /// Drops the owner reference to `uid` from a dependent that stays.
+    fn orphan(&mut self, key: &ObjectKey, uid: &str) {
+        let Some(existing) = self.objects.get(key).cloned() else {
+            return;
+        };
+        let mut updated = existing.clone();
+        if let Some(owners) = updated["metadata"]["ownerReferences"].as_array_mut() {
+            owners.retain(|owner| owner["uid"].as_str() != Some(uid));
+            if owners.is_empty()
+                && let Some(metadata) = updated["metadata"].as_object_mut()
+            {
+                metadata.remove("ownerReferences");
+            }
+        }
+        self.commit(key.clone(), updated, Some(existing));
     }
 
     fn commit(&mut self, key: ObjectKey, mut object: Value, previous: Option<Value>) -> Value {

@@ -22,7 +22,7 @@ use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::wait::{Condition, await_condition, conditions};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
-use sandbox::{Behaviour, CASSANDRA_FINALIZER, Sandbox};
+use sandbox::{Behaviour, CASSANDRA_FINALIZER, Failure, Fault, Sandbox, Verb};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -340,8 +340,34 @@ async fn cloudnative_pg_becomes_healthy_with_its_app_secret() {
 /// its cleanup before letting the object go.
 #[tokio::test]
 async fn a_kube_runtime_controller_with_a_finalizer_runs_against_the_sandbox() {
+    finalizer_controller(|_| {}).await;
+}
+
+#[tokio::test]
+async fn the_finalizer_controller_converges_through_injected_faults() {
+    finalizer_controller(|sandbox| {
+        let faults = sandbox.faults();
+        faults.inject(
+            Fault::always(Failure::Unavailable)
+                .on(Verb::Patch)
+                .rate(0.3),
+        );
+        faults.inject(
+            Fault::always(Failure::TooManyRequests {
+                retry_after_seconds: 0,
+            })
+            .on(Verb::Get)
+            .rate(0.2),
+        );
+        faults.cut_watches_after(Some(Duration::from_millis(150)));
+    })
+    .await;
+}
+
+async fn finalizer_controller(with_faults: impl FnOnce(&Sandbox)) {
     const FINALIZER: &str = "example.dscloud.io/cleanup";
-    let (_sandbox, client) = sandbox();
+    let (sandbox, client) = sandbox();
+    with_faults(&sandbox);
     let maps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     let cleaned = Arc::new(AtomicUsize::new(0));
 
@@ -397,7 +423,8 @@ async fn a_kube_runtime_controller_with_a_finalizer_runs_against_the_sandbox() {
     let map: ConfigMap =
         serde_json::from_value(json!({"metadata": {"name": "m", "labels": {"managed": "yes"}}}))
             .unwrap();
-    maps.create(&PostParams::default(), &map).await.unwrap();
+    let create = PostParams::default();
+    retry(|| maps.create(&create, &map)).await;
     let reconciled = wait_for(&maps, "m", |map: Option<&ConfigMap>| {
         map.and_then(|map| map.data.as_ref())
             .is_some_and(|data| data.get("reconciled").is_some_and(|v| v == "yes"))
@@ -409,7 +436,8 @@ async fn a_kube_runtime_controller_with_a_finalizer_runs_against_the_sandbox() {
     );
 
     let uid = reconciled.metadata.uid.clone().unwrap();
-    maps.delete("m", &DeleteParams::default()).await.unwrap();
+    let delete = DeleteParams::default();
+    retry(|| maps.delete("m", &delete)).await;
     tokio::time::timeout(
         WAIT,
         await_condition(maps.clone(), "m", conditions::is_deleted(&uid)),
@@ -417,6 +445,96 @@ async fn a_kube_runtime_controller_with_a_finalizer_runs_against_the_sandbox() {
     .await
     .unwrap()
     .unwrap();
-    assert_eq!(cleaned.load(Ordering::SeqCst), 1);
+    // At least once: when removing the finalizer fails (an injected fault),
+    // cleanup runs again, which is why cleanups must be idempotent.
+    assert!(cleaned.load(Ordering::SeqCst) >= 1, "cleanup ran");
     running.abort();
+}
+
+/// The test's own writes retry through injected faults, as any client would.
+async fn retry<T, F, Fut>(mut call: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, kube::Error>>,
+{
+    for _ in 0..50 {
+        match call().await {
+            Ok(value) => return value,
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    panic!("still failing after 50 attempts");
+}
+
+#[tokio::test]
+async fn workloads_roll_out_pods_of_their_current_generation() {
+    let (_sandbox, client) = sandbox();
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    let apply = PatchParams::apply("test");
+    deployments
+        .patch(
+            "web",
+            &apply,
+            &Patch::Apply(deployment("web", "registry/app:1")),
+        )
+        .await
+        .unwrap();
+    wait_for(
+        &deployments,
+        "web",
+        deployment_condition("Available", "True"),
+    )
+    .await;
+    let running = pods
+        .list(&ListParams::default().labels("app=web"))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(running.len(), 2);
+    assert!(
+        running
+            .iter()
+            .all(|pod| pod.status.as_ref().unwrap().phase.as_deref() == Some("Running"))
+    );
+
+    deployments
+        .patch(
+            "web",
+            &apply,
+            &Patch::Apply(deployment("web", "registry/app:2")),
+        )
+        .await
+        .unwrap();
+    wait_for(&deployments, "web", |deployment: Option<&Deployment>| {
+        deployment
+            .and_then(|d| d.status.as_ref())
+            .is_some_and(|s| s.observed_generation == Some(2) && s.ready_replicas == Some(2))
+    })
+    .await;
+    let names: Vec<String> = pods
+        .list(&ListParams::default().labels("app=web"))
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|pod| pod.name_any())
+        .collect();
+    assert_eq!(
+        names,
+        ["web-g2-0", "web-g2-1"],
+        "the old generation's pods are gone"
+    );
+
+    deployments
+        .delete("web", &DeleteParams::default())
+        .await
+        .unwrap();
+    assert!(
+        pods.list(&ListParams::default().labels("app=web"))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }

@@ -353,3 +353,36 @@ async fn a_watcher_sees_changes_as_they_happen() {
         .unwrap();
     assert_eq!(next.unwrap().metadata.name.as_deref(), Some("after"));
 }
+
+#[tokio::test]
+async fn owners_take_their_dependents_along_unless_told_to_orphan_them() {
+    let sandbox = Sandbox::new();
+    let maps: Api<ConfigMap> = Api::namespaced(client(&sandbox), "default");
+    let dependent_of = |owner: &ConfigMap, name: &str| -> ConfigMap {
+        serde_json::from_value(json!({"metadata": {"name": name, "ownerReferences": [{
+            "apiVersion": "v1", "kind": "ConfigMap", "name": owner.metadata.name, "uid": owner.metadata.uid}]}}))
+        .unwrap()
+    };
+    let owner = maps
+        .create(&PostParams::default(), &config_map("owner", &[]))
+        .await
+        .unwrap();
+    maps.create(&PostParams::default(), &dependent_of(&owner, "collected"))
+        .await
+        .unwrap();
+    maps.delete("owner", &DeleteParams::background())
+        .await
+        .unwrap();
+    assert_eq!(api_error(maps.get("collected").await.unwrap_err()).0, 404);
+
+    let owner = maps
+        .create(&PostParams::default(), &config_map("owner", &[]))
+        .await
+        .unwrap();
+    maps.create(&PostParams::default(), &dependent_of(&owner, "orphan"))
+        .await
+        .unwrap();
+    maps.delete("owner", &DeleteParams::orphan()).await.unwrap();
+    let orphan = maps.get("orphan").await.unwrap();
+    assert!(orphan.metadata.owner_references.is_none());
+}
