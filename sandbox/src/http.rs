@@ -566,7 +566,7 @@ async fn watch(
             }
         }
         let deadline = tokio::time::Instant::now() + cut.map_or(timeout, |cut| cut.min(timeout));
-        let mut bookmark_timer = tokio::time::interval(Duration::from_secs(5));
+        let mut bookmark_timer = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => return,

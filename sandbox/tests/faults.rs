@@ -143,3 +143,77 @@ async fn a_reflector_converges_through_cut_watches_expired_resumes_and_outages()
     assert_eq!(names, expected);
     running.abort();
 }
+
+/// Raw watch lines, read until `count` lines or the stream ends.
+async fn watch_lines(sandbox: &Sandbox, query: &str, count: usize) -> Vec<serde_json::Value> {
+    let response = sandbox
+        .router()
+        .oneshot(
+            Request::get(format!(
+                "/api/v1/namespaces/default/configmaps?watch=true&{query}"
+            ))
+            .body(Body::empty())
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut stream = response.into_body().into_data_stream();
+    let mut buffer = Vec::new();
+    let mut lines = Vec::new();
+    while lines.len() < count {
+        let Some(Ok(chunk)) = stream.next().await else {
+            break;
+        };
+        buffer.extend_from_slice(&chunk);
+        while let Some(end) = buffer.iter().position(|byte| *byte == b'\n') {
+            let line: Vec<u8> = buffer.drain(..=end).collect();
+            lines.push(serde_json::from_slice(&line).unwrap());
+        }
+    }
+    lines
+}
+
+#[tokio::test]
+async fn watches_resume_send_bookmarks_and_answer_410_past_the_log() {
+    let sandbox = Sandbox::new();
+    let maps: Api<ConfigMap> = Api::namespaced(Client::new(sandbox.router(), "default"), "default");
+    let first = maps
+        .create(&PostParams::default(), &config_map("first"))
+        .await
+        .unwrap();
+    let since = first.metadata.resource_version.unwrap();
+    maps.create(&PostParams::default(), &config_map("second"))
+        .await
+        .unwrap();
+
+    // Resuming from `first` replays only what came after it, then bookmarks.
+    let lines = watch_lines(
+        &sandbox,
+        &format!("resourceVersion={since}&allowWatchBookmarks=true&timeoutSeconds=5"),
+        2,
+    )
+    .await;
+    assert_eq!(lines[0]["type"], "ADDED");
+    assert_eq!(lines[0]["object"]["metadata"]["name"], "second");
+    assert_eq!(lines[1]["type"], "BOOKMARK");
+    assert!(
+        lines[1]["object"]["metadata"]["resourceVersion"]
+            .as_str()
+            .is_some()
+    );
+
+    // 10,000 more changes push `first` out of the event log: resuming from it is 410 Gone.
+    for index in 0..10_000 {
+        maps.create(&PostParams::default(), &config_map(&format!("bulk{index}")))
+            .await
+            .unwrap();
+    }
+    let lines = watch_lines(
+        &sandbox,
+        &format!("resourceVersion={since}&timeoutSeconds=5"),
+        1,
+    )
+    .await;
+    assert_eq!(lines[0]["type"], "ERROR");
+    assert_eq!(lines[0]["object"]["code"], 410);
+}
