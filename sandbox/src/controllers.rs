@@ -280,15 +280,7 @@ fn roll_out_pods(store: &mut Store, workload: &Value, behaviour: &Behaviour, don
             let _ = store.delete(&pods, &namespace, name_of(pod), WriteOptions::default());
         }
     }
-    let fails = workload["spec"]["template"]["spec"]["containers"]
-        .as_array()
-        .is_some_and(|containers| {
-            containers.iter().any(|container| {
-                container["image"]
-                    .as_str()
-                    .is_some_and(|image| image.contains(&behaviour.failing_image))
-            })
-        });
+    let fails = rollout_fails(workload, behaviour);
     let kind = workload["kind"].as_str().unwrap_or("Deployment");
     for pod_name in wanted {
         if store.get(&pods, &namespace, &pod_name).is_err() {
@@ -329,10 +321,9 @@ fn roll_out_pods(store: &mut Store, workload: &Value, behaviour: &Behaviour, don
     }
 }
 
-fn rollout_status(object: &Value, behaviour: &Behaviour, waited: Duration) -> Option<Value> {
-    let generation = object["metadata"]["generation"].as_i64().unwrap_or(1);
-    let replicas = object["spec"]["replicas"].as_i64().unwrap_or(1);
-    let fails = object["spec"]["template"]["spec"]["containers"]
+/// Whether the pod template uses the image the behaviour fails by design.
+fn rollout_fails(workload: &Value, behaviour: &Behaviour) -> bool {
+    workload["spec"]["template"]["spec"]["containers"]
         .as_array()
         .is_some_and(|containers| {
             containers.iter().any(|container| {
@@ -340,7 +331,13 @@ fn rollout_status(object: &Value, behaviour: &Behaviour, waited: Duration) -> Op
                     .as_str()
                     .is_some_and(|image| image.contains(&behaviour.failing_image))
             })
-        });
+        })
+}
+
+fn rollout_status(object: &Value, behaviour: &Behaviour, waited: Duration) -> Option<Value> {
+    let generation = object["metadata"]["generation"].as_i64().unwrap_or(1);
+    let replicas = object["spec"]["replicas"].as_i64().unwrap_or(1);
+    let fails = rollout_fails(object, behaviour);
     let done = waited >= behaviour.rollout;
     let ready = if done && !fails { replicas } else { 0 };
     let is_deployment = object["kind"] == "Deployment";
@@ -515,16 +512,7 @@ fn cassandra(
 ) -> bool {
     let namespace = namespace_of(object).to_string();
     let name = name_of(object).to_string();
-    let finalizers: Vec<String> = object["metadata"]["finalizers"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let finalizers = crate::store::finalizers(object);
     if object["metadata"].get("deletionTimestamp").is_some() {
         let held = finalizers.iter().any(|f| f == CASSANDRA_FINALIZER);
         if held && waited >= behaviour.operator_cleanup {

@@ -856,7 +856,7 @@ fn fold_string_data(object: &mut Value, resource: &ResourceType) {
     }
 }
 
-fn finalizers(object: &Value) -> Vec<String> {
+pub(crate) fn finalizers(object: &Value) -> Vec<String> {
     object
         .pointer("/metadata/finalizers")
         .and_then(Value::as_array)
