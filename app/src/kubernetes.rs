@@ -7,8 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The `<meta name>` the shell writes the target into.
-pub const META_NAME: &str = "dscloud-kubernetes";
+/// The `<meta name>`s the shell writes the target into: its kind
+/// (`sandbox` or `cluster`) and its detail (kubeconfig path or server).
+pub const META_KIND: &str = "dscloud-kubernetes";
+pub const META_DETAIL: &str = "dscloud-kubernetes-detail";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KubernetesTarget {
@@ -27,15 +29,60 @@ pub fn current() -> Option<KubernetesTarget> {
     }
     #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
     {
-        let content = web_sys::window()?
-            .document()?
-            .query_selector(&format!("meta[name=\"{META_NAME}\"]"))
-            .ok()??
-            .get_attribute("content")?;
-        serde_json::from_str(&content).ok()
+        let document = web_sys::window()?.document()?;
+        let meta = |name: &str| {
+            document
+                .query_selector(&format!("meta[name=\"{name}\"]"))
+                .ok()
+                .flatten()
+                .and_then(|element| element.get_attribute("content"))
+        };
+        KubernetesTarget::from_parts(&meta(META_KIND)?, meta(META_DETAIL)?)
     }
     #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
     {
         None
+    }
+}
+
+impl KubernetesTarget {
+    /// The two `<meta>` values that carry it to the browser.
+    pub fn parts(&self) -> (&'static str, &str) {
+        match self {
+            KubernetesTarget::Sandbox { kubeconfig } => ("sandbox", kubeconfig),
+            KubernetesTarget::Cluster { server } => ("cluster", server),
+        }
+    }
+
+    pub fn from_parts(kind: &str, detail: String) -> Option<Self> {
+        match kind {
+            "sandbox" => Some(KubernetesTarget::Sandbox { kubeconfig: detail }),
+            "cluster" => Some(KubernetesTarget::Cluster { server: detail }),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_meta_parts_carry_the_target_both_ways() {
+        for target in [
+            KubernetesTarget::Sandbox {
+                kubeconfig: "/data/sandbox.kubeconfig".to_string(),
+            },
+            KubernetesTarget::Cluster {
+                server: "https://k8s.example:6443".to_string(),
+            },
+        ] {
+            let (kind, detail) = target.parts();
+            assert_eq!(
+                KubernetesTarget::from_parts(kind, detail.to_string()),
+                Some(target.clone())
+            );
+        }
+        assert_eq!(KubernetesTarget::from_parts("other", String::new()), None);
     }
 }
