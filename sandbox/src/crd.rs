@@ -2,11 +2,12 @@
 //! validation and pruning their `openAPIV3Schema` asks of every object.
 //!
 //! Implemented: types, `nullable`, `required`, `enum`, numeric and length
-//! bounds, `items`, `properties`, `additionalProperties`, `allOf`/`anyOf`/
-//! `oneOf`/`not`, `x-kubernetes-int-or-string`,
-//! `x-kubernetes-preserve-unknown-fields`, `x-kubernetes-embedded-resource`,
-//! and pruning of unknown fields. Not implemented: `pattern` and `format`
-//! (no regular expressions here), CEL `x-kubernetes-validations`, defaults.
+//! bounds, `pattern`, the formats the operators' CRDs use (`int32`, `int64`,
+//! `date-time`, `byte`) and a few common ones (`date`, `uuid`), `items`,
+//! `properties`, `additionalProperties`, `allOf`/`anyOf`/`oneOf`/`not`,
+//! `x-kubernetes-int-or-string`, `x-kubernetes-preserve-unknown-fields`,
+//! `x-kubernetes-embedded-resource`, and pruning of unknown fields.
+//! Not implemented: CEL `x-kubernetes-validations`, defaults.
 
 use serde_json::{Map, Value, json};
 
@@ -334,6 +335,19 @@ fn bounds(schema: &Value, value: &Value, shown: &str, causes: &mut Vec<(String, 
             fail(format!("may not be longer than {}", schema["maxLength"]));
         }
     }
+    if let (Some(text), Some(pattern)) = (value.as_str(), schema["pattern"].as_str()) {
+        // An unparsable pattern is the CRD author's problem, not the object's.
+        if let Ok(expression) = regex_lite::Regex::new(pattern)
+            && !expression.is_match(text)
+        {
+            fail(format!("should match '{pattern}'"));
+        }
+    }
+    if let Some(format) = schema["format"].as_str()
+        && let Some(problem) = format_problem(format, value)
+    {
+        fail(format!("must be of type {format}: {problem}"));
+    }
     if let Some(items) = value.as_array() {
         let count = items.len() as u64;
         if schema["minItems"]
@@ -348,6 +362,36 @@ fn bounds(schema: &Value, value: &Value, shown: &str, causes: &mut Vec<(String, 
         {
             fail(format!("should have at most {} items", schema["maxItems"]));
         }
+    }
+}
+
+/// Why `value` does not have `format`, for the formats checked here.
+fn format_problem(format: &str, value: &Value) -> Option<String> {
+    match (format, value) {
+        ("int32", Value::Number(number)) => number
+            .as_i64()
+            .filter(|number| i32::try_from(*number).is_err())
+            .map(|number| format!("{number} does not fit in 32 bits")),
+        ("int64", Value::Number(number)) => (number.as_i64().is_none()
+            && number.as_u64().is_some())
+        .then(|| format!("{number} does not fit in 64 bits")),
+        ("date-time", Value::String(text)) => chrono::DateTime::parse_from_rfc3339(text)
+            .is_err()
+            .then(|| format!("{text:?} is not an RFC 3339 date-time")),
+        ("date", Value::String(text)) => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .is_err()
+            .then(|| format!("{text:?} is not a date (YYYY-MM-DD)")),
+        ("byte", Value::String(text)) => {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .is_err()
+                .then(|| format!("{text:?} is not base64"))
+        }
+        ("uuid", Value::String(text)) => uuid::Uuid::parse_str(text)
+            .is_err()
+            .then(|| format!("{text:?} is not a UUID")),
+        _ => None,
     }
 }
 
@@ -387,6 +431,23 @@ mod tests {
         assert_eq!(object.get("extra"), None);
         assert_eq!(object["spec"]["free"]["any"], json!([1]));
         assert_eq!(object["metadata"]["name"], "a");
+    }
+
+    #[test]
+    fn patterns_and_formats_are_checked() {
+        let schema = json!({"type": "object", "properties": {
+            "version": {"type": "string", "pattern": "(\\d+\\.\\d+\\.\\d+)"},
+            "size": {"type": "integer", "format": "int32"},
+            "at": {"type": "string", "format": "date-time"},
+        }});
+        let mut good = json!({"version": "4.1.5", "size": 3, "at": "2026-11-22T10:00:00Z"});
+        assert!(validate(&schema, &mut good).is_empty());
+        let mut bad = json!({"version": "latest", "size": 4_000_000_000u64, "at": "yesterday"});
+        let fields: Vec<String> = validate(&schema, &mut bad)
+            .into_iter()
+            .map(|(field, _)| field)
+            .collect();
+        assert_eq!(fields, ["at", "size", "version"]);
     }
 
     #[test]

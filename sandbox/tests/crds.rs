@@ -135,7 +135,7 @@ async fn an_invalid_cassandra_datacenter_is_refused_with_the_fields_named() {
         "CassandraDatacenter",
         "cassandradatacenters",
     );
-    let spec = json!({"clusterName": "db-1", "serverType": "mongodb", "serverVersion": "4.1.5", "size": "three"});
+    let spec = json!({"clusterName": "db-1", "serverType": "mongodb", "serverVersion": "latest", "size": "three"});
     let message = invalid(
         datacenters
             .create(
@@ -160,6 +160,10 @@ async fn an_invalid_cassandra_datacenter_is_refused_with_the_fields_named() {
     );
     assert!(
         message.contains("spec.storageConfig: Required value"),
+        "{message}"
+    );
+    assert!(
+        message.contains("spec.serverVersion in body should match"),
         "{message}"
     );
 }
