@@ -26,6 +26,35 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Manage local accounts from the portal's host.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a local user; prints the generated password once.
+    CreateUser {
+        /// The sign-in name (case-insensitive, unique).
+        username: String,
+        /// admin, developer or customer.
+        #[arg(long)]
+        role: app::roles::Role,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Give a local user a new password (printed once) and end their sessions.
+    ResetPassword {
+        username: String,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 /// Settings every command shares.

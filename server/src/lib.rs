@@ -1,6 +1,8 @@
 //! The server half of DSCloud Portal: configuration, HTTP, the store and, as
 //! the features land, sign-in, the engines and the Kubernetes client.
 
+pub mod admin_cli;
+pub mod auth;
 pub mod cli;
 pub mod http;
 pub mod manifests;

@@ -1,7 +1,7 @@
 use clap::Parser;
 
 use server::cli::{Cli, Command};
-use server::{serve, telemetry};
+use server::{admin_cli, serve, telemetry};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -14,6 +14,7 @@ async fn main() -> std::process::ExitCode {
         None => serve::serve(&cli.common, &Default::default()).await,
         Some(Command::Serve(args)) => serve::serve(&cli.common, &args).await,
         Some(Command::Migrate) => serve::open_store(&cli.common).await.map(|_| ()),
+        Some(Command::Admin(command)) => admin_cli::run(&cli.common, command).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -37,6 +37,17 @@ pub async fn open_store(common: &CommonArgs) -> anyhow::Result<Arc<dyn Store>> {
 
 pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let store = open_store(common).await?;
+    if let Some(password) = crate::auth::accounts::ensure_first_admin(store.as_ref())
+        .await
+        .context("cannot create the first admin")?
+    {
+        // Shown once, as Argo CD and Grafana do; the hash alone is stored.
+        tracing::warn!(
+            "no user existed, so the first admin was created: username `{}`, password `{password}` (shown once; reset it with `portal admin reset-password {}`)",
+            crate::auth::accounts::FIRST_ADMIN,
+            crate::auth::accounts::FIRST_ADMIN
+        );
+    }
     let kubernetes = start_sandbox(common, args).await?;
     let state = AppState {
         leptos_options: http::leptos_options(args),

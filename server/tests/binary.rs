@@ -227,6 +227,8 @@ async fn the_embedded_sandbox_answers_kubectl_and_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("sandbox.kubeconfig");
     let mut running = Running::start_in(dir.path(), &[]);
+    let admin = running.wait_for("the first admin was created");
+    assert!(admin.contains("username `admin`, password `"), "{admin}");
     let line = running.wait_for("kubectl --kubeconfig");
     assert!(line.contains("sandbox.kubeconfig"), "{line}");
     let crds = kubectl(&kubeconfig, &["get", "crd"]);
@@ -242,6 +244,13 @@ async fn the_embedded_sandbox_answers_kubectl_and_survives_a_restart() {
 
     let mut running = Running::start_in(dir.path(), &[]);
     running.wait_for("kubectl --kubeconfig");
+    assert!(
+        !running
+            .log
+            .iter()
+            .any(|line| line.contains("the first admin was created")),
+        "the first admin is created once"
+    );
     let kept = kubectl(
         &kubeconfig,
         &["get", "configmap", "kept", "-o", "jsonpath={.data.a}"],

@@ -129,6 +129,7 @@ on_both_stores!(
     user_search_pages_through_every_match_once,
     user_search_treats_wildcards_as_text,
     sessions_are_created_touched_and_ended,
+    a_password_hash_is_replaced_for_one_user,
     ending_a_users_sessions_leaves_others_alone,
     audit_events_come_back_newest_first_with_their_details,
     audit_filters_narrow_the_log,
@@ -322,6 +323,42 @@ async fn user_search_treats_wildcards_as_text(test: &TestStore) {
         .await
         .unwrap();
     assert_eq!(percent.total, 0);
+}
+
+async fn a_password_hash_is_replaced_for_one_user(test: &TestStore) {
+    let kim = test
+        .store
+        .create_user(local_user("kim", Role::Developer))
+        .await
+        .unwrap();
+    let lee = test
+        .store
+        .create_user(local_user("lee", Role::Developer))
+        .await
+        .unwrap();
+    test.store
+        .set_password_hash(kim.id, "$argon2id$new")
+        .await
+        .unwrap();
+    assert_eq!(
+        test.store
+            .user_by_id(kim.id)
+            .await
+            .unwrap()
+            .password_hash
+            .as_deref(),
+        Some("$argon2id$new")
+    );
+    assert_eq!(
+        test.store.user_by_id(lee.id).await.unwrap().password_hash,
+        lee.password_hash
+    );
+    assert!(matches!(
+        test.store
+            .set_password_hash(uuid::Uuid::now_v7(), "$argon2id$x")
+            .await,
+        Err(server::store::StoreError::NotFound)
+    ));
 }
 
 async fn sessions_are_created_touched_and_ended(test: &TestStore) {

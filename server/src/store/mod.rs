@@ -52,6 +52,8 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_username(&self, username: &str) -> StoreResult<User>;
     async fn list_users(&self, query: &UserQuery) -> StoreResult<Page<User>>;
     async fn count_users(&self) -> StoreResult<u64>;
+    /// Replaces a user's password hash (an argon2id PHC string).
+    async fn set_password_hash(&self, user_id: Uuid, password_hash: &str) -> StoreResult<()>;
 
     async fn create_session(&self, session: NewSession) -> StoreResult<()>;
     async fn session(&self, token_hash: &str) -> StoreResult<SessionRecord>;

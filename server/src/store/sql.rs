@@ -321,6 +321,25 @@ macro_rules! impl_store_queries {
                 Ok(())
             }
 
+            async fn set_password_hash_impl(
+                &self,
+                user_id: uuid::Uuid,
+                password_hash: &str,
+            ) -> StoreResult<()> {
+                let done = sqlx::query(
+                    "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3",
+                )
+                .bind(password_hash)
+                .bind(chrono::Utc::now())
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
             async fn delete_session_impl(&self, token_hash: &str) -> StoreResult<()> {
                 sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
                     .bind(token_hash)
@@ -479,6 +498,13 @@ macro_rules! impl_store_queries {
             }
             async fn count_users(&self) -> StoreResult<u64> {
                 self.count_users_impl().await
+            }
+            async fn set_password_hash(
+                &self,
+                user_id: uuid::Uuid,
+                password_hash: &str,
+            ) -> StoreResult<()> {
+                self.set_password_hash_impl(user_id, password_hash).await
             }
             async fn create_session(&self, session: NewSession) -> StoreResult<()> {
                 self.create_session_impl(session).await

@@ -1,0 +1,175 @@
+//! Local accounts: the first admin, and what `portal admin` does. Every
+//! change is audited; a password appears once, to whoever created it, and
+//! never in the audit log.
+
+use app::roles::Role;
+use serde_json::json;
+
+use super::password::{self, PasswordError};
+use crate::store::{NewAuditEvent, NewUser, Outcome, Store, StoreError, User};
+
+/// The username of the admin created on the first start.
+pub const FIRST_ADMIN: &str = "admin";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{0}")]
+    Password(#[from] PasswordError),
+    #[error("there is no user named {0:?}")]
+    UnknownUser(String),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// Who made a change, for the audit log.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub id: Option<uuid::Uuid>,
+    pub name: String,
+    pub address: Option<String>,
+}
+
+impl Actor {
+    /// Changes made from the command line on the portal's host.
+    pub fn command_line() -> Self {
+        Actor {
+            id: None,
+            name: "portal-cli".to_string(),
+            address: None,
+        }
+    }
+
+    fn system() -> Self {
+        Actor {
+            id: None,
+            name: "portal".to_string(),
+            address: None,
+        }
+    }
+}
+
+pub struct NewLocalUser {
+    pub username: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub role: Role,
+    /// `None`: a password is generated and returned.
+    pub password: Option<String>,
+}
+
+/// Creates a local user; returns it and the password when one was generated.
+pub async fn create_local_user(
+    store: &dyn Store,
+    actor: &Actor,
+    user: NewLocalUser,
+) -> Result<(User, Option<String>), AccountError> {
+    let generated = user.password.is_none().then(password::generate);
+    let chosen = user
+        .password
+        .as_deref()
+        .or(generated.as_deref())
+        .unwrap_or_default();
+    let password_hash = password::hash(chosen)?;
+    let created = store
+        .create_user(NewUser {
+            display_name: user.display_name.unwrap_or_else(|| user.username.clone()),
+            username: user.username,
+            email: user.email,
+            role: user.role,
+            password_hash: Some(password_hash),
+            oidc_identity: None,
+        })
+        .await;
+    let target = |name: &str| format!("user:{name}");
+    match created {
+        Ok(created) => {
+            audit(
+                store,
+                actor,
+                "user.create",
+                &target(&created.username),
+                Outcome::Success,
+                json!({"after": {"role": created.role.as_str(), "signs_in_with": "password"}}),
+            )
+            .await;
+            Ok((created, generated))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Sets a new password (generated when `None`) and ends the user's sessions.
+pub async fn reset_password(
+    store: &dyn Store,
+    actor: &Actor,
+    username: &str,
+    new_password: Option<String>,
+) -> Result<Option<String>, AccountError> {
+    let user = match store.user_by_username(username).await {
+        Ok(user) => user,
+        Err(StoreError::NotFound) => return Err(AccountError::UnknownUser(username.to_string())),
+        Err(error) => return Err(error.into()),
+    };
+    let generated = new_password.is_none().then(password::generate);
+    let chosen = new_password
+        .as_deref()
+        .or(generated.as_deref())
+        .unwrap_or_default();
+    store
+        .set_password_hash(user.id, &password::hash(chosen)?)
+        .await?;
+    let ended = store.delete_sessions_of_user(user.id).await?;
+    audit(
+        store,
+        actor,
+        "user.reset_password",
+        &format!("user:{}", user.username),
+        Outcome::Success,
+        json!({"sessions_ended": ended}),
+    )
+    .await;
+    Ok(generated)
+}
+
+/// On a store with no user at all, creates `admin` with a random password
+/// and returns it, to be shown once.
+pub async fn ensure_first_admin(store: &dyn Store) -> Result<Option<String>, AccountError> {
+    if store.count_users().await? > 0 {
+        return Ok(None);
+    }
+    let (_, password) = create_local_user(
+        store,
+        &Actor::system(),
+        NewLocalUser {
+            username: FIRST_ADMIN.to_string(),
+            display_name: Some("Administrator".to_string()),
+            email: None,
+            role: Role::Admin,
+            password: None,
+        },
+    )
+    .await?;
+    Ok(password)
+}
+
+async fn audit(
+    store: &dyn Store,
+    actor: &Actor,
+    action: &str,
+    target: &str,
+    outcome: Outcome,
+    details: serde_json::Value,
+) {
+    let event = NewAuditEvent {
+        actor_id: actor.id,
+        actor_name: actor.name.clone(),
+        client_address: actor.address.clone(),
+        action: action.to_string(),
+        target: target.to_string(),
+        outcome,
+        details,
+    };
+    if let Err(error) = store.append_audit(event).await {
+        tracing::error!(%error, action, target, "cannot append to the audit log");
+    }
+}
