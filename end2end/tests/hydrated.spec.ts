@@ -138,3 +138,18 @@ test.describe('in dark mode', () => {
     expect(background).toBe('rgb(15, 18, 24)');
   });
 });
+
+test('a form posted from another site is refused', async ({ page, baseURL }) => {
+  // A page of another origin (about:blank with our markup) posts to the portal.
+  await page.setContent(`
+    <form method="post" action="${baseURL}/api/render_manifests">
+      <input name="text" value="jobs: {}"><input name="app" value="x"><input name="environment" value="dev">
+      <button>Send</button>
+    </form>`);
+  const [response] = await Promise.all([
+    page.waitForResponse((response) => response.url().includes('/api/render_manifests')),
+    page.getByRole('button', { name: 'Send' }).click(),
+  ]);
+  expect(response.status()).toBe(403);
+  await expect(page.locator('body')).toContainText('Cross-origin request refused');
+});

@@ -279,3 +279,38 @@ async fn the_validate_page_checks_a_submitted_file_on_the_server() {
     assert!(html.contains("Line 2, column 3"), "{html}");
     assert!(html.contains("try <code>bad-name</code>"), "{html}");
 }
+
+#[tokio::test]
+async fn state_changes_from_another_origin_are_refused() {
+    let (app, _dir) = sqlite_portal().await;
+    let post = |headers: &[(&str, &str)]| {
+        let mut request = Request::post("/api/render_manifests")
+            .header(header::HOST, "localhost:3000")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request
+            .body(Body::from("text=&app=x&environment=dev"))
+            .unwrap()
+    };
+    for refused in [
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("origin", "http://evil.example")],
+    ] {
+        let response = app.clone().oneshot(post(&refused)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{refused:?}");
+        assert!(
+            text(response)
+                .await
+                .contains("Cross-origin request refused")
+        );
+    }
+    for allowed in [
+        vec![("sec-fetch-site", "same-origin")],
+        vec![("origin", "http://localhost:3000")],
+    ] {
+        let response = app.clone().oneshot(post(&allowed)).await.unwrap();
+        assert_ne!(response.status(), StatusCode::FORBIDDEN, "{allowed:?}");
+    }
+}

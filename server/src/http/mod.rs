@@ -1,6 +1,7 @@
 //! The HTTP surface: the Leptos pages and server functions, health endpoints,
 //! and the layers every request passes through.
 
+mod csrf;
 mod health;
 mod schema;
 mod security;
@@ -103,6 +104,7 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
             AppState,
             _,
         >(context, shell))
+        .layer(axum::middleware::from_fn(csrf::protect))
         .layer(axum::middleware::from_fn(security::headers))
         .layer(layers)
         .with_state(state)
