@@ -1,5 +1,9 @@
-//! Who may do what: local accounts and their passwords, and (as issue 4
-//! lands) sessions, single sign-on and the shared role guard.
+//! Who may do what. Built so far: local accounts and their passwords, the
+//! session token and cookie rules, and sign-in throttling. Still to come
+//! (issue 4): the sign-in routes that put these together, single sign-on and
+//! the shared role guard.
 
 pub mod accounts;
 pub mod password;
+pub mod session;
+pub mod throttle;
