@@ -2,12 +2,14 @@ import { defineConfig } from '@playwright/test';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { E2E_PASSWORD, E2E_USER } from './accounts';
 
 // The portal under test: the release binary, on its own port and a fresh data
 // directory, so a `make run` on port 3000 is left alone.
 const port = Number(process.env.PORTAL_E2E_PORT ?? 3100);
 const dataDir = mkdtempSync(join(tmpdir(), 'portal-e2e-'));
 const root = resolve(__dirname, '..');
+
 
 export default defineConfig({
   testDir: './tests',
@@ -36,7 +38,11 @@ export default defineConfig({
   },
   projects: [{ name: 'chromium' }],
   webServer: {
-    command: `target/release/portal serve --listen 127.0.0.1:${port} --data-dir ${dataDir}`,
+    // A developer account for the sign-in tests, then the portal itself.
+    command:
+      `printf '%s\\n' '${E2E_PASSWORD}' | target/release/portal --data-dir ${dataDir} admin create-user ${E2E_USER} ` +
+      `--role developer --display-name 'E2E Developer' --password-stdin && ` +
+      `target/release/portal serve --listen 127.0.0.1:${port} --data-dir ${dataDir}`,
     cwd: root,
     url: `http://127.0.0.1:${port}/readyz`,
     reuseExistingServer: false,

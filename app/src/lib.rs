@@ -17,5 +17,6 @@ pub mod roles;
 pub mod services;
 mod shell;
 pub mod theme;
+pub mod viewer;
 
 pub use shell::{App, shell};

@@ -8,7 +8,7 @@ use leptos_router::{
 };
 
 use crate::components::layout::Layout;
-use crate::pages::{ComingSoon, Home, NotFound, ValidatePage};
+use crate::pages::{ComingSoon, Home, NotFound, SignIn, ValidatePage};
 use crate::theme::current_theme;
 
 /// The whole HTML document, rendered on the server only.
@@ -21,6 +21,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
+                {crate::viewer::current()
+                    .map(|viewer| {
+                        view! {
+                            <meta name=crate::viewer::META_USERNAME content=viewer.username />
+                            <meta name=crate::viewer::META_DISPLAY_NAME content=viewer.display_name />
+                            <meta name=crate::viewer::META_ROLE content=viewer.role.as_str() />
+                        }
+                    })}
                 {crate::kubernetes::current()
                     .map(|target| {
                         let (kind, detail) = target.parts();
@@ -74,6 +82,7 @@ pub fn App() -> impl IntoView {
                         }
                     />
                     <Route path=path!("/apps/validate") view=ValidatePage />
+                    <Route path=path!("/sign-in") view=SignIn />
                     <Route
                         path=path!("/deploys")
                         view=|| view! {

@@ -314,3 +314,163 @@ async fn state_changes_from_another_origin_are_refused() {
         assert_ne!(response.status(), StatusCode::FORBIDDEN, "{allowed:?}");
     }
 }
+
+async fn portal_with_user(
+    username: &str,
+    password: &str,
+) -> (Router, Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("portal.db").display());
+    let store = store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    server::auth::accounts::create_local_user(
+        store.as_ref(),
+        &server::auth::accounts::Actor::command_line(),
+        server::auth::accounts::NewLocalUser {
+            username: username.to_string(),
+            display_name: Some("Kim Developer".to_string()),
+            email: None,
+            role: app::roles::Role::Developer,
+            password: Some(password.to_string()),
+        },
+    )
+    .await
+    .unwrap();
+    (portal_with(store.clone()).await, store, dir)
+}
+
+fn sign_in_request(username: &str, password: &str, next: &str) -> Request<Body> {
+    let body = format!("username={username}&password={password}&next={next}");
+    Request::post("/auth/sign-in")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn signing_in_sets_a_safe_cookie_and_the_page_knows_the_user() {
+    let (app, store, _dir) = portal_with_user("kim", "a-long-password").await;
+    let response = app
+        .clone()
+        .oneshot(sign_in_request(
+            "kim",
+            "a-long-password",
+            "%2Fapps%2Fvalidate",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[header::LOCATION], "/apps/validate");
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cookie.starts_with("dscloud_session="), "{cookie}");
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(flag), "{cookie} lacks {flag}");
+    }
+    assert!(!cookie.contains("Secure"), "plain http: no Secure flag");
+    let token = cookie.split(';').next().unwrap().to_string();
+
+    let page = app
+        .clone()
+        .oneshot(
+            Request::get("/")
+                .header(header::COOKIE, &token)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let html = text(page).await;
+    assert!(
+        html.contains("Kim Developer") && html.contains("Sign out"),
+        "{html}"
+    );
+    assert!(
+        store
+            .user_by_username("kim")
+            .await
+            .unwrap()
+            .last_sign_in_at
+            .is_some()
+    );
+
+    // Signing out ends the session on the server, not only in the browser.
+    let out = app
+        .clone()
+        .oneshot(
+            Request::post("/auth/sign-out")
+                .header(header::COOKIE, &token)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert!(
+        out.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let after = app
+        .oneshot(
+            Request::get("/")
+                .header(header::COOKIE, &token)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(!text(after).await.contains("Kim Developer"));
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_refused_then_throttled_and_next_cannot_leave_the_site() {
+    let (app, _store, _dir) = portal_with_user("kim", "a-long-password").await;
+    let response = app
+        .clone()
+        .oneshot(sign_in_request(
+            "kim",
+            "wrong-password",
+            "%2F%2Fevil.example",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()[header::LOCATION],
+        "/sign-in?error=invalid&next=/"
+    );
+    assert!(response.headers().get(header::SET_COOKIE).is_none());
+    // An unknown user gets the same answer.
+    let unknown = app
+        .clone()
+        .oneshot(sign_in_request("nobody", "whatever-long", "/"))
+        .await
+        .unwrap();
+    assert_eq!(
+        unknown.headers()[header::LOCATION],
+        "/sign-in?error=invalid&next=/"
+    );
+    for _ in 0..4 {
+        app.clone()
+            .oneshot(sign_in_request("kim", "wrong-password", "/"))
+            .await
+            .unwrap();
+    }
+    // Five failures: even the right password waits now.
+    let throttled = app
+        .oneshot(sign_in_request("kim", "a-long-password", "/"))
+        .await
+        .unwrap();
+    let location = throttled.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        location.starts_with("/sign-in?error=throttled&retry=5"),
+        "{location}"
+    );
+    assert!(throttled.headers().get(header::SET_COOKIE).is_none());
+}

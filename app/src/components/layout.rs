@@ -43,6 +43,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                 </nav>
                 <div class="header-tools">
                     <ThemeToggle />
+                    <ViewerMenu />
                 </div>
             </div>
         </header>
@@ -92,4 +93,24 @@ fn KubernetesNotice() -> impl IntoView {
         }
         .into_any(),
     })
+}
+
+/// Who is signed in, and the way out; or the way in.
+#[component]
+fn ViewerMenu() -> impl IntoView {
+    match crate::viewer::current() {
+        Some(viewer) => view! {
+            <div class="viewer">
+                <span class="viewer-name">
+                    {viewer.display_name}
+                    <span class="badge badge-muted">{viewer.role.as_str()}</span>
+                </span>
+                <form method="post" action="/auth/sign-out">
+                    <button type="submit" class="button-secondary">"Sign out"</button>
+                </form>
+            </div>
+        }
+        .into_any(),
+        None => view! { <a href="/sign-in" class="button-secondary">"Sign in"</a> }.into_any(),
+    }
 }

@@ -6,4 +6,5 @@
 pub mod accounts;
 pub mod password;
 pub mod session;
+pub mod sign_in;
 pub mod throttle;

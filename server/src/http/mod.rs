@@ -22,6 +22,8 @@ use tower_http::{
     trace::TraceLayer,
 };
 
+use crate::auth::session::Lifetimes;
+use crate::auth::sign_in::{self, Authenticator, SignedIn};
 use crate::cli::ServeArgs;
 use crate::manifests::PreviewRenderer;
 use crate::store::Store;
@@ -50,6 +52,10 @@ pub fn leptos_options(args: &ServeArgs) -> LeptosOptions {
 /// The whole application as one router, ready to serve.
 pub fn router(state: AppState, args: &ServeArgs) -> Router {
     let routes = generate_route_list(App);
+    let authenticator = Arc::new(Authenticator::new(
+        state.store.clone(),
+        Lifetimes::default(),
+    ));
     let renderer: Arc<dyn app::services::ManifestRenderer> = Arc::new(PreviewRenderer {
         registry: args.image_registry.clone(),
     });
@@ -62,6 +68,7 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
                 provide_context(kubernetes);
             }
             provide_context(renderer.clone());
+            provide_viewer();
             security::provide_request_nonce();
         }
     };
@@ -97,6 +104,18 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
         .route("/schema/dscloud.json", get(schema::dscloud))
+        .route("/auth/sign-in", {
+            let authenticator = authenticator.clone();
+            axum::routing::post(move |request| {
+                sign_in::sign_in_route(authenticator.clone(), request)
+            })
+        })
+        .route("/auth/sign-out", {
+            let authenticator = authenticator.clone();
+            axum::routing::post(move |request| {
+                sign_in::sign_out_route(authenticator.clone(), request)
+            })
+        })
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })
@@ -104,8 +123,25 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
             AppState,
             _,
         >(context, shell))
+        .layer(axum::middleware::from_fn({
+            let authenticator = authenticator.clone();
+            move |request, next| sign_in::identify(authenticator.clone(), request, next)
+        }))
         .layer(axum::middleware::from_fn(csrf::protect))
         .layer(axum::middleware::from_fn(security::headers))
         .layer(layers)
         .with_state(state)
+}
+
+/// Makes the signed-in user (found by `sign_in::identify`) known to the page.
+fn provide_viewer() {
+    let signed_in = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<SignedIn>().cloned());
+    if let Some(SignedIn(user)) = signed_in {
+        provide_context(app::viewer::Viewer {
+            username: user.username,
+            display_name: user.display_name,
+            role: user.role,
+        });
+    }
 }

@@ -54,6 +54,12 @@ pub trait Store: Send + Sync + 'static {
     async fn count_users(&self) -> StoreResult<u64>;
     /// Replaces a user's password hash (an argon2id PHC string).
     async fn set_password_hash(&self, user_id: Uuid, password_hash: &str) -> StoreResult<()>;
+    /// Notes a successful sign-in.
+    async fn record_sign_in(
+        &self,
+        user_id: Uuid,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()>;
 
     async fn create_session(&self, session: NewSession) -> StoreResult<()>;
     async fn session(&self, token_hash: &str) -> StoreResult<SessionRecord>;

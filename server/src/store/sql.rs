@@ -340,6 +340,19 @@ macro_rules! impl_store_queries {
                 Ok(())
             }
 
+            async fn record_sign_in_impl(
+                &self,
+                user_id: uuid::Uuid,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> StoreResult<()> {
+                sqlx::query("UPDATE users SET last_sign_in_at = $1 WHERE id = $2")
+                    .bind(at)
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn delete_session_impl(&self, token_hash: &str) -> StoreResult<()> {
                 sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
                     .bind(token_hash)
@@ -505,6 +518,13 @@ macro_rules! impl_store_queries {
                 password_hash: &str,
             ) -> StoreResult<()> {
                 self.set_password_hash_impl(user_id, password_hash).await
+            }
+            async fn record_sign_in(
+                &self,
+                user_id: uuid::Uuid,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> StoreResult<()> {
+                self.record_sign_in_impl(user_id, at).await
             }
             async fn create_session(&self, session: NewSession) -> StoreResult<()> {
                 self.create_session_impl(session).await

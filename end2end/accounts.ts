@@ -1,0 +1,3 @@
+// The accounts the end-to-end portal starts with (created by playwright.config.ts).
+export const E2E_USER = 'e2e';
+export const E2E_PASSWORD = 'e2e-password-long-enough';

@@ -1,0 +1,48 @@
+import { expect, test, type Page } from '@playwright/test';
+import { E2E_PASSWORD, E2E_USER } from '../accounts';
+
+// Local sign-in: a plain form, so the same flow is tested with and without JavaScript.
+
+async function signIn(page: Page, password = E2E_PASSWORD) {
+  await page.getByLabel('Username').fill(E2E_USER);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+for (const javaScriptEnabled of [true, false]) {
+  test.describe(javaScriptEnabled ? 'hydrated' : 'without JavaScript', () => {
+    test.use({ javaScriptEnabled });
+
+    test('sign in, come back where you were going, sign out', async ({ page }) => {
+      await page.goto('/sign-in?next=/apps/validate');
+      await signIn(page);
+      await expect(page).toHaveURL('/apps/validate');
+      const header = page.getByRole('banner');
+      await expect(header).toContainText('E2E Developer');
+      await expect(header).toContainText('developer');
+
+      await header.getByRole('button', { name: 'Sign out' }).click();
+      await expect(page).toHaveURL(/\/sign-in\?signed_out=1$/);
+      await expect(page.getByRole('status')).toHaveText('You are signed out.');
+      await expect(page.getByRole('banner').getByRole('link', { name: 'Sign in' })).toBeVisible();
+    });
+  });
+}
+
+test('a wrong password says so and signs nobody in', async ({ page, context }) => {
+  await page.goto('/sign-in');
+  await signIn(page, 'not-the-password');
+  await expect(page.getByRole('alert')).toHaveText('Wrong username or password.');
+  const cookies = await context.cookies();
+  expect(cookies.find((cookie) => cookie.name === 'dscloud_session')).toBeUndefined();
+});
+
+test('the session cookie is HttpOnly and SameSite=Lax', async ({ page, context }) => {
+  await page.goto('/sign-in');
+  await signIn(page);
+  const session = (await context.cookies()).find((cookie) => cookie.name === 'dscloud_session');
+  expect(session?.httpOnly).toBe(true);
+  expect(session?.sameSite).toBe('Lax');
+  // Scripts cannot read it.
+  expect(await page.evaluate(() => document.cookie)).not.toContain('dscloud_session');
+});

@@ -1,0 +1,309 @@
+//! Signing in with a local password and out again: the service and its two
+//! routes (`POST /auth/sign-in`, `POST /auth/sign-out`), plain form posts
+//! that work without JavaScript.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Form;
+use axum::extract::{ConnectInfo, FromRequest, Request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::password;
+use super::session::{self, Lifetimes, Validity};
+use super::throttle::Throttle;
+use crate::store::{NewAuditEvent, NewSession, Outcome, Store, StoreError, User};
+
+/// Who is signed in on a request, put there by [`identify`].
+#[derive(Clone, Debug)]
+pub struct SignedIn(pub User);
+
+pub struct Authenticator {
+    store: Arc<dyn Store>,
+    throttle: Mutex<Throttle>,
+    lifetimes: Lifetimes,
+    /// Verified against when the username is unknown, so both answers take as long.
+    decoy_hash: String,
+}
+
+#[derive(Debug)]
+pub enum SignInError {
+    /// Unknown user, wrong password or disabled: one answer for all three.
+    Invalid,
+    Throttled(Duration),
+    Store(StoreError),
+}
+
+impl Authenticator {
+    pub fn new(store: Arc<dyn Store>, lifetimes: Lifetimes) -> Self {
+        Authenticator {
+            store,
+            throttle: Mutex::new(Throttle::default()),
+            lifetimes,
+            decoy_hash: password::hash(&password::generate()).unwrap_or_default(),
+        }
+    }
+
+    fn throttle(&self) -> std::sync::MutexGuard<'_, Throttle> {
+        self.throttle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Checks the password and opens a session; returns the user and the new token.
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password_given: &str,
+        address: &str,
+        user_agent: Option<String>,
+    ) -> Result<(User, String), SignInError> {
+        self.throttle()
+            .check(username, address, Instant::now())
+            .map_err(|retry| SignInError::Throttled(retry.0))?;
+        let user = match self.store.user_by_username(username).await {
+            Ok(user) => Some(user),
+            Err(StoreError::NotFound) => None,
+            Err(error) => return Err(SignInError::Store(error)),
+        };
+        let hash = user
+            .as_ref()
+            .and_then(|user| user.password_hash.clone())
+            .unwrap_or_else(|| self.decoy_hash.clone());
+        let matches = password::verify(password_given, &hash);
+        let user = match user {
+            Some(user) if matches && !user.disabled && user.password_hash.is_some() => user,
+            _ => {
+                self.throttle()
+                    .record_failure(username, address, Instant::now());
+                self.audit(None, username, address, "session.sign_in", Outcome::Failure)
+                    .await;
+                return Err(SignInError::Invalid);
+            }
+        };
+        self.throttle().record_success(username);
+        let token = session::new_token();
+        let now = chrono::Utc::now();
+        let absolute = chrono::Duration::from_std(self.lifetimes.absolute)
+            .unwrap_or(chrono::Duration::hours(8));
+        self.store
+            .create_session(NewSession {
+                token_hash: session::token_hash(&token),
+                user_id: user.id,
+                created_at: now,
+                expires_at: now + absolute,
+                client_address: Some(address.to_string()),
+                user_agent,
+            })
+            .await
+            .map_err(SignInError::Store)?;
+        self.store
+            .record_sign_in(user.id, now)
+            .await
+            .map_err(SignInError::Store)?;
+        self.audit(
+            Some(user.id),
+            &user.username,
+            address,
+            "session.sign_in",
+            Outcome::Success,
+        )
+        .await;
+        Ok((user, token))
+    }
+
+    /// The user a request's session belongs to, if it is still valid.
+    /// Ends sessions past their limits; notes activity at most once a minute.
+    pub async fn current_user(&self, headers: &HeaderMap) -> Option<User> {
+        let token = session::token_from(headers)?;
+        let hash = session::token_hash(&token);
+        let record = self.store.session(&hash).await.ok()?;
+        let now = chrono::Utc::now();
+        if session::validity(&record, now, self.lifetimes) != Validity::Valid {
+            let _ = self.store.delete_session(&hash).await;
+            return None;
+        }
+        if now - record.last_seen_at > chrono::Duration::seconds(60) {
+            let _ = self.store.touch_session(&hash, now).await;
+        }
+        let user = self.store.user_by_id(record.user_id).await.ok()?;
+        (!user.disabled).then_some(user)
+    }
+
+    pub async fn sign_out(&self, headers: &HeaderMap, address: &str) {
+        if let Some(token) = session::token_from(headers) {
+            let hash = session::token_hash(&token);
+            if let Ok(record) = self.store.session(&hash).await {
+                let _ = self.store.delete_session(&hash).await;
+                if let Ok(user) = self.store.user_by_id(record.user_id).await {
+                    self.audit(
+                        Some(user.id),
+                        &user.username,
+                        address,
+                        "session.sign_out",
+                        Outcome::Success,
+                    )
+                    .await;
+                }
+            }
+        }
+    }
+
+    pub fn lifetimes(&self) -> Lifetimes {
+        self.lifetimes
+    }
+
+    async fn audit(
+        &self,
+        actor_id: Option<uuid::Uuid>,
+        actor: &str,
+        address: &str,
+        action: &str,
+        outcome: Outcome,
+    ) {
+        let event = NewAuditEvent {
+            actor_id,
+            actor_name: actor.to_string(),
+            client_address: Some(address.to_string()),
+            action: action.to_string(),
+            target: format!("user:{actor}"),
+            outcome,
+            details: json!({}),
+        };
+        if let Err(error) = self.store.append_audit(event).await {
+            tracing::error!(%error, action, "cannot append to the audit log");
+        }
+    }
+}
+
+/// Puts the signed-in user (if any) into the request for everything after it.
+pub async fn identify(
+    auth: Arc<Authenticator>,
+    mut request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(user) = auth.current_user(request.headers()).await {
+        request.extensions_mut().insert(SignedIn(user));
+    }
+    next.run(request).await
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+fn client_address(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |info| info.0.ip().to_string())
+}
+
+/// Over https (directly or behind a proxy that says so), cookies are Secure.
+fn is_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
+}
+
+/// Only paths of this site: never `//evil.example` or an absolute URL.
+pub fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next
+    } else {
+        "/"
+    }
+}
+
+fn with_cookie(mut response: Response, cookie: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+pub async fn sign_in_route(auth: Arc<Authenticator>, request: Request) -> Response {
+    let address = client_address(&request);
+    let headers = request.headers().clone();
+    let Ok(Form(form)) = Form::<SignInForm>::from_request(request, &()).await else {
+        return (StatusCode::BAD_REQUEST, "The sign-in form was incomplete.").into_response();
+    };
+    let next = safe_next(&form.next).to_string();
+    let back = |error: &str| {
+        let query = format!("error={error}&next={}", urlencode(&next));
+        Redirect::to(&format!("/sign-in?{query}")).into_response()
+    };
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string);
+    match auth
+        .sign_in(form.username.trim(), &form.password, &address, user_agent)
+        .await
+    {
+        Ok((_, token)) => with_cookie(
+            Redirect::to(&next).into_response(),
+            &session::cookie(&token, auth.lifetimes().absolute, is_https(&headers)),
+        ),
+        Err(SignInError::Invalid) => back("invalid"),
+        Err(SignInError::Throttled(wait)) => back(&format!(
+            "throttled&retry={}",
+            wait.as_secs().div_ceil(60).max(1)
+        )),
+        Err(SignInError::Store(error)) => {
+            tracing::error!(%error, "sign-in failed on the store");
+            back("unavailable")
+        }
+    }
+}
+
+pub async fn sign_out_route(auth: Arc<Authenticator>, request: Request) -> Response {
+    let address = client_address(&request);
+    auth.sign_out(request.headers(), &address).await;
+    with_cookie(
+        Redirect::to("/sign-in?signed_out=1").into_response(),
+        &session::expired_cookie(is_https(request.headers())),
+    )
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (byte as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next("/databases?page=2"), "/databases?page=2");
+        assert_eq!(safe_next("//evil.example/x"), "/");
+        assert_eq!(safe_next("https://evil.example"), "/");
+        assert_eq!(safe_next("/\\evil.example"), "/");
+        assert_eq!(safe_next(""), "/");
+    }
+
+    #[test]
+    fn the_next_path_survives_the_round_trip() {
+        assert_eq!(
+            urlencode("/apps/validate?text=a b&x=1"),
+            "/apps/validate%3Ftext%3Da%20b%26x%3D1"
+        );
+    }
+}
