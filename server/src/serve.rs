@@ -36,6 +36,7 @@ pub async fn open_store(common: &CommonArgs) -> anyhow::Result<Arc<dyn Store>> {
 }
 
 pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal();
     let store = open_store(common).await?;
     if let Some(password) = crate::auth::accounts::ensure_first_admin(store.as_ref())
         .await
@@ -66,7 +67,7 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(shutdown)
     .await
     .context("the HTTP server failed")?;
     tracing::info!("stopped");
@@ -110,30 +111,44 @@ async fn start_sandbox(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM; requests in flight then finish.
-async fn shutdown_signal() {
-    let interrupt = async {
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    // The handlers are registered here, at once, not when the future is first
+    // polled: a SIGTERM that arrives while the portal is still starting (a
+    // rollout, a test) then stops it gracefully instead of killing it.
+    #[cfg(unix)]
+    let streams = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |stream: std::io::Result<tokio::signal::unix::Signal>,
+                        name: &'static str| async move {
+                match stream {
+                    Ok(mut stream) => {
+                        stream.recv().await;
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "cannot listen for {name}");
+                        std::future::pending::<()>().await;
+                    }
+                }
+            };
+            let (terminate, interrupt) = streams;
+            tokio::select! {
+                () = wait(terminate, "SIGTERM") => {},
+                () = wait(interrupt, "SIGINT") => {},
+            }
+        }
+        #[cfg(not(unix))]
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::error!(%error, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
+        tracing::info!("shutting down: finishing requests in flight");
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }

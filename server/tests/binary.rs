@@ -240,6 +240,7 @@ async fn the_embedded_sandbox_answers_kubectl_and_survives_a_restart() {
     let manifest = dir.path().join("kept.yaml");
     std::fs::write(&manifest, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept, namespace: default}\ndata: {a: b}\n").unwrap();
     kubectl(&kubeconfig, &["apply", "-f", manifest.to_str().unwrap()]);
+    running.wait_for("serving on");
     assert!(running.terminate().success());
 
     let mut running = Running::start_in(dir.path(), &[]);
@@ -257,4 +258,14 @@ async fn the_embedded_sandbox_answers_kubectl_and_survives_a_restart() {
     );
     assert_eq!(kept, "b");
     running.terminate();
+}
+
+/// A SIGTERM while the portal is still starting (a rollout, an impatient
+/// operator) stops it cleanly instead of killing it.
+#[tokio::test]
+async fn sigterm_during_start_up_stops_cleanly() {
+    let (mut running, _dir) = Running::start(&[]);
+    running.wait_for("database ready");
+    let status = running.terminate();
+    assert!(status.success(), "exit status {status:?}");
 }
