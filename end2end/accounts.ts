@@ -1,3 +1,5 @@
 // The accounts the end-to-end portal starts with (created by playwright.config.ts).
 export const E2E_USER = 'e2e';
 export const E2E_PASSWORD = 'e2e-password-long-enough';
+// Where the setup project keeps the signed-in browser state for the other tests.
+export const SIGNED_IN_STATE = 'test-results/.auth/e2e.json';

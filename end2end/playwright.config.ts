@@ -2,7 +2,7 @@ import { defineConfig } from '@playwright/test';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { E2E_PASSWORD, E2E_USER } from './accounts';
+import { E2E_PASSWORD, E2E_USER, SIGNED_IN_STATE } from './accounts';
 
 // The portal under test: the release binary, on its own port and a fresh data
 // directory, so a `make run` on port 3000 is left alone.
@@ -36,7 +36,18 @@ export default defineConfig({
       ],
     },
   },
-  projects: [{ name: 'chromium' }],
+  projects: [
+    // Signs in once and keeps the session for the tests that need one.
+    { name: 'sign-in setup', testMatch: /signed-in\.setup\.ts/ },
+    {
+      name: 'chromium',
+      dependencies: ['sign-in setup'],
+      testIgnore: /sign-in\.spec\.ts/,
+      use: { storageState: SIGNED_IN_STATE },
+    },
+    // The sign-in tests start without a session.
+    { name: 'sign-in', testMatch: /sign-in\.spec\.ts/ },
+  ],
   webServer: {
     // A developer account for the sign-in tests, then the portal itself.
     command:

@@ -46,3 +46,11 @@ test('the session cookie is HttpOnly and SameSite=Lax', async ({ page, context }
   // Scripts cannot read it.
   expect(await page.evaluate(() => document.cookie)).not.toContain('dscloud_session');
 });
+
+test('without a session every page leads to sign-in, and back after it', async ({ page }) => {
+  await page.goto('/apps/validate');
+  await expect(page).toHaveURL('/sign-in?next=/apps/validate');
+  await signIn(page);
+  await expect(page).toHaveURL('/apps/validate');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Check a dscloud.yaml');
+});

@@ -18,7 +18,40 @@ use server::{
 use sqlx::Connection;
 use tower::ServiceExt;
 
+/// The portal as a signed-in admin sees it: every request carries a session.
 async fn portal_with(store: Arc<dyn Store>) -> Router {
+    let admin = store
+        .create_user(store::NewUser {
+            username: "test-admin".to_string(),
+            display_name: "Test Admin".to_string(),
+            email: None,
+            role: app::roles::Role::Admin,
+            password_hash: None,
+            oidc_identity: None,
+        })
+        .await
+        .unwrap();
+    let token = server::auth::session::new_token();
+    let now = chrono::Utc::now();
+    store
+        .create_session(store::NewSession {
+            token_hash: server::auth::session::token_hash(&token),
+            user_id: admin.id,
+            created_at: now,
+            expires_at: now + chrono::Duration::hours(8),
+            client_address: None,
+            user_agent: None,
+        })
+        .await
+        .unwrap();
+    let cookie = header::HeaderValue::from_str(&format!("dscloud_session={token}")).unwrap();
+    anonymous_portal(store).layer(
+        tower_http::set_header::SetRequestHeaderLayer::if_not_present(header::COOKIE, cookie),
+    )
+}
+
+/// The portal as someone without a session sees it.
+fn anonymous_portal(store: Arc<dyn Store>) -> Router {
     let args = ServeArgs::default();
     router(
         AppState {
@@ -336,7 +369,7 @@ async fn portal_with_user(
     )
     .await
     .unwrap();
-    (portal_with(store.clone()).await, store, dir)
+    (anonymous_portal(store.clone()), store, dir)
 }
 
 fn sign_in_request(username: &str, password: &str, next: &str) -> Request<Body> {
@@ -473,4 +506,44 @@ async fn wrong_passwords_are_refused_then_throttled_and_next_cannot_leave_the_si
         "{location}"
     );
     assert!(throttled.headers().get(header::SET_COOKIE).is_none());
+}
+
+#[tokio::test]
+async fn without_a_session_pages_lead_to_sign_in_and_everything_else_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("portal.db").display());
+    let store = store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let app = anonymous_portal(store);
+    let page = get(&app, "/apps/validate?text=x").await;
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        page.headers()[header::LOCATION],
+        "/sign-in?next=/apps/validate%3Ftext%3Dx"
+    );
+    for path in ["/sign-in", "/healthz", "/schema/dscloud.json"] {
+        assert_eq!(get(&app, path).await.status(), StatusCode::OK, "{path}");
+    }
+    let call = app
+        .clone()
+        .oneshot(
+            Request::post("/api/render_manifests")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from("text=&app=x&environment=dev"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(call.status(), StatusCode::UNAUTHORIZED);
+    // A cookie that names no session is no session.
+    let forged = app
+        .oneshot(
+            Request::get("/")
+                .header(header::COOKIE, "dscloud_session=made-up")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::SEE_OTHER);
 }

@@ -192,6 +192,37 @@ pub async fn identify(
     next.run(request).await
 }
 
+/// Paths anyone may reach: signing in itself, health, the front end's static
+/// files and the editor schema. Everything else needs a session.
+fn is_public(path: &str) -> bool {
+    matches!(path, "/sign-in" | "/healthz" | "/readyz" | "/favicon.ico")
+        || ["/auth/", "/pkg/", "/schema/"]
+            .iter()
+            .any(|prefix| path.starts_with(prefix))
+}
+
+/// Nothing in the portal is public: pages send anonymous visitors to sign in
+/// (and back afterwards); server functions and other requests get 401.
+pub async fn require_sign_in(request: Request, next: axum::middleware::Next) -> Response {
+    let path = request.uri().path();
+    if request.extensions().get::<SignedIn>().is_some() || is_public(path) {
+        return next.run(request).await;
+    }
+    let is_page = request.method() == axum::http::Method::GET && !path.starts_with("/api/");
+    if is_page {
+        let wanted = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |target| target.as_str());
+        return Redirect::to(&format!("/sign-in?next={}", urlencode(wanted))).into_response();
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        "Sign in first: this needs a session.",
+    )
+        .into_response()
+}
+
 #[derive(Deserialize)]
 struct SignInForm {
     username: String,
@@ -297,6 +328,29 @@ mod tests {
         assert_eq!(safe_next("https://evil.example"), "/");
         assert_eq!(safe_next("/\\evil.example"), "/");
         assert_eq!(safe_next(""), "/");
+    }
+
+    #[test]
+    fn only_sign_in_health_and_static_files_are_public() {
+        for path in [
+            "/sign-in",
+            "/auth/sign-in",
+            "/healthz",
+            "/readyz",
+            "/pkg/dscloud-portal.wasm",
+            "/schema/dscloud.json",
+        ] {
+            assert!(is_public(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/apps/validate",
+            "/api/render_manifests",
+            "/sign-in-elsewhere",
+            "/admin/users",
+        ] {
+            assert!(!is_public(path), "{path}");
+        }
     }
 
     #[test]

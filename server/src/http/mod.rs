@@ -123,6 +123,7 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
             AppState,
             _,
         >(context, shell))
+        .layer(axum::middleware::from_fn(sign_in::require_sign_in))
         .layer(axum::middleware::from_fn({
             let authenticator = authenticator.clone();
             move |request, next| sign_in::identify(authenticator.clone(), request, next)
