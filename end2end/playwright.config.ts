@@ -2,7 +2,7 @@ import { defineConfig } from '@playwright/test';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { E2E_PASSWORD, E2E_USER, SIGNED_IN_STATE } from './accounts';
+import { E2E_DEVELOPER, E2E_PASSWORD, E2E_USER, SIGNED_IN_STATE } from './accounts';
 
 // The portal under test: the release binary, on its own port and a fresh data
 // directory, so a `make run` on port 3000 is left alone.
@@ -52,6 +52,8 @@ export default defineConfig({
     // A developer account for the sign-in tests, then the portal itself.
     command:
       `printf '%s\\n' '${E2E_PASSWORD}' | target/release/portal --data-dir ${dataDir} admin create-user ${E2E_USER} ` +
+      `--role admin --display-name 'E2E Admin' --password-stdin && ` +
+      `printf '%s\\n' '${E2E_PASSWORD}' | target/release/portal --data-dir ${dataDir} admin create-user ${E2E_DEVELOPER} ` +
       `--role developer --display-name 'E2E Developer' --password-stdin && ` +
       `target/release/portal serve --listen 127.0.0.1:${port} --data-dir ${dataDir}`,
     cwd: root,

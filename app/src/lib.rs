@@ -8,6 +8,7 @@
 // need more than the default 128 levels.
 #![recursion_limit = "256"]
 
+pub mod access;
 mod components;
 pub mod dscloud;
 pub mod kubernetes;

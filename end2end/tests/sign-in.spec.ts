@@ -1,10 +1,10 @@
 import { expect, test, type Page } from '@playwright/test';
-import { E2E_PASSWORD, E2E_USER } from '../accounts';
+import { E2E_DEVELOPER, E2E_PASSWORD, E2E_USER } from '../accounts';
 
 // Local sign-in: a plain form, so the same flow is tested with and without JavaScript.
 
-async function signIn(page: Page, password = E2E_PASSWORD) {
-  await page.getByLabel('Username').fill(E2E_USER);
+async function signIn(page: Page, password = E2E_PASSWORD, user = E2E_USER) {
+  await page.getByLabel('Username').fill(user);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
@@ -18,8 +18,8 @@ for (const javaScriptEnabled of [true, false]) {
       await signIn(page);
       await expect(page).toHaveURL('/apps/validate');
       const header = page.getByRole('banner');
-      await expect(header).toContainText('E2E Developer');
-      await expect(header).toContainText('developer');
+      await expect(header).toContainText('E2E Admin');
+      await expect(header).toContainText('admin');
 
       await header.getByRole('button', { name: 'Sign out' }).click();
       await expect(page).toHaveURL(/\/sign-in\?signed_out=1$/);
@@ -53,4 +53,19 @@ test('without a session every page leads to sign-in, and back after it', async (
   await signIn(page);
   await expect(page).toHaveURL('/apps/validate');
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Check a dscloud.yaml');
+});
+
+test('a developer sees their sections only and is refused the admin pages', async ({ page }) => {
+  await page.goto('/sign-in');
+  await signIn(page, E2E_PASSWORD, E2E_DEVELOPER);
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  for (const label of ['Apps', 'Deploys', 'Secrets']) {
+    await expect(nav.getByRole('link', { name: label, exact: true })).toBeVisible();
+  }
+  for (const label of ['Databases', 'Users', 'Audit']) {
+    await expect(nav.getByRole('link', { name: label, exact: true })).toHaveCount(0);
+  }
+  const response = await page.goto('/admin/users');
+  expect(response?.status()).toBe(403);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Not allowed');
 });

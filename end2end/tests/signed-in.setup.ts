@@ -7,6 +7,6 @@ setup('sign in', async ({ page }) => {
   await page.getByLabel('Username').fill(E2E_USER);
   await page.getByLabel('Password').fill(E2E_PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('banner')).toContainText('E2E Developer');
+  await expect(page.getByRole('banner')).toContainText('E2E Admin');
   await page.context().storageState({ path: SIGNED_IN_STATE });
 });

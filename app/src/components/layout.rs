@@ -31,6 +31,11 @@ pub fn Layout(children: Children) -> impl IntoView {
                     <ul>
                         {SECTIONS
                             .iter()
+                            .filter(|(href, _)| {
+                                // Only what this role may open; the server enforces it too.
+                                let role = crate::viewer::current().map(|viewer| viewer.role);
+                                crate::access::page(href).is_some_and(|access| access.allows(role))
+                            })
                             .map(|(href, label)| {
                                 view! {
                                     <li>

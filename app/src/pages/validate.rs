@@ -20,7 +20,7 @@ const EXAMPLE: &str = include_str!("../../tests/dscloud/valid/reference.yaml");
 /// The Kubernetes objects of one environment, as YAML, for a file as typed.
 /// Images and Job names carry a placeholder commit: the deploy engine renders
 /// the real one.
-#[server]
+#[server(endpoint = "render_manifests")]
 pub async fn render_manifests(
     text: String,
     app: String,

@@ -192,35 +192,48 @@ pub async fn identify(
     next.run(request).await
 }
 
-/// Paths anyone may reach: signing in itself, health, the front end's static
-/// files and the editor schema. Everything else needs a session.
+/// Paths outside the page and server-function tables that anyone may reach:
+/// signing in itself, health, the front end's static files, the editor schema.
 fn is_public(path: &str) -> bool {
-    matches!(path, "/sign-in" | "/healthz" | "/readyz" | "/favicon.ico")
+    matches!(path, "/healthz" | "/readyz" | "/favicon.ico")
         || ["/auth/", "/pkg/", "/schema/"]
             .iter()
             .any(|prefix| path.starts_with(prefix))
 }
 
-/// Nothing in the portal is public: pages send anonymous visitors to sign in
-/// (and back afterwards); server functions and other requests get 401.
+/// The one guard every request passes: pages and server functions by
+/// `app::access`, everything unlisted denied. Anonymous page visits go to
+/// sign-in (and back afterwards); other refusals are 401 or 403.
 pub async fn require_sign_in(request: Request, next: axum::middleware::Next) -> Response {
-    let path = request.uri().path();
-    if request.extensions().get::<SignedIn>().is_some() || is_public(path) {
+    let path = request.uri().path().to_string();
+    if is_public(&path) {
         return next.run(request).await;
     }
-    let is_page = request.method() == axum::http::Method::GET && !path.starts_with("/api/");
-    if is_page {
-        let wanted = request
-            .uri()
-            .path_and_query()
-            .map_or("/", |target| target.as_str());
-        return Redirect::to(&format!("/sign-in?next={}", urlencode(wanted))).into_response();
+    let role = request
+        .extensions()
+        .get::<SignedIn>()
+        .map(|signed_in| signed_in.0.role);
+    let access = match path.strip_prefix("/api/") {
+        Some(endpoint) => app::access::server_function(endpoint),
+        // Unknown page paths render the 404 page, for signed-in users only.
+        None => Some(app::access::page(&path).unwrap_or(app::access::Access::SignedIn)),
+    };
+    match access {
+        Some(access) if access.allows(role) => next.run(request).await,
+        _ if role.is_none() && request.method() == axum::http::Method::GET && !path.starts_with("/api/") => {
+            let wanted = request.uri().path_and_query().map_or("/", |target| target.as_str());
+            Redirect::to(&format!("/sign-in?next={}", urlencode(wanted))).into_response()
+        }
+        _ if role.is_none() => (StatusCode::UNAUTHORIZED, "Sign in first: this needs a session.").into_response(),
+        _ => (
+            StatusCode::FORBIDDEN,
+            axum::response::Html(
+                "<!DOCTYPE html><title>Not allowed</title><h1>Not allowed</h1>\
+                 <p>Your role does not give access to this. Ask an admin if you need it.</p><p><a href=\"/\">Back to the overview</a></p>",
+            ),
+        )
+            .into_response(),
     }
-    (
-        StatusCode::UNAUTHORIZED,
-        "Sign in first: this needs a session.",
-    )
-        .into_response()
 }
 
 #[derive(Deserialize)]

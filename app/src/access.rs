@@ -1,0 +1,79 @@
+//! Who may open which page and call which server function: one table, read
+//! by the server's guard (which enforces it) and by the navigation (which
+//! hides what a role cannot use). Anything not listed is denied.
+
+use crate::roles::Role;
+use Role::{Admin, Customer, Developer};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Public,
+    /// Any signed-in user.
+    SignedIn,
+    /// Signed-in users with one of these roles.
+    Roles(&'static [Role]),
+}
+
+impl Access {
+    /// Whether a visitor with `role` (`None`: not signed in) may pass.
+    pub fn allows(self, role: Option<Role>) -> bool {
+        match self {
+            Access::Public => true,
+            Access::SignedIn => role.is_some(),
+            Access::Roles(roles) => role.is_some_and(|role| roles.contains(&role)),
+        }
+    }
+}
+
+const CUSTOMERS: Access = Access::Roles(&[Customer, Admin]);
+const DEVELOPERS: Access = Access::Roles(&[Developer, Admin]);
+const ADMINS: Access = Access::Roles(&[Admin]);
+
+/// Every page, by its route.
+pub const PAGES: &[(&str, Access)] = &[
+    ("/", Access::SignedIn),
+    ("/sign-in", Access::Public),
+    ("/databases", CUSTOMERS),
+    ("/apps", DEVELOPERS),
+    ("/apps/validate", DEVELOPERS),
+    ("/deploys", DEVELOPERS),
+    ("/secrets", DEVELOPERS),
+    ("/admin/users", ADMINS),
+    ("/admin/audit", ADMINS),
+];
+
+/// Every server function, by its endpoint (`/api/<endpoint>`).
+pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[("render_manifests", DEVELOPERS)];
+
+pub fn page(path: &str) -> Option<Access> {
+    PAGES
+        .iter()
+        .find(|(route, _)| *route == path)
+        .map(|(_, access)| *access)
+}
+
+pub fn server_function(endpoint: &str) -> Option<Access> {
+    SERVER_FUNCTIONS
+        .iter()
+        .find(|(name, _)| *name == endpoint)
+        .map(|(_, access)| *access)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_get_their_sections_and_admins_everything() {
+        assert!(page("/databases").is_some_and(|access| access.allows(Some(Customer))));
+        assert!(!page("/databases").is_some_and(|access| access.allows(Some(Developer))));
+        assert!(!page("/apps").is_some_and(|access| access.allows(Some(Customer))));
+        assert!(page("/admin/audit").is_some_and(|access| !access.allows(Some(Developer))));
+        for (_, access) in PAGES {
+            assert!(access.allows(Some(Admin)));
+        }
+        assert!(!Access::SignedIn.allows(None));
+        assert!(page("/nowhere").is_none() && server_function("unlisted").is_none());
+    }
+}

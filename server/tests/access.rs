@@ -1,0 +1,200 @@
+//! Every page and every server function against every kind of visitor:
+//! anonymous, customer, developer, admin. The lists come from the code (the
+//! router's routes and the registered server functions), so a new page or
+//! server function without a decision in `app::access` fails here.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use app::access::{self, Access};
+use app::roles::Role;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use server::cli::ServeArgs;
+use server::http::{AppState, leptos_options, router};
+use server::store::{self, NewSession, NewUser, Store};
+use tower::ServiceExt;
+
+/// A visitor: no cookie, or the session cookie of a user with this role.
+struct Visitor {
+    role: Option<Role>,
+    cookie: Option<String>,
+}
+
+async fn visitors(store: &Arc<dyn Store>) -> Vec<Visitor> {
+    let mut visitors = vec![Visitor {
+        role: None,
+        cookie: None,
+    }];
+    for role in Role::ALL {
+        let user = store
+            .create_user(NewUser {
+                username: format!("visitor-{role}"),
+                display_name: format!("Visitor {role}"),
+                email: None,
+                role,
+                password_hash: None,
+                oidc_identity: None,
+            })
+            .await
+            .unwrap();
+        let token = server::auth::session::new_token();
+        let now = chrono::Utc::now();
+        store
+            .create_session(NewSession {
+                token_hash: server::auth::session::token_hash(&token),
+                user_id: user.id,
+                created_at: now,
+                expires_at: now + chrono::Duration::hours(1),
+                client_address: None,
+                user_agent: None,
+            })
+            .await
+            .unwrap();
+        visitors.push(Visitor {
+            role: Some(role),
+            cookie: Some(format!("dscloud_session={token}")),
+        });
+    }
+    visitors
+}
+
+async fn portal() -> (Router, Vec<Visitor>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("portal.db").display());
+    let store = store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let visitors = visitors(&store).await;
+    let args = ServeArgs::default();
+    let app = router(
+        AppState {
+            leptos_options: leptos_options(&args),
+            store,
+            kubernetes: None,
+        },
+        &args,
+    );
+    (app, visitors, dir)
+}
+
+fn page_paths() -> BTreeSet<String> {
+    leptos_axum::generate_route_list(app::App)
+        .iter()
+        .map(|route| route.path().to_string())
+        .collect()
+}
+
+fn server_function_endpoints() -> BTreeSet<String> {
+    leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.trim_start_matches("/api/").to_string())
+        .collect()
+}
+
+#[test]
+fn every_page_and_server_function_has_a_decision() {
+    let pages = page_paths();
+    let decided: BTreeSet<String> = access::PAGES
+        .iter()
+        .map(|(path, _)| path.to_string())
+        .collect();
+    assert_eq!(
+        pages, decided,
+        "app::access::PAGES must list exactly the router's pages"
+    );
+    let functions = server_function_endpoints();
+    let decided: BTreeSet<String> = access::SERVER_FUNCTIONS
+        .iter()
+        .map(|(name, _)| name.to_string())
+        .collect();
+    assert_eq!(
+        functions, decided,
+        "app::access::SERVER_FUNCTIONS must list exactly the registered server functions"
+    );
+}
+
+async fn send(
+    app: &Router,
+    request: axum::http::request::Builder,
+    visitor: &Visitor,
+    body: Body,
+) -> StatusCode {
+    let request = match &visitor.cookie {
+        Some(cookie) => request.header(header::COOKIE, cookie),
+        None => request,
+    };
+    app.clone()
+        .oneshot(request.body(body).unwrap())
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn every_page_answers_each_visitor_as_the_table_says() {
+    let (app, visitors, _dir) = portal().await;
+    for (path, access) in access::PAGES {
+        for visitor in &visitors {
+            let status = send(&app, Request::get(*path), visitor, Body::empty()).await;
+            let expected = expectation(*access, visitor.role, StatusCode::SEE_OTHER);
+            assert_eq!(status, expected, "{path} for {:?}", visitor.role);
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_server_function_answers_each_visitor_as_the_table_says() {
+    let (app, visitors, _dir) = portal().await;
+    for (endpoint, access) in access::SERVER_FUNCTIONS {
+        for visitor in &visitors {
+            let request = Request::post(format!("/api/{endpoint}"))
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            let status = send(&app, request, visitor, Body::from("")).await;
+            if access.allows(visitor.role) {
+                // Allowed through the guard: whatever the function answers, not a refusal.
+                assert!(
+                    status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                    "{endpoint} for {:?}: {status}",
+                    visitor.role
+                );
+            } else {
+                let expected = expectation(*access, visitor.role, StatusCode::UNAUTHORIZED);
+                assert_eq!(status, expected, "{endpoint} for {:?}", visitor.role);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unlisted_server_function_is_refused_to_everyone() {
+    let (app, visitors, _dir) = portal().await;
+    for visitor in &visitors {
+        let status = send(
+            &app,
+            Request::post("/api/not_in_the_table"),
+            visitor,
+            Body::empty(),
+        )
+        .await;
+        let expected = if visitor.role.is_some() {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        assert_eq!(status, expected, "{:?}", visitor.role);
+    }
+}
+
+/// Allowed pages answer 200; anonymous visitors are sent to sign in (pages)
+/// or refused with 401; signed-in visitors without the role get 403.
+fn expectation(access: Access, role: Option<Role>, anonymous: StatusCode) -> StatusCode {
+    if access.allows(role) {
+        StatusCode::OK
+    } else if role.is_none() {
+        anonymous
+    } else {
+        StatusCode::FORBIDDEN
+    }
+}
