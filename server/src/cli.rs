@@ -122,9 +122,26 @@ pub struct ServeArgs {
     )]
     pub image_registry: String,
 
+    /// A session unused for this many minutes ends.
+    #[arg(long, env = "PORTAL_SESSION_IDLE_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=1440))]
+    pub session_idle_minutes: u64,
+
+    /// Every session ends this many hours after sign-in, used or not.
+    #[arg(long, env = "PORTAL_SESSION_LIFETIME_HOURS", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=720))]
+    pub session_lifetime_hours: u64,
+
     /// Where the built-in Kubernetes sandbox listens for kubectl (port 0: any free port).
     #[arg(long, env = "PORTAL_SANDBOX_LISTEN", default_value = "127.0.0.1:0")]
     pub sandbox_listen: SocketAddr,
+}
+
+impl ServeArgs {
+    pub fn session_lifetimes(&self) -> crate::auth::session::Lifetimes {
+        crate::auth::session::Lifetimes {
+            idle: std::time::Duration::from_secs(self.session_idle_minutes * 60),
+            absolute: std::time::Duration::from_secs(self.session_lifetime_hours * 3600),
+        }
+    }
 }
 
 impl Default for ServeArgs {
@@ -136,6 +153,8 @@ impl Default for ServeArgs {
             max_body_bytes: 2 * 1024 * 1024,
             image_registry: "registry.dscloud.local".to_string(),
             sandbox_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            session_idle_minutes: 30,
+            session_lifetime_hours: 8,
         }
     }
 }
@@ -173,6 +192,31 @@ mod tests {
             Some(Command::Serve(args)) => assert_eq!(args.listen.port(), 8080),
             other => panic!("expected serve, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn session_lifetimes_come_from_their_flags_within_bounds() {
+        let cli = Cli::try_parse_from([
+            "portal",
+            "serve",
+            "--session-idle-minutes",
+            "15",
+            "--session-lifetime-hours",
+            "4",
+        ])
+        .unwrap();
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("serve")
+        };
+        let lifetimes = args.session_lifetimes();
+        assert_eq!(lifetimes.idle.as_secs(), 15 * 60);
+        assert_eq!(lifetimes.absolute.as_secs(), 4 * 3600);
+        let error =
+            Cli::try_parse_from(["portal", "serve", "--session-idle-minutes", "0"]).unwrap_err();
+        assert!(
+            error.to_string().contains("--session-idle-minutes"),
+            "{error}"
+        );
     }
 
     #[test]

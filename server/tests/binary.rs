@@ -33,6 +33,8 @@ fn help_documents_every_flag_and_its_environment_variable() {
         ("--log", "PORTAL_LOG"),
         ("--image-registry", "PORTAL_IMAGE_REGISTRY"),
         ("--sandbox-listen", "PORTAL_SANDBOX_LISTEN"),
+        ("--session-idle-minutes", "PORTAL_SESSION_IDLE_MINUTES"),
+        ("--session-lifetime-hours", "PORTAL_SESSION_LIFETIME_HOURS"),
     ] {
         assert!(text.contains(flag), "serve --help lacks {flag}:\n{text}");
         assert!(text.contains(env), "serve --help lacks {env}:\n{text}");

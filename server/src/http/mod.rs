@@ -22,7 +22,6 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::auth::session::Lifetimes;
 use crate::auth::sign_in::{self, Authenticator, SignedIn};
 use crate::cli::ServeArgs;
 use crate::manifests::PreviewRenderer;
@@ -54,7 +53,7 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
     let routes = generate_route_list(App);
     let authenticator = Arc::new(Authenticator::new(
         state.store.clone(),
-        Lifetimes::default(),
+        args.session_lifetimes(),
     ));
     let renderer: Arc<dyn app::services::ManifestRenderer> = Arc::new(PreviewRenderer {
         registry: args.image_registry.clone(),
