@@ -40,6 +40,30 @@ pub async fn run(common: &CommonArgs, command: AdminCommand) -> anyhow::Result<(
                 println!("(shown once: hand it over, it cannot be read back)");
             }
         }
+        AdminCommand::SetRole { username, role } => {
+            let user = current(store.as_ref(), &username).await?;
+            let user = accounts::set_access(store.as_ref(), &actor, &username, role, user.disabled)
+                .await
+                .context("cannot change the role")?;
+            println!(
+                "{} is now {}; their sessions have ended",
+                user.username, user.role
+            );
+        }
+        AdminCommand::Disable { username } => {
+            let user = current(store.as_ref(), &username).await?;
+            accounts::set_access(store.as_ref(), &actor, &username, user.role, true)
+                .await
+                .context("cannot disable the user")?;
+            println!("{} is disabled; their sessions have ended", user.username);
+        }
+        AdminCommand::Enable { username } => {
+            let user = current(store.as_ref(), &username).await?;
+            accounts::set_access(store.as_ref(), &actor, &username, user.role, false)
+                .await
+                .context("cannot enable the user")?;
+            println!("{} may sign in again", user.username);
+        }
         AdminCommand::ResetPassword {
             username,
             password_stdin,
@@ -56,6 +80,19 @@ pub async fn run(common: &CommonArgs, command: AdminCommand) -> anyhow::Result<(
         }
     }
     Ok(())
+}
+
+async fn current(
+    store: &dyn crate::store::Store,
+    username: &str,
+) -> anyhow::Result<crate::store::User> {
+    match store.user_by_username(username).await {
+        Ok(user) => Ok(user),
+        Err(crate::store::StoreError::NotFound) => {
+            anyhow::bail!("there is no user named {username:?}")
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// The first line of standard input, without its line ending.

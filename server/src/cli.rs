@@ -48,6 +48,16 @@ pub enum AdminCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Change a user's role; ends their sessions.
+    SetRole {
+        username: String,
+        /// admin, developer or customer.
+        role: app::roles::Role,
+    },
+    /// Stop a user from signing in; ends their sessions.
+    Disable { username: String },
+    /// Let a disabled user sign in again.
+    Enable { username: String },
     /// Give a local user a new password (printed once) and end their sessions.
     ResetPassword {
         username: String,

@@ -196,3 +196,102 @@ fn portal_admin_creates_users_and_resets_passwords_from_the_command_line() {
     assert!(!ok);
     assert!(out.contains("there is no user named \"nobody\""), "{out}");
 }
+
+#[tokio::test]
+async fn role_changes_and_disabling_end_sessions_and_spare_the_last_admin() {
+    let (store, _dir) = sqlite().await;
+    let actor = Actor::command_line();
+    accounts::ensure_first_admin(store.as_ref()).await.unwrap();
+    let (kim, _) = accounts::create_local_user(
+        store.as_ref(),
+        &actor,
+        NewLocalUser {
+            username: "kim".to_string(),
+            display_name: None,
+            email: None,
+            role: Role::Developer,
+            password: None,
+        },
+    )
+    .await
+    .unwrap();
+    let session = |name: &str, user_id| NewSession {
+        token_hash: name.to_string(),
+        user_id,
+        created_at: chrono::Utc::now(),
+        expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+        client_address: None,
+        user_agent: None,
+    };
+    store
+        .create_session(session("kim-1", kim.id))
+        .await
+        .unwrap();
+
+    let promoted = accounts::set_access(store.as_ref(), &actor, "kim", Role::Admin, false)
+        .await
+        .unwrap();
+    assert_eq!(promoted.role, Role::Admin);
+    assert!(
+        store.session("kim-1").await.is_err(),
+        "a role change ends the user's sessions"
+    );
+
+    store
+        .create_session(session("kim-2", kim.id))
+        .await
+        .unwrap();
+    let disabled = accounts::set_access(store.as_ref(), &actor, "kim", Role::Admin, true)
+        .await
+        .unwrap();
+    assert!(disabled.disabled);
+    assert!(
+        store.session("kim-2").await.is_err(),
+        "disabling ends the user's sessions"
+    );
+
+    // Kim is disabled: the first admin is the last active one.
+    let refused = accounts::set_access(store.as_ref(), &actor, FIRST_ADMIN, Role::Developer, false)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "\"admin\" is the last active admin: make another user admin first"
+    );
+    let refused =
+        accounts::set_access(store.as_ref(), &actor, FIRST_ADMIN, Role::Admin, true).await;
+    assert!(refused.is_err());
+    assert_eq!(
+        store.user_by_username(FIRST_ADMIN).await.unwrap().role,
+        Role::Admin
+    );
+
+    // With kim enabled again, the first admin may step down.
+    accounts::set_access(store.as_ref(), &actor, "kim", Role::Admin, false)
+        .await
+        .unwrap();
+    let demoted = accounts::set_access(store.as_ref(), &actor, FIRST_ADMIN, Role::Customer, false)
+        .await
+        .unwrap();
+    assert_eq!(demoted.role, Role::Customer);
+
+    let log = store
+        .list_audit(&AuditQuery {
+            limit: 20,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let outcomes: Vec<(&str, store::Outcome)> = log
+        .items
+        .iter()
+        .filter(|event| event.action == "user.update_access")
+        .map(|event| (event.target.as_str(), event.outcome))
+        .collect();
+    assert_eq!(outcomes.len(), 6, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .any(|(_, outcome)| *outcome == store::Outcome::Denied)
+    );
+}

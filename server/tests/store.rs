@@ -130,6 +130,7 @@ on_both_stores!(
     user_search_treats_wildcards_as_text,
     sessions_are_created_touched_and_ended,
     a_password_hash_is_replaced_for_one_user,
+    access_changes_and_active_admins_are_counted,
     ending_a_users_sessions_leaves_others_alone,
     audit_events_come_back_newest_first_with_their_details,
     audit_filters_narrow_the_log,
@@ -323,6 +324,42 @@ async fn user_search_treats_wildcards_as_text(test: &TestStore) {
         .await
         .unwrap();
     assert_eq!(percent.total, 0);
+}
+
+async fn access_changes_and_active_admins_are_counted(test: &TestStore) {
+    let ada = test
+        .store
+        .create_user(local_user("ada", Role::Admin))
+        .await
+        .unwrap();
+    test.store
+        .create_user(local_user("bob", Role::Admin))
+        .await
+        .unwrap();
+    test.store
+        .create_user(local_user("cy", Role::Customer))
+        .await
+        .unwrap();
+    assert_eq!(test.store.count_active_admins().await.unwrap(), 2);
+    let ada = test
+        .store
+        .update_user_access(ada.id, Role::Admin, true)
+        .await
+        .unwrap();
+    assert!(ada.disabled);
+    assert_eq!(test.store.count_active_admins().await.unwrap(), 1);
+    let ada = test
+        .store
+        .update_user_access(ada.id, Role::Developer, false)
+        .await
+        .unwrap();
+    assert_eq!((ada.role, ada.disabled), (Role::Developer, false));
+    assert!(matches!(
+        test.store
+            .update_user_access(uuid::Uuid::now_v7(), Role::Admin, false)
+            .await,
+        Err(server::store::StoreError::NotFound)
+    ));
 }
 
 async fn a_password_hash_is_replaced_for_one_user(test: &TestStore) {

@@ -17,6 +17,8 @@ pub enum AccountError {
     Password(#[from] PasswordError),
     #[error("there is no user named {0:?}")]
     UnknownUser(String),
+    #[error("{0:?} is the last active admin: make another user admin first")]
+    LastAdmin(String),
     #[error("{0}")]
     Store(#[from] StoreError),
 }
@@ -129,6 +131,56 @@ pub async fn reset_password(
     )
     .await;
     Ok(generated)
+}
+
+/// Changes a user's role and whether they may sign in. Either change ends
+/// their open sessions (a session carries the access it was opened with);
+/// the last active admin can be neither demoted nor disabled.
+pub async fn set_access(
+    store: &dyn Store,
+    actor: &Actor,
+    username: &str,
+    role: Role,
+    disabled: bool,
+) -> Result<User, AccountError> {
+    let user = match store.user_by_username(username).await {
+        Ok(user) => user,
+        Err(StoreError::NotFound) => return Err(AccountError::UnknownUser(username.to_string())),
+        Err(error) => return Err(error.into()),
+    };
+    let loses_admin =
+        user.role == Role::Admin && !user.disabled && (role != Role::Admin || disabled);
+    if loses_admin && store.count_active_admins().await? <= 1 {
+        audit(
+            store,
+            actor,
+            "user.update_access",
+            &format!("user:{}", user.username),
+            Outcome::Denied,
+            json!({"reason": "last active admin"}),
+        )
+        .await;
+        return Err(AccountError::LastAdmin(user.username));
+    }
+    if user.role == role && user.disabled == disabled {
+        return Ok(user);
+    }
+    let updated = store.update_user_access(user.id, role, disabled).await?;
+    let ended = store.delete_sessions_of_user(user.id).await?;
+    audit(
+        store,
+        actor,
+        "user.update_access",
+        &format!("user:{}", user.username),
+        Outcome::Success,
+        json!({
+            "before": {"role": user.role.as_str(), "disabled": user.disabled},
+            "after": {"role": role.as_str(), "disabled": disabled},
+            "sessions_ended": ended,
+        }),
+    )
+    .await;
+    Ok(updated)
 }
 
 /// On a store with no user at all, creates `admin` with a random password

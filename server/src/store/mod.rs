@@ -54,6 +54,15 @@ pub trait Store: Send + Sync + 'static {
     async fn count_users(&self) -> StoreResult<u64>;
     /// Replaces a user's password hash (an argon2id PHC string).
     async fn set_password_hash(&self, user_id: Uuid, password_hash: &str) -> StoreResult<()>;
+    /// Changes role and disabled state in one write; returns the user after it.
+    async fn update_user_access(
+        &self,
+        user_id: Uuid,
+        role: app::roles::Role,
+        disabled: bool,
+    ) -> StoreResult<User>;
+    /// How many enabled admins there are (the last one may not be demoted or disabled).
+    async fn count_active_admins(&self) -> StoreResult<u64>;
     /// Notes a successful sign-in.
     async fn record_sign_in(
         &self,

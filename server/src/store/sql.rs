@@ -353,6 +353,36 @@ macro_rules! impl_store_queries {
                 Ok(())
             }
 
+            async fn update_user_access_impl(
+                &self,
+                user_id: uuid::Uuid,
+                role: app::roles::Role,
+                disabled: bool,
+            ) -> StoreResult<User> {
+                let done = sqlx::query(
+                    "UPDATE users SET role = $1, disabled = $2, updated_at = $3 WHERE id = $4",
+                )
+                .bind(role.as_str())
+                .bind(disabled)
+                .bind(chrono::Utc::now())
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                self.user_by_id_impl(user_id).await
+            }
+
+            async fn count_active_admins_impl(&self) -> StoreResult<u64> {
+                let count: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = FALSE",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(u64::try_from(count).unwrap_or(0))
+            }
+
             async fn delete_session_impl(&self, token_hash: &str) -> StoreResult<()> {
                 sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
                     .bind(token_hash)
@@ -525,6 +555,17 @@ macro_rules! impl_store_queries {
                 at: chrono::DateTime<chrono::Utc>,
             ) -> StoreResult<()> {
                 self.record_sign_in_impl(user_id, at).await
+            }
+            async fn update_user_access(
+                &self,
+                user_id: uuid::Uuid,
+                role: app::roles::Role,
+                disabled: bool,
+            ) -> StoreResult<User> {
+                self.update_user_access_impl(user_id, role, disabled).await
+            }
+            async fn count_active_admins(&self) -> StoreResult<u64> {
+                self.count_active_admins_impl().await
             }
             async fn create_session(&self, session: NewSession) -> StoreResult<()> {
                 self.create_session_impl(session).await
