@@ -29,15 +29,8 @@ pub fn current() -> Option<KubernetesTarget> {
     }
     #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
     {
-        let document = web_sys::window()?.document()?;
-        let meta = |name: &str| {
-            document
-                .query_selector(&format!("meta[name=\"{name}\"]"))
-                .ok()
-                .flatten()
-                .and_then(|element| element.get_attribute("content"))
-        };
-        KubernetesTarget::from_parts(&meta(META_KIND)?, meta(META_DETAIL)?)
+        use crate::meta::content;
+        KubernetesTarget::from_parts(&content(META_KIND)?, content(META_DETAIL)?)
     }
     #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
     {

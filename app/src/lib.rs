@@ -12,6 +12,7 @@ pub mod access;
 mod components;
 pub mod dscloud;
 pub mod kubernetes;
+mod meta;
 mod pages;
 pub mod roles;
 #[cfg(feature = "ssr")]

@@ -23,18 +23,11 @@ pub fn current() -> Option<Viewer> {
     }
     #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
     {
-        let document = web_sys::window()?.document()?;
-        let meta = |name: &str| {
-            document
-                .query_selector(&format!("meta[name=\"{name}\"]"))
-                .ok()
-                .flatten()
-                .and_then(|element| element.get_attribute("content"))
-        };
+        use crate::meta::content;
         Some(Viewer {
-            username: meta(META_USERNAME)?,
-            display_name: meta(META_DISPLAY_NAME)?,
-            role: meta(META_ROLE)?.parse().ok()?,
+            username: content(META_USERNAME)?,
+            display_name: content(META_DISPLAY_NAME)?,
+            role: content(META_ROLE)?.parse().ok()?,
         })
     }
     #[cfg(not(any(feature = "ssr", feature = "hydrate")))]

@@ -196,21 +196,13 @@ impl Store {
     }
 
     pub fn set_log(&mut self, namespace: &str, pod: &str, log: String) {
-        let key = ObjectKey {
-            resource: "pods".to_string(),
-            namespace: namespace.to_string(),
-            name: pod.to_string(),
-        };
+        let key = pod_key(namespace, pod);
         self.logs.insert(key, log);
     }
 
     /// A pod's log: empty while it runs, what it printed once it ended.
     pub fn log(&self, namespace: &str, pod: &str) -> ApiResult<String> {
-        let key = ObjectKey {
-            resource: "pods".to_string(),
-            namespace: namespace.to_string(),
-            name: pod.to_string(),
-        };
+        let key = pod_key(namespace, pod);
         if !self.objects.contains_key(&key) {
             return Err(ApiError::not_found("pods", pod));
         }
@@ -379,12 +371,8 @@ impl Store {
         object: Value,
         options: WriteOptions,
     ) -> ApiResult<Value> {
+        let existing = self.get(resource, namespace, name)?;
         let key = key(resource, namespace, name);
-        let existing = self
-            .objects
-            .get(&key)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(&resource.id(), name))?;
         let given = object
             .pointer("/metadata/resourceVersion")
             .and_then(Value::as_str);
@@ -542,12 +530,8 @@ impl Store {
         name: &str,
         options: WriteOptions,
     ) -> ApiResult<Value> {
+        let existing = self.get(resource, namespace, name)?;
         let key = key(resource, namespace, name);
-        let existing = self
-            .objects
-            .get(&key)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(&resource.id(), name))?;
         if options.dry_run {
             return Ok(existing);
         }
@@ -592,13 +576,9 @@ impl Store {
             }
         }
         let empty = !self.objects.keys().any(|key| key.namespace == namespace);
-        let namespace_key = ObjectKey {
-            resource: "namespaces".to_string(),
-            namespace: String::new(),
-            name: namespace.to_string(),
-        };
-        if empty && self.objects.contains_key(&namespace_key) {
-            self.remove(&namespace_key, None);
+        let own_key = namespace_key(namespace);
+        if empty && self.objects.contains_key(&own_key) {
+            self.remove(&own_key, None);
         }
     }
 
@@ -721,11 +701,7 @@ impl Store {
     }
 
     fn check_namespace_accepts(&self, namespace: &str) -> ApiResult<()> {
-        let key = ObjectKey {
-            resource: "namespaces".to_string(),
-            namespace: String::new(),
-            name: namespace.to_string(),
-        };
+        let key = namespace_key(namespace);
         match self.objects.get(&key) {
             None => Err(ApiError::not_found("namespaces", namespace)),
             Some(object) if object["metadata"].get("deletionTimestamp").is_some() => {
@@ -738,11 +714,7 @@ impl Store {
     }
 
     fn namespace_terminating(&self, namespace: &str) -> bool {
-        let key = ObjectKey {
-            resource: "namespaces".to_string(),
-            namespace: String::new(),
-            name: namespace.to_string(),
-        };
+        let key = namespace_key(namespace);
         self.objects
             .get(&key)
             .is_some_and(|object| object["metadata"].get("deletionTimestamp").is_some())
@@ -754,6 +726,22 @@ const CRDS: &str = "customresourcedefinitions.apiextensions.k8s.io";
 /// Schemas are per version: `clusters.postgresql.cnpg.io/v1`.
 fn schema_key(resource: &ResourceType) -> String {
     format!("{}/{}", resource.id(), resource.version)
+}
+
+fn namespace_key(name: &str) -> ObjectKey {
+    ObjectKey {
+        resource: "namespaces".to_string(),
+        namespace: String::new(),
+        name: name.to_string(),
+    }
+}
+
+fn pod_key(namespace: &str, pod: &str) -> ObjectKey {
+    ObjectKey {
+        resource: "pods".to_string(),
+        namespace: namespace.to_string(),
+        name: pod.to_string(),
+    }
 }
 
 pub fn key(resource: &ResourceType, namespace: &str, name: &str) -> ObjectKey {

@@ -186,6 +186,11 @@ pub async fn identify(
     mut request: Request,
     next: axum::middleware::Next,
 ) -> Response {
+    // Static files, health and the auth routes (which read the cookie
+    // themselves) never need the user: no session lookup for them.
+    if is_public(request.uri().path()) {
+        return next.run(request).await;
+    }
     if let Some(user) = auth.current_user(request.headers()).await {
         request.extensions_mut().insert(SignedIn(user));
     }

@@ -25,13 +25,16 @@ pub struct RetryAfter(pub Duration);
 impl Throttle {
     /// Whether a sign-in for `account` from `address` may be tried now.
     pub fn check(&mut self, account: &str, address: &str, now: Instant) -> Result<(), RetryAfter> {
-        let account = account.to_lowercase();
-        let by_account = wait(self.accounts.entry(account).or_default(), MAX_FAILURES, now);
-        let by_address = wait(
-            self.addresses.entry(address.to_string()).or_default(),
-            MAX_FAILURES_PER_ADDRESS,
-            now,
-        );
+        // Only names and addresses that already failed are kept: checking
+        // does not grow the maps.
+        let by_account = self
+            .accounts
+            .get_mut(&account.to_lowercase())
+            .and_then(|failures| wait(failures, MAX_FAILURES, now));
+        let by_address = self
+            .addresses
+            .get_mut(address)
+            .and_then(|failures| wait(failures, MAX_FAILURES_PER_ADDRESS, now));
         match by_account.max(by_address) {
             Some(wait) => Err(RetryAfter(wait)),
             None => Ok(()),
