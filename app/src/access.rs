@@ -34,6 +34,7 @@ const ADMINS: Access = Access::Roles(&[Admin]);
 pub const PAGES: &[(&str, Access)] = &[
     ("/", Access::SignedIn),
     ("/sign-in", Access::Public),
+    ("/account", Access::SignedIn),
     ("/databases", CUSTOMERS),
     ("/apps", DEVELOPERS),
     ("/apps/validate", DEVELOPERS),
@@ -41,10 +42,24 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/secrets", DEVELOPERS),
     ("/admin/users", ADMINS),
     ("/admin/audit", ADMINS),
+    // Not a page but a download: the audit log as CSV or JSON.
+    ("/admin/audit/export", ADMINS),
 ];
 
 /// Every server function, by its endpoint (`/api/<endpoint>`).
-pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[("render_manifests", DEVELOPERS)];
+pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
+    ("render_manifests", DEVELOPERS),
+    // The sign-in page asks it before anyone is signed in.
+    ("sign_in_options", Access::Public),
+    ("my_account", Access::SignedIn),
+    ("change_my_password", Access::SignedIn),
+    ("list_users", ADMINS),
+    ("create_user", ADMINS),
+    ("update_user", ADMINS),
+    ("end_user_sessions", ADMINS),
+    ("delete_user", ADMINS),
+    ("list_audit", ADMINS),
+];
 
 pub fn page(path: &str) -> Option<Access> {
     PAGES

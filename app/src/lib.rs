@@ -9,6 +9,7 @@
 #![recursion_limit = "256"]
 
 pub mod access;
+pub mod accounts;
 mod components;
 pub mod dscloud;
 pub mod kubernetes;

@@ -15,3 +15,64 @@ pub trait ManifestRenderer: Send + Sync + 'static {
         file: &DscloudFile,
     ) -> Result<String, String>;
 }
+
+/// Who is calling a server function, as the server identified them.
+#[derive(Clone, Debug, Default)]
+pub struct Caller {
+    /// `None` when nobody is signed in.
+    pub username: Option<String>,
+    pub role: Option<crate::roles::Role>,
+    /// The SHA-256 of the caller's session token (to keep this session when
+    /// the others end).
+    pub session_hash: Option<String>,
+    pub address: Option<String>,
+}
+
+impl Caller {
+    /// The caller of the current request (the server provides it as context).
+    pub fn current() -> Caller {
+        leptos::prelude::use_context::<Caller>().unwrap_or_default()
+    }
+}
+
+/// Accounts, users and the audit log. Errors are for people: they say what
+/// went wrong and what to do.
+#[async_trait::async_trait]
+pub trait Accounts: Send + Sync + 'static {
+    async fn account(&self, caller: &Caller) -> Result<crate::accounts::AccountView, String>;
+    async fn change_password(
+        &self,
+        caller: &Caller,
+        current_password: String,
+        new_password: String,
+    ) -> Result<(), String>;
+    async fn list_users(
+        &self,
+        search: String,
+        page: u32,
+    ) -> Result<crate::accounts::UserList, String>;
+    /// Returns the generated password.
+    async fn create_user(
+        &self,
+        caller: &Caller,
+        username: String,
+        display_name: String,
+        email: String,
+        role: crate::roles::Role,
+    ) -> Result<String, String>;
+    async fn update_user(
+        &self,
+        caller: &Caller,
+        username: String,
+        role: crate::roles::Role,
+        disabled: bool,
+    ) -> Result<(), String>;
+    async fn end_sessions(&self, caller: &Caller, username: String) -> Result<u64, String>;
+    async fn delete_user(&self, caller: &Caller, username: String) -> Result<(), String>;
+    async fn list_audit(
+        &self,
+        filter: crate::accounts::AuditFilter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<crate::accounts::AuditList, String>;
+}

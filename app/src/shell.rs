@@ -8,7 +8,9 @@ use leptos_router::{
 };
 
 use crate::components::layout::Layout;
-use crate::pages::{ComingSoon, Home, NotFound, SignIn, ValidatePage};
+use crate::pages::{
+    AccountPage, AuditPage, ComingSoon, Home, NotFound, SignIn, UsersPage, ValidatePage,
+};
 use crate::theme::current_theme;
 
 /// The whole HTML document, rendered on the server only.
@@ -101,24 +103,9 @@ pub fn App() -> impl IntoView {
                             />
                         }
                     />
-                    <Route
-                        path=path!("/admin/users")
-                        view=|| view! {
-                            <ComingSoon
-                                title="Users"
-                                summary="Who can sign in, with which role, and their sessions."
-                            />
-                        }
-                    />
-                    <Route
-                        path=path!("/admin/audit")
-                        view=|| view! {
-                            <ComingSoon
-                                title="Audit log"
-                                summary="Every change made through the portal: who, when, from where, and what changed."
-                            />
-                        }
-                    />
+                    <Route path=path!("/account") view=AccountPage />
+                    <Route path=path!("/admin/users") view=UsersPage />
+                    <Route path=path!("/admin/audit") view=AuditPage />
                 </Routes>
             </Layout>
         </Router>

@@ -143,9 +143,33 @@ pub struct ServeArgs {
     /// Where the built-in Kubernetes sandbox listens for kubectl (port 0: any free port).
     #[arg(long, env = "PORTAL_SANDBOX_LISTEN", default_value = "127.0.0.1:0")]
     pub sandbox_listen: SocketAddr,
+
+    /// The address browsers reach the portal at; single sign-on's redirect
+    /// URIs are built from it (`<url>/auth/sso/<provider>/callback`).
+    /// Defaults to `http://<listen>`.
+    #[arg(long, env = "PORTAL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// A YAML file naming the OpenID Connect providers to sign in with
+    /// (see README, "Single sign-on"). None: local accounts only.
+    #[arg(long, env = "PORTAL_SSO_CONFIG")]
+    pub sso_config: Option<PathBuf>,
+
+    /// Whether local accounts may sign in with a password. Turn it off once
+    /// single sign-on works (`--local-sign-in false`); `portal admin` still works.
+    #[arg(long, env = "PORTAL_LOCAL_SIGN_IN", default_value_t = true, action = clap::ArgAction::Set)]
+    pub local_sign_in: bool,
 }
 
 impl ServeArgs {
+    /// The portal's address as browsers see it, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
     pub fn session_lifetimes(&self) -> crate::auth::session::Lifetimes {
         crate::auth::session::Lifetimes {
             idle: std::time::Duration::from_secs(self.session_idle_minutes * 60),
@@ -165,6 +189,9 @@ impl Default for ServeArgs {
             sandbox_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             session_idle_minutes: 30,
             session_lifetime_hours: 8,
+            public_url: None,
+            sso_config: None,
+            local_sign_in: true,
         }
     }
 }

@@ -49,13 +49,17 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
             crate::auth::accounts::FIRST_ADMIN
         );
     }
+    let sso = match &args.sso_config {
+        Some(path) => Some(crate::auth::sso::config::load(path).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
     let kubernetes = start_sandbox(common, args).await?;
     let state = AppState {
         leptos_options: http::leptos_options(args),
         store,
         kubernetes: Some(kubernetes),
     };
-    let app = http::router(state, args);
+    let app = http::router(state, args, sso).map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

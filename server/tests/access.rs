@@ -76,14 +76,22 @@ async fn portal() -> (Router, Vec<Visitor>, tempfile::TempDir) {
             kubernetes: None,
         },
         &args,
-    );
+        None,
+    )
+    .unwrap();
     (app, visitors, dir)
 }
 
+/// The router's pages, and the plain routes guarded like pages (downloads).
 fn page_paths() -> BTreeSet<String> {
     leptos_axum::generate_route_list(app::App)
         .iter()
         .map(|route| route.path().to_string())
+        .chain(
+            server::http::GUARDED_ROUTES
+                .iter()
+                .map(|path| path.to_string()),
+        )
         .collect()
 }
 

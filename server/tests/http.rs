@@ -60,7 +60,9 @@ fn anonymous_portal(store: Arc<dyn Store>) -> Router {
             kubernetes: None,
         },
         &args,
+        None,
     )
+    .unwrap()
 }
 
 async fn sqlite_portal() -> (Router, tempfile::TempDir) {

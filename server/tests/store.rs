@@ -13,7 +13,7 @@ use app::roles::Role;
 use chrono::{Duration, Utc};
 use server::store::{
     self, AuditQuery, DatabaseQuery, NewAuditEvent, NewDatabase, NewSession, NewUser, OidcIdentity,
-    Outcome, Store, StoreError, UserQuery,
+    Outcome, SignInFlow, Store, StoreError, UserQuery,
 };
 use sqlx::Connection;
 use uuid::Uuid;
@@ -139,6 +139,10 @@ on_both_stores!(
     database_names_are_unique_per_owner,
     databases_are_listed_per_owner_or_for_everyone,
     a_database_needs_an_existing_owner,
+    an_sso_user_is_found_by_issuer_and_subject_and_kept_up_to_date,
+    a_deleted_user_takes_their_sessions_but_not_their_databases,
+    a_sign_in_flow_can_be_finished_once,
+    changing_a_password_can_keep_the_current_session,
 );
 
 fn local_user(username: &str, role: Role) -> NewUser {
@@ -736,4 +740,164 @@ async fn a_database_needs_an_existing_owner(test: &TestStore) {
         })
         .await;
     assert!(result.is_err(), "a database must belong to a known user");
+}
+
+async fn an_sso_user_is_found_by_issuer_and_subject_and_kept_up_to_date(test: &TestStore) {
+    let identity = OidcIdentity {
+        issuer: "https://idp.example.test".to_string(),
+        subject: "sub-42".to_string(),
+    };
+    let mut new = local_user("maria", Role::Customer);
+    new.password_hash = None;
+    new.oidc_identity = Some(identity.clone());
+    let created = test.store.create_user(new).await.unwrap();
+    let found = test.store.user_by_oidc_identity(&identity).await.unwrap();
+    assert_eq!(found.id, created.id);
+    let other_issuer = OidcIdentity {
+        issuer: "https://other.example.test".to_string(),
+        subject: "sub-42".to_string(),
+    };
+    assert!(matches!(
+        test.store.user_by_oidc_identity(&other_issuer).await,
+        Err(StoreError::NotFound)
+    ));
+    let updated = test
+        .store
+        .update_user_profile(created.id, "Maria S.", None, Role::Developer)
+        .await
+        .unwrap();
+    assert_eq!(updated.display_name, "Maria S.");
+    assert_eq!(updated.email, None);
+    assert_eq!(updated.role, Role::Developer);
+    assert!(matches!(
+        test.store
+            .update_user_profile(Uuid::now_v7(), "x", None, Role::Customer)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn a_deleted_user_takes_their_sessions_but_not_their_databases(test: &TestStore) {
+    let gone = test
+        .store
+        .create_user(local_user("gone", Role::Customer))
+        .await
+        .unwrap();
+    let owner = test
+        .store
+        .create_user(local_user("owner", Role::Customer))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    test.store
+        .create_session(NewSession {
+            token_hash: "gone-session".to_string(),
+            user_id: gone.id,
+            created_at: now,
+            expires_at: now + Duration::hours(1),
+            client_address: None,
+            user_agent: None,
+        })
+        .await
+        .unwrap();
+    test.store.delete_user(gone.id).await.unwrap();
+    assert!(matches!(
+        test.store.user_by_id(gone.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        test.store.session("gone-session").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        test.store.delete_user(gone.id).await,
+        Err(StoreError::NotFound)
+    ));
+
+    test.store
+        .create_database(NewDatabase {
+            owner_id: owner.id,
+            name: "orders".to_string(),
+            engine: "postgresql".to_string(),
+            tier: "small".to_string(),
+            region: "local".to_string(),
+        })
+        .await
+        .unwrap();
+    match test.store.delete_user(owner.id).await {
+        Err(StoreError::Conflict(message)) => assert!(message.contains("databases"), "{message}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(test.store.user_by_id(owner.id).await.is_ok());
+}
+
+async fn a_sign_in_flow_can_be_finished_once(test: &TestStore) {
+    let now = Utc::now();
+    let flow = |id: &str, created_at| SignInFlow {
+        id_hash: id.to_string(),
+        provider: "corp".to_string(),
+        csrf_state: "state".to_string(),
+        nonce: "nonce".to_string(),
+        pkce_verifier: "verifier".to_string(),
+        next_path: "/apps".to_string(),
+        created_at,
+    };
+    test.store
+        .create_sign_in_flow(flow("fresh", now))
+        .await
+        .unwrap();
+    test.store
+        .create_sign_in_flow(flow("old", now - Duration::minutes(30)))
+        .await
+        .unwrap();
+    let taken = test.store.take_sign_in_flow("fresh").await.unwrap();
+    assert_eq!(
+        (taken.provider.as_str(), taken.next_path.as_str()),
+        ("corp", "/apps")
+    );
+    assert_eq!(taken.pkce_verifier, "verifier");
+    assert!(matches!(
+        test.store.take_sign_in_flow("fresh").await,
+        Err(StoreError::NotFound)
+    ));
+    let forgotten = test
+        .store
+        .delete_sign_in_flows_before(now - Duration::minutes(10))
+        .await
+        .unwrap();
+    assert_eq!(forgotten, 1);
+    assert!(matches!(
+        test.store.take_sign_in_flow("old").await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn changing_a_password_can_keep_the_current_session(test: &TestStore) {
+    let user = test
+        .store
+        .create_user(local_user("keeper", Role::Developer))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    for hash in ["this-browser", "laptop", "phone"] {
+        test.store
+            .create_session(NewSession {
+                token_hash: hash.to_string(),
+                user_id: user.id,
+                created_at: now,
+                expires_at: now + Duration::hours(1),
+                client_address: None,
+                user_agent: None,
+            })
+            .await
+            .unwrap();
+    }
+    let ended = test
+        .store
+        .delete_other_sessions_of_user(user.id, "this-browser")
+        .await
+        .unwrap();
+    assert_eq!(ended, 2);
+    assert!(test.store.session("this-browser").await.is_ok());
+    assert!(test.store.session("phone").await.is_err());
 }

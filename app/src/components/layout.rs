@@ -106,10 +106,10 @@ fn ViewerMenu() -> impl IntoView {
     match crate::viewer::current() {
         Some(viewer) => view! {
             <div class="viewer">
-                <span class="viewer-name">
+                <A href="/account" attr:class="viewer-name" attr:title="My account">
                     {viewer.display_name}
                     <span class="badge badge-muted">{viewer.role.as_str()}</span>
-                </span>
+                </A>
                 <form method="post" action="/auth/sign-out">
                     <button type="submit" class="button-secondary">"Sign out"</button>
                 </form>

@@ -2,13 +2,17 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-/// The sign-in page: a plain form posted to `/auth/sign-in`, so it works the
-/// same with and without JavaScript.
+use crate::accounts::{SignInOptions, fetch_sign_in_options};
+
+/// The sign-in page: a button for each single-sign-on provider and the
+/// local password form, all plain form posts, so they work the same with and
+/// without JavaScript.
 #[component]
 pub fn SignIn() -> impl IntoView {
     let query = use_query_map();
     let read = move |key: &str| query.read_untracked().get(key);
     let next = read("next").unwrap_or_else(|| "/".to_string());
+    let provider = read("provider").unwrap_or_else(|| "the provider".to_string());
     let message = match read("error").as_deref() {
         Some("invalid") => Some("Wrong username or password.".to_string()),
         Some("throttled") => Some(format!(
@@ -18,9 +22,26 @@ pub fn SignIn() -> impl IntoView {
         Some("unavailable") => {
             Some("Signing in is not possible right now; try again shortly.".to_string())
         }
+        Some("local_off") => {
+            Some("Password sign-in is switched off on this portal: use single sign-on.".to_string())
+        }
+        Some("disabled") => {
+            Some("Your account is disabled. Ask an admin to enable it.".to_string())
+        }
+        Some("sso_no_role") => Some(format!(
+            "Your groups at {provider} give you no role in this portal. Ask an admin for access."
+        )),
+        Some("sso_expired") => Some(
+            "That sign-in took too long or was started in another browser. Try again.".to_string(),
+        ),
+        Some("sso_unknown") => Some(format!("There is no sign-in provider called {provider:?}.")),
+        Some("sso_failed") => Some(format!(
+            "Signing in with {provider} did not work. Try again; if it keeps failing, tell an admin (the portal's log says why)."
+        )),
         _ => None,
     };
     let signed_out = read("signed_out").is_some();
+    let options = Resource::new_blocking(|| (), |()| fetch_sign_in_options());
     view! {
         <Title text="Sign in" />
         <section class="panel sign-in">
@@ -28,18 +49,61 @@ pub fn SignIn() -> impl IntoView {
             <p class="lede">"DSCloud Portal: your databases and deployments."</p>
             {signed_out.then(|| view! { <p class="status status-ok" role="status">"You are signed out."</p> })}
             {message.map(|message| view! { <p class="status status-error" role="alert">{message}</p> })}
+            <Suspense fallback=|| view! { <p class="hint">"Loading the ways to sign in…"</p> }>
+                {move || {
+                    options
+                        .get()
+                        .map(|options| {
+                            let options = options.unwrap_or(SignInOptions {
+                                local: true,
+                                providers: Vec::new(),
+                            });
+                            methods(options, next.clone())
+                        })
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
+fn methods(options: SignInOptions, next: String) -> impl IntoView {
+    let both = options.local && !options.providers.is_empty();
+    let buttons = options
+        .providers
+        .into_iter()
+        .map(|provider| {
+            let action = format!("/auth/sso/{}/start", provider.id);
+            view! {
+                <form method="post" action=action class="sso-form">
+                    <input type="hidden" name="next" value=next.clone() />
+                    <button type="submit" class="button-primary sso-button">
+                        {format!("Sign in with {}", provider.name)}
+                    </button>
+                </form>
+            }
+        })
+        .collect_view();
+    let local = options.local.then(|| {
+        view! {
             <form method="post" action="/auth/sign-in" class="sign-in-form">
-                <input type="hidden" name="next" value=next />
+                <input type="hidden" name="next" value=next.clone() />
                 <label>
                     "Username"
-                    <input name="username" autocomplete="username" required autofocus />
+                    <input name="username" autocomplete="username" required autofocus=!both />
                 </label>
                 <label>
                     "Password"
                     <input name="password" type="password" autocomplete="current-password" required />
                 </label>
-                <button type="submit" class="button-primary">"Sign in"</button>
+                <button type="submit" class=if both { "button-secondary" } else { "button-primary" }>
+                    "Sign in"
+                </button>
             </form>
-        </section>
+        }
+    });
+    view! {
+        <div class="sso-buttons">{buttons}</div>
+        {both.then(|| view! { <p class="divider"><span>"or with a local account"</span></p> })}
+        {local}
     }
 }

@@ -20,6 +20,8 @@ pub enum AccountError {
     #[error("{0:?} is the last active admin: make another user admin first")]
     LastAdmin(String),
     #[error("{0}")]
+    InvalidUsername(String),
+    #[error("{0}")]
     Store(#[from] StoreError),
 }
 
@@ -65,6 +67,7 @@ pub async fn create_local_user(
     actor: &Actor,
     user: NewLocalUser,
 ) -> Result<(User, Option<String>), AccountError> {
+    app::accounts::check_username(&user.username).map_err(AccountError::InvalidUsername)?;
     let generated = user.password.is_none().then(password::generate);
     let chosen = user
         .password
@@ -183,6 +186,79 @@ pub async fn set_access(
     Ok(updated)
 }
 
+/// Ends every session of a user (ASVS 7.4.5: admins can end sessions).
+pub async fn end_sessions(
+    store: &dyn Store,
+    actor: &Actor,
+    username: &str,
+) -> Result<u64, AccountError> {
+    let user = find(store, username).await?;
+    let ended = store.delete_sessions_of_user(user.id).await?;
+    audit(
+        store,
+        actor,
+        "user.end_sessions",
+        &format!("user:{}", user.username),
+        Outcome::Success,
+        json!({"sessions_ended": ended}),
+    )
+    .await;
+    Ok(ended)
+}
+
+/// Deletes a user and their sessions; never the last active admin. Their
+/// audit events stay, under their name.
+pub async fn delete_user(
+    store: &dyn Store,
+    actor: &Actor,
+    username: &str,
+) -> Result<(), AccountError> {
+    let user = find(store, username).await?;
+    let target = format!("user:{}", user.username);
+    if user.role == Role::Admin && !user.disabled && store.count_active_admins().await? <= 1 {
+        audit(
+            store,
+            actor,
+            "user.delete",
+            &target,
+            Outcome::Denied,
+            json!({"reason": "last active admin"}),
+        )
+        .await;
+        return Err(AccountError::LastAdmin(user.username));
+    }
+    if let Err(error) = store.delete_user(user.id).await {
+        audit(
+            store,
+            actor,
+            "user.delete",
+            &target,
+            Outcome::Failure,
+            json!({"reason": error.to_string()}),
+        )
+        .await;
+        return Err(error.into());
+    }
+    audit(
+        store,
+        actor,
+        "user.delete",
+        &target,
+        Outcome::Success,
+        json!({"before": {"role": user.role.as_str(), "disabled": user.disabled}}),
+    )
+    .await;
+    Ok(())
+}
+
+async fn find(store: &dyn Store, username: &str) -> Result<User, AccountError> {
+    match store.user_by_username(username).await {
+        Ok(user) => Ok(user),
+        Err(StoreError::NotFound) => Err(AccountError::UnknownUser(username.to_string())),
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// On a store with no user at all, creates `admin` with a random password
 /// and returns it, to be shown once.
 pub async fn ensure_first_admin(store: &dyn Store) -> Result<Option<String>, AccountError> {
@@ -204,7 +280,8 @@ pub async fn ensure_first_admin(store: &dyn Store) -> Result<Option<String>, Acc
     Ok(password)
 }
 
-async fn audit(
+/// Appends one event; a failing audit log is logged, never fatal to the change.
+pub(crate) async fn audit(
     store: &dyn Store,
     actor: &Actor,
     action: &str,

@@ -1,10 +1,11 @@
-//! Who may do what. Built so far: local accounts and their passwords, the
-//! session token and cookie rules, and sign-in throttling. Still to come
-//! (issue 4): the sign-in routes that put these together, single sign-on and
-//! the shared role guard.
+//! Who may do what: local accounts and their passwords, single sign-on with
+//! OpenID Connect providers, sessions and their cookie, sign-in throttling,
+//! and the one guard every request passes (`sign_in::require_sign_in`).
 
 pub mod accounts;
 pub mod password;
+pub mod service;
 pub mod session;
 pub mod sign_in;
+pub mod sso;
 pub mod throttle;

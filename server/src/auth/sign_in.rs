@@ -15,17 +15,25 @@ use serde_json::json;
 
 use super::password;
 use super::session::{self, Lifetimes, Validity};
+use super::sso::SingleSignOn;
 use super::throttle::Throttle;
 use crate::store::{NewAuditEvent, NewSession, Outcome, Store, StoreError, User};
 
 /// Who is signed in on a request, put there by [`identify`].
 #[derive(Clone, Debug)]
-pub struct SignedIn(pub User);
+pub struct SignedIn {
+    pub user: User,
+    /// The SHA-256 of the session token the request came with.
+    pub session_hash: String,
+}
 
 pub struct Authenticator {
     store: Arc<dyn Store>,
     throttle: Mutex<Throttle>,
     lifetimes: Lifetimes,
+    /// Whether local accounts may sign in with a password.
+    local_sign_in: bool,
+    sso: Option<SingleSignOn>,
     /// Verified against when the username is unknown, so both answers take as long.
     decoy_hash: String,
 }
@@ -35,6 +43,8 @@ pub enum SignInError {
     /// Unknown user, wrong password or disabled: one answer for all three.
     Invalid,
     Throttled(Duration),
+    /// Password sign-in is switched off by configuration.
+    LocalSignInOff,
     Store(StoreError),
 }
 
@@ -44,8 +54,45 @@ impl Authenticator {
             store,
             throttle: Mutex::new(Throttle::default()),
             lifetimes,
+            local_sign_in: true,
+            sso: None,
             decoy_hash: password::hash(&password::generate()).unwrap_or_default(),
         }
+    }
+
+    /// With single sign-on, and with or without local password sign-in.
+    pub fn with_sign_in_methods(mut self, local_sign_in: bool, sso: Option<SingleSignOn>) -> Self {
+        self.local_sign_in = local_sign_in;
+        self.sso = sso;
+        self
+    }
+
+    /// How users may sign in, for the sign-in page.
+    pub fn sign_in_options(&self) -> app::accounts::SignInOptions {
+        app::accounts::SignInOptions {
+            local: self.local_sign_in,
+            providers: self
+                .sso
+                .as_ref()
+                .map(|sso| {
+                    sso.buttons()
+                        .into_iter()
+                        .map(|button| app::accounts::ProviderButton {
+                            id: button.id,
+                            name: button.name,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    pub fn sso(&self) -> Option<&SingleSignOn> {
+        self.sso.as_ref()
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
     }
 
     fn throttle(&self) -> std::sync::MutexGuard<'_, Throttle> {
@@ -62,6 +109,9 @@ impl Authenticator {
         address: &str,
         user_agent: Option<String>,
     ) -> Result<(User, String), SignInError> {
+        if !self.local_sign_in {
+            return Err(SignInError::LocalSignInOff);
+        }
         self.throttle()
             .check(username, address, Instant::now())
             .map_err(|retry| SignInError::Throttled(retry.0))?;
@@ -86,6 +136,22 @@ impl Authenticator {
             }
         };
         self.throttle().record_success(username);
+        let token = self
+            .open_session(&user, address, user_agent, "session.sign_in")
+            .await
+            .map_err(SignInError::Store)?;
+        Ok((user, token))
+    }
+
+    /// Opens a session for a user who proved who they are; returns its token
+    /// (a new one each time: the id rotates at every sign-in).
+    pub async fn open_session(
+        &self,
+        user: &User,
+        address: &str,
+        user_agent: Option<String>,
+        action: &str,
+    ) -> Result<String, StoreError> {
         let token = session::new_token();
         let now = chrono::Utc::now();
         let absolute = chrono::Duration::from_std(self.lifetimes.absolute)
@@ -99,26 +165,22 @@ impl Authenticator {
                 client_address: Some(address.to_string()),
                 user_agent,
             })
-            .await
-            .map_err(SignInError::Store)?;
-        self.store
-            .record_sign_in(user.id, now)
-            .await
-            .map_err(SignInError::Store)?;
+            .await?;
+        self.store.record_sign_in(user.id, now).await?;
         self.audit(
             Some(user.id),
             &user.username,
             address,
-            "session.sign_in",
+            action,
             Outcome::Success,
         )
         .await;
-        Ok((user, token))
+        Ok(token)
     }
 
     /// The user a request's session belongs to, if it is still valid.
     /// Ends sessions past their limits; notes activity at most once a minute.
-    pub async fn current_user(&self, headers: &HeaderMap) -> Option<User> {
+    pub async fn current_user(&self, headers: &HeaderMap) -> Option<SignedIn> {
         let token = session::token_from(headers)?;
         let hash = session::token_hash(&token);
         let record = self.store.session(&hash).await.ok()?;
@@ -131,7 +193,10 @@ impl Authenticator {
             let _ = self.store.touch_session(&hash, now).await;
         }
         let user = self.store.user_by_id(record.user_id).await.ok()?;
-        (!user.disabled).then_some(user)
+        (!user.disabled).then_some(SignedIn {
+            user,
+            session_hash: hash,
+        })
     }
 
     pub async fn sign_out(&self, headers: &HeaderMap, address: &str) {
@@ -191,8 +256,8 @@ pub async fn identify(
     if is_public(request.uri().path()) {
         return next.run(request).await;
     }
-    if let Some(user) = auth.current_user(request.headers()).await {
-        request.extensions_mut().insert(SignedIn(user));
+    if let Some(signed_in) = auth.current_user(request.headers()).await {
+        request.extensions_mut().insert(signed_in);
     }
     next.run(request).await
 }
@@ -217,7 +282,7 @@ pub async fn require_sign_in(request: Request, next: axum::middleware::Next) -> 
     let role = request
         .extensions()
         .get::<SignedIn>()
-        .map(|signed_in| signed_in.0.role);
+        .map(|signed_in| signed_in.user.role);
     let access = match path.strip_prefix("/api/") {
         Some(endpoint) => app::access::server_function(endpoint),
         // Unknown page paths render the 404 page, for signed-in users only.
@@ -249,7 +314,7 @@ struct SignInForm {
     next: String,
 }
 
-fn client_address(request: &Request) -> String {
+pub(crate) fn client_address(request: &Request) -> String {
     request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -257,7 +322,7 @@ fn client_address(request: &Request) -> String {
 }
 
 /// Over https (directly or behind a proxy that says so), cookies are Secure.
-fn is_https(headers: &HeaderMap) -> bool {
+pub(crate) fn is_https(headers: &HeaderMap) -> bool {
     headers
         .get("x-forwarded-proto")
         .and_then(|value| value.to_str().ok())
@@ -273,7 +338,7 @@ pub fn safe_next(next: &str) -> &str {
     }
 }
 
-fn with_cookie(mut response: Response, cookie: &str) -> Response {
+pub(crate) fn with_cookie(mut response: Response, cookie: &str) -> Response {
     if let Ok(value) = HeaderValue::from_str(cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
@@ -304,6 +369,7 @@ pub async fn sign_in_route(auth: Arc<Authenticator>, request: Request) -> Respon
             &session::cookie(&token, auth.lifetimes().absolute, is_https(&headers)),
         ),
         Err(SignInError::Invalid) => back("invalid"),
+        Err(SignInError::LocalSignInOff) => back("local_off"),
         Err(SignInError::Throttled(wait)) => back(&format!(
             "throttled&retry={}",
             wait.as_secs().div_ceil(60).max(1)
@@ -324,7 +390,7 @@ pub async fn sign_out_route(auth: Arc<Authenticator>, request: Request) -> Respo
     )
 }
 
-fn urlencode(text: &str) -> String {
+pub(crate) fn urlencode(text: &str) -> String {
     text.bytes()
         .map(|byte| match byte {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {

@@ -1,6 +1,7 @@
 //! The HTTP surface: the Leptos pages and server functions, health endpoints,
 //! and the layers every request passes through.
 
+mod audit_export;
 mod csrf;
 mod health;
 mod schema;
@@ -22,7 +23,9 @@ use tower_http::{
     trace::TraceLayer,
 };
 
+use crate::auth::service::AccountService;
 use crate::auth::sign_in::{self, Authenticator, SignedIn};
+use crate::auth::sso::{self, SingleSignOn, SsoConfig};
 use crate::cli::ServeArgs;
 use crate::manifests::PreviewRenderer;
 use crate::store::Store;
@@ -48,13 +51,41 @@ pub fn leptos_options(args: &ServeArgs) -> LeptosOptions {
         .build()
 }
 
-/// The whole application as one router, ready to serve.
-pub fn router(state: AppState, args: &ServeArgs) -> Router {
+/// Routes outside the Leptos pages that the access table decides on like
+/// pages (the guard and `tests/access.rs` read this list).
+pub const GUARDED_ROUTES: &[&str] = &[audit_export::PATH];
+
+/// The whole application as one router, ready to serve, with the single
+/// sign-on providers of `sso`. Fails when the configuration leaves no way
+/// to sign in.
+pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Result<Router, String> {
     let routes = generate_route_list(App);
-    let authenticator = Arc::new(Authenticator::new(
-        state.store.clone(),
-        args.session_lifetimes(),
-    ));
+    let provider_names: Vec<(String, String)> = sso
+        .iter()
+        .flat_map(|config| config.providers.iter())
+        .map(|provider| (provider.issuer.clone(), provider.name.clone()))
+        .collect();
+    let single_sign_on = match sso {
+        Some(config) if !config.providers.is_empty() => Some(SingleSignOn::new(
+            config,
+            state.store.clone(),
+            args.public_url(),
+        )?),
+        _ => None,
+    };
+    if !args.local_sign_in && single_sign_on.is_none() {
+        return Err(
+            "local sign-in is off (--local-sign-in false) and no single-sign-on provider is configured (--sso-config): nobody could sign in"
+                .to_string(),
+        );
+    }
+    let authenticator = Arc::new(
+        Authenticator::new(state.store.clone(), args.session_lifetimes())
+            .with_sign_in_methods(args.local_sign_in, single_sign_on),
+    );
+    let sign_in_options = authenticator.sign_in_options();
+    let accounts: Arc<dyn app::services::Accounts> =
+        Arc::new(AccountService::new(state.store.clone(), provider_names));
     let renderer: Arc<dyn app::services::ManifestRenderer> = Arc::new(PreviewRenderer {
         registry: args.image_registry.clone(),
     });
@@ -67,6 +98,8 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
                 provide_context(kubernetes);
             }
             provide_context(renderer.clone());
+            provide_context(accounts.clone());
+            provide_context(sign_in_options.clone());
             provide_viewer();
             security::provide_request_nonce();
         }
@@ -99,7 +132,7 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
             Duration::from_secs(args.request_timeout_secs),
         ));
 
-    Router::new()
+    Ok(Router::new()
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
         .route("/schema/dscloud.json", get(schema::dscloud))
@@ -115,6 +148,23 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
                 sign_in::sign_out_route(authenticator.clone(), request)
             })
         })
+        .route("/auth/sso/{provider}/start", {
+            let authenticator = authenticator.clone();
+            axum::routing::post(
+                move |axum::extract::Path(provider): axum::extract::Path<String>, request| {
+                    sso::routes::start(authenticator.clone(), provider, request)
+                },
+            )
+        })
+        .route("/auth/sso/{provider}/callback", {
+            let authenticator = authenticator.clone();
+            get(
+                move |axum::extract::Path(provider): axum::extract::Path<String>, request| {
+                    sso::routes::callback(authenticator.clone(), provider, request)
+                },
+            )
+        })
+        .route(audit_export::PATH, get(audit_export::export))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })
@@ -130,18 +180,35 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         .layer(axum::middleware::from_fn(csrf::protect))
         .layer(axum::middleware::from_fn(security::headers))
         .layer(layers)
-        .with_state(state)
+        .with_state(state))
 }
 
-/// Makes the signed-in user (found by `sign_in::identify`) known to the page.
+/// Makes the signed-in user (found by `sign_in::identify`) known to the
+/// page, and the caller to server functions.
 fn provide_viewer() {
-    let signed_in = use_context::<axum::http::request::Parts>()
+    let parts = use_context::<axum::http::request::Parts>();
+    let signed_in = parts
+        .as_ref()
         .and_then(|parts| parts.extensions.get::<SignedIn>().cloned());
-    if let Some(SignedIn(user)) = signed_in {
+    let address = parts.as_ref().and_then(|parts| {
+        parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip().to_string())
+    });
+    let mut caller = app::services::Caller {
+        address,
+        ..Default::default()
+    };
+    if let Some(SignedIn { user, session_hash }) = signed_in {
+        caller.username = Some(user.username.clone());
+        caller.role = Some(user.role);
+        caller.session_hash = Some(session_hash);
         provide_context(app::viewer::Viewer {
             username: user.username,
             display_name: user.display_name,
             role: user.role,
         });
     }
+    provide_context(caller);
 }

@@ -63,6 +63,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<User>;
     /// How many enabled admins there are (the last one may not be demoted or disabled).
     async fn count_active_admins(&self) -> StoreResult<u64>;
+    /// The single-sign-on user with this issuer and subject.
+    async fn user_by_oidc_identity(&self, identity: &OidcIdentity) -> StoreResult<User>;
+    /// Brings a single-sign-on user's name, email and role up to date.
+    async fn update_user_profile(
+        &self,
+        user_id: Uuid,
+        display_name: &str,
+        email: Option<&str>,
+        role: app::roles::Role,
+    ) -> StoreResult<User>;
+    /// Deletes a user and their sessions; `Conflict` while they own databases.
+    async fn delete_user(&self, user_id: Uuid) -> StoreResult<()>;
     /// Notes a successful sign-in.
     async fn record_sign_in(
         &self,
@@ -80,6 +92,21 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
     /// Ends every session of one user; returns how many there were.
     async fn delete_sessions_of_user(&self, user_id: Uuid) -> StoreResult<u64>;
+    /// Ends every session of one user but the one with `keep_token_hash`.
+    async fn delete_other_sessions_of_user(
+        &self,
+        user_id: Uuid,
+        keep_token_hash: &str,
+    ) -> StoreResult<u64>;
+
+    async fn create_sign_in_flow(&self, flow: SignInFlow) -> StoreResult<()>;
+    /// Reads and deletes a flow: a flow can finish once only.
+    async fn take_sign_in_flow(&self, id_hash: &str) -> StoreResult<SignInFlow>;
+    /// Forgets the flows started before `before` (abandoned sign-ins).
+    async fn delete_sign_in_flows_before(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<u64>;
 
     /// Appends to the audit log, which can never be edited or deleted.
     async fn append_audit(&self, event: NewAuditEvent) -> StoreResult<AuditEvent>;

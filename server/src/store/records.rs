@@ -180,3 +180,17 @@ pub struct DatabaseQuery {
 pub fn page_size(requested: u32) -> i64 {
     i64::from(requested.clamp(1, MAX_PAGE_SIZE))
 }
+
+/// A single-sign-on flow between the redirect to the provider and its callback.
+#[derive(Clone, Debug)]
+pub struct SignInFlow {
+    /// SHA-256 of the random value in the browser's flow cookie.
+    pub id_hash: String,
+    pub provider: String,
+    pub csrf_state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    /// Where to go after signing in (a path of this site).
+    pub next_path: String,
+    pub created_at: DateTime<Utc>,
+}

@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    AuditEvent, DatabaseRecord, OidcIdentity, Outcome, SessionRecord, StoreError, StoreResult, User,
+    AuditEvent, DatabaseRecord, OidcIdentity, Outcome, SessionRecord, SignInFlow, StoreError,
+    StoreResult, User,
 };
 
 #[derive(sqlx::FromRow)]
@@ -149,6 +150,31 @@ impl From<DatabaseRow> for DatabaseRecord {
     }
 }
 
+#[derive(sqlx::FromRow)]
+pub(super) struct SignInFlowRow {
+    id_hash: String,
+    provider: String,
+    csrf_state: String,
+    nonce: String,
+    pkce_verifier: String,
+    next_path: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<SignInFlowRow> for SignInFlow {
+    fn from(row: SignInFlowRow) -> Self {
+        SignInFlow {
+            id_hash: row.id_hash,
+            provider: row.provider,
+            csrf_state: row.csrf_state,
+            nonce: row.nonce,
+            pkce_verifier: row.pkce_verifier,
+            next_path: row.next_path,
+            created_at: row.created_at,
+        }
+    }
+}
+
 /// Turns a uniqueness violation into a `Conflict` that says what clashed.
 pub(super) fn conflict_or(error: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
     match &error {
@@ -185,13 +211,13 @@ pub(super) const USER_COLUMNS: &str = "id, username, display_name, email, role, 
 macro_rules! impl_store_queries {
     ($store:ty) => {
         use $crate::store::sql::{
-            AuditRow, DatabaseRow, SessionRow, USER_COLUMNS, UserRow, conflict_or,
+            AuditRow, DatabaseRow, SessionRow, SignInFlowRow, USER_COLUMNS, UserRow, conflict_or,
             contains_pattern, prefix_pattern,
         };
         use $crate::store::{
             AuditEvent, AuditPage, AuditQuery, DatabaseQuery, DatabaseRecord, NewAuditEvent,
-            NewDatabase, NewSession, NewUser, Page, SessionRecord, StoreError, StoreResult, User,
-            UserQuery, page_size,
+            NewDatabase, NewSession, NewUser, OidcIdentity, Page, SessionRecord, SignInFlow,
+            StoreError, StoreResult, User, UserQuery, page_size,
         };
 
         impl $store {
@@ -275,6 +301,103 @@ macro_rules! impl_store_queries {
                     .fetch_one(&self.pool)
                     .await?;
                 Ok(u64::try_from(total).unwrap_or_default())
+            }
+
+            async fn user_by_oidc_identity_impl(&self, identity: &OidcIdentity) -> StoreResult<User> {
+                let sql = format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE oidc_issuer = $1 AND oidc_subject = $2"
+                );
+                let row: Option<UserRow> = sqlx::query_as(&sql)
+                    .bind(&identity.issuer)
+                    .bind(&identity.subject)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.ok_or(StoreError::NotFound)?.try_into()
+            }
+
+            async fn update_user_profile_impl(
+                &self,
+                user_id: uuid::Uuid,
+                display_name: &str,
+                email: Option<&str>,
+                role: app::roles::Role,
+            ) -> StoreResult<User> {
+                let done = sqlx::query(
+                    "UPDATE users SET display_name = $1, email = $2, role = $3, updated_at = $4 \
+                     WHERE id = $5",
+                )
+                .bind(display_name)
+                .bind(email)
+                .bind(role.as_str())
+                .bind(chrono::Utc::now())
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                self.user_by_id_impl(user_id).await
+            }
+
+            async fn delete_user_impl(&self, user_id: uuid::Uuid) -> StoreResult<()> {
+                let done = sqlx::query("DELETE FROM users WHERE id = $1")
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|error| match &error {
+                        sqlx::Error::Database(database_error)
+                            if database_error.is_foreign_key_violation() =>
+                        {
+                            StoreError::Conflict(
+                                "the user still owns databases: terminate them first".to_string(),
+                            )
+                        }
+                        _ => StoreError::Database(error),
+                    })?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn create_sign_in_flow_impl(&self, flow: SignInFlow) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO sign_in_flows (id_hash, provider, csrf_state, nonce, \
+                     pkce_verifier, next_path, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&flow.id_hash)
+                .bind(&flow.provider)
+                .bind(&flow.csrf_state)
+                .bind(&flow.nonce)
+                .bind(&flow.pkce_verifier)
+                .bind(&flow.next_path)
+                .bind(flow.created_at)
+                .execute(&self.pool)
+                .await
+                .map_err(|error| conflict_or(error, || "the sign-in flow exists already".to_string()))?;
+                Ok(())
+            }
+
+            async fn take_sign_in_flow_impl(&self, id_hash: &str) -> StoreResult<SignInFlow> {
+                let row: Option<SignInFlowRow> = sqlx::query_as(
+                    "DELETE FROM sign_in_flows WHERE id_hash = $1 RETURNING id_hash, provider, \
+                     csrf_state, nonce, pkce_verifier, next_path, created_at",
+                )
+                .bind(id_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.ok_or(StoreError::NotFound)?.into())
+            }
+
+            async fn delete_sign_in_flows_before_impl(
+                &self,
+                before: chrono::DateTime<chrono::Utc>,
+            ) -> StoreResult<u64> {
+                let done = sqlx::query("DELETE FROM sign_in_flows WHERE created_at < $1")
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
             }
 
             async fn create_session_impl(&self, session: NewSession) -> StoreResult<()> {
@@ -394,6 +517,19 @@ macro_rules! impl_store_queries {
             async fn delete_sessions_of_user_impl(&self, user_id: uuid::Uuid) -> StoreResult<u64> {
                 let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                     .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn delete_other_sessions_of_user_impl(
+                &self,
+                user_id: uuid::Uuid,
+                keep_token_hash: &str,
+            ) -> StoreResult<u64> {
+                let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+                    .bind(user_id)
+                    .bind(keep_token_hash)
                     .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected())
@@ -567,6 +703,33 @@ macro_rules! impl_store_queries {
             async fn count_active_admins(&self) -> StoreResult<u64> {
                 self.count_active_admins_impl().await
             }
+            async fn user_by_oidc_identity(&self, identity: &OidcIdentity) -> StoreResult<User> {
+                self.user_by_oidc_identity_impl(identity).await
+            }
+            async fn update_user_profile(
+                &self,
+                user_id: uuid::Uuid,
+                display_name: &str,
+                email: Option<&str>,
+                role: app::roles::Role,
+            ) -> StoreResult<User> {
+                self.update_user_profile_impl(user_id, display_name, email, role).await
+            }
+            async fn delete_user(&self, user_id: uuid::Uuid) -> StoreResult<()> {
+                self.delete_user_impl(user_id).await
+            }
+            async fn create_sign_in_flow(&self, flow: SignInFlow) -> StoreResult<()> {
+                self.create_sign_in_flow_impl(flow).await
+            }
+            async fn take_sign_in_flow(&self, id_hash: &str) -> StoreResult<SignInFlow> {
+                self.take_sign_in_flow_impl(id_hash).await
+            }
+            async fn delete_sign_in_flows_before(
+                &self,
+                before: chrono::DateTime<chrono::Utc>,
+            ) -> StoreResult<u64> {
+                self.delete_sign_in_flows_before_impl(before).await
+            }
             async fn create_session(&self, session: NewSession) -> StoreResult<()> {
                 self.create_session_impl(session).await
             }
@@ -585,6 +748,13 @@ macro_rules! impl_store_queries {
             }
             async fn delete_sessions_of_user(&self, user_id: uuid::Uuid) -> StoreResult<u64> {
                 self.delete_sessions_of_user_impl(user_id).await
+            }
+            async fn delete_other_sessions_of_user(
+                &self,
+                user_id: uuid::Uuid,
+                keep_token_hash: &str,
+            ) -> StoreResult<u64> {
+                self.delete_other_sessions_of_user_impl(user_id, keep_token_hash).await
             }
             async fn append_audit(&self, event: NewAuditEvent) -> StoreResult<AuditEvent> {
                 self.append_audit_impl(event).await

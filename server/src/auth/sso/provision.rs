@@ -1,0 +1,132 @@
+//! The portal user behind a verified single-sign-on identity: found by
+//! (issuer, subject), created on first sign-in, and brought up to date on
+//! every sign-in (name, email, and the role the groups give: the provider is
+//! the source of truth for its users, as in Argo CD, where groups are read
+//! at sign-in).
+
+use serde_json::json;
+
+use super::{Identity, ProviderConfig};
+use crate::auth::accounts::{Actor, audit};
+use crate::store::{NewUser, OidcIdentity, Outcome, Store, StoreError, User};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("your groups give you no role in the portal; ask an admin for access")]
+    NoRole,
+    #[error("your account is disabled")]
+    Disabled,
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+pub async fn user_for(
+    store: &dyn Store,
+    identity: &Identity,
+    provider: &ProviderConfig,
+    address: &str,
+) -> Result<User, Refusal> {
+    let key = OidcIdentity {
+        issuer: identity.issuer.clone(),
+        subject: identity.subject.clone(),
+    };
+    let actor = Actor {
+        id: None,
+        name: identity.username_hint.clone(),
+        address: Some(address.to_string()),
+    };
+    let target = format!("sso:{}:{}", identity.provider, identity.subject);
+    let Some(role) = provider.role_for(&identity.groups) else {
+        audit(
+            store,
+            &actor,
+            "session.sign_in_sso",
+            &target,
+            Outcome::Denied,
+            json!({"reason": "no role for these groups", "groups": identity.groups}),
+        )
+        .await;
+        return Err(Refusal::NoRole);
+    };
+    let display_name = identity
+        .display_name
+        .clone()
+        .unwrap_or_else(|| identity.username_hint.clone());
+    match store.user_by_oidc_identity(&key).await {
+        Ok(user) if user.disabled => Err(Refusal::Disabled),
+        Ok(user) => {
+            let changed = user.role != role
+                || user.display_name != display_name
+                || user.email != identity.email;
+            if !changed {
+                return Ok(user);
+            }
+            let updated = store
+                .update_user_profile(user.id, &display_name, identity.email.as_deref(), role)
+                .await?;
+            if user.role != role {
+                audit(
+                    store,
+                    &actor,
+                    "user.update_access",
+                    &format!("user:{}", user.username),
+                    Outcome::Success,
+                    json!({
+                        "before": {"role": user.role.as_str()},
+                        "after": {"role": role.as_str()},
+                        "reason": format!("groups from {}", identity.provider),
+                    }),
+                )
+                .await;
+            }
+            Ok(updated)
+        }
+        Err(StoreError::NotFound) => {
+            let created = create(store, identity, key, &display_name, role).await?;
+            audit(
+                store,
+                &actor,
+                "user.create",
+                &format!("user:{}", created.username),
+                Outcome::Success,
+                json!({"after": {"role": role.as_str(), "signs_in_with": identity.provider}}),
+            )
+            .await;
+            Ok(created)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Creates the user under the first free name: the hint, then the hint
+/// with the provider's id, then with a number.
+async fn create(
+    store: &dyn Store,
+    identity: &Identity,
+    key: OidcIdentity,
+    display_name: &str,
+    role: app::roles::Role,
+) -> Result<User, StoreError> {
+    let base = identity.username_hint.trim().to_string();
+    let candidates = std::iter::once(base.clone())
+        .chain(std::iter::once(format!("{base}@{}", identity.provider)))
+        .chain((2..20).map(|n| format!("{base}@{}-{n}", identity.provider)));
+    let mut last = StoreError::Conflict(format!("no free username for {base:?}"));
+    for username in candidates {
+        let created = store
+            .create_user(NewUser {
+                username,
+                display_name: display_name.to_string(),
+                email: identity.email.clone(),
+                role,
+                password_hash: None,
+                oidc_identity: Some(key.clone()),
+            })
+            .await;
+        match created {
+            Err(StoreError::Conflict(message)) => last = StoreError::Conflict(message),
+            other => return other,
+        }
+    }
+    Err(last)
+}
