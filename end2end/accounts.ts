@@ -2,6 +2,8 @@
 // An admin (sees every section) and a developer (sees their own).
 export const E2E_USER = 'e2e';
 export const E2E_DEVELOPER = 'e2e-dev';
+// A customer whose password the account test changes.
+export const E2E_PASSWORD_CHANGER = 'e2e-pat';
 export const E2E_PASSWORD = 'e2e-password-long-enough';
 // Where the setup project keeps the signed-in browser state for the other tests.
 export const SIGNED_IN_STATE = 'test-results/.auth/e2e.json';

@@ -1,12 +1,12 @@
 import { expect, test, type Page } from '@playwright/test';
-import { E2E_DEVELOPER, E2E_PASSWORD, E2E_USER } from '../accounts';
+import { E2E_DEVELOPER, E2E_PASSWORD, E2E_PASSWORD_CHANGER, E2E_USER } from '../accounts';
 
 // Local sign-in: a plain form, so the same flow is tested with and without JavaScript.
 
 async function signIn(page: Page, password = E2E_PASSWORD, user = E2E_USER) {
   await page.getByLabel('Username').fill(user);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 for (const javaScriptEnabled of [true, false]) {
@@ -68,4 +68,33 @@ test('a developer sees their sections only and is refused the admin pages', asyn
   const response = await page.goto('/admin/users');
   expect(response?.status()).toBe(403);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Not allowed');
+});
+
+test('my account: who I am, a password change that checks the old one, sign out', async ({ page }) => {
+  await page.goto('/sign-in?next=/account');
+  await signIn(page, E2E_PASSWORD, E2E_PASSWORD_CHANGER);
+  await expect(page).toHaveURL('/account');
+  const main = page.getByRole('main');
+  await expect(main).toContainText('Pat Changer');
+  await expect(main).toContainText('customer');
+  await expect(main).toContainText('a password');
+
+  const form = page.getByRole('form', { name: 'Change my password' });
+  const newPassword = 'a-fresh-password-for-pat';
+  await form.getByLabel('Current password').fill('not-my-password');
+  await form.getByLabel('New password (at least 12 characters)').fill(newPassword);
+  await form.getByLabel('New password, again').fill(newPassword);
+  await form.getByRole('button', { name: 'Change password' }).click();
+  await expect(page.getByRole('alert')).toHaveText('the current password is wrong');
+
+  await form.getByLabel('Current password').fill(E2E_PASSWORD);
+  await form.getByRole('button', { name: 'Change password' }).click();
+  await expect(page.getByRole('status')).toContainText('Your password is changed');
+
+  await main.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/sign-in\?signed_out=1$/);
+  await signIn(page, E2E_PASSWORD, E2E_PASSWORD_CHANGER);
+  await expect(page.getByRole('alert')).toHaveText('Wrong username or password.');
+  await signIn(page, newPassword, E2E_PASSWORD_CHANGER);
+  await expect(page.getByRole('banner')).toContainText('Pat Changer');
 });

@@ -6,7 +6,7 @@ setup('sign in', async ({ page }) => {
   await page.goto('/sign-in');
   await page.getByLabel('Username').fill(E2E_USER);
   await page.getByLabel('Password').fill(E2E_PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page.getByRole('banner')).toContainText('E2E Admin');
   await page.context().storageState({ path: SIGNED_IN_STATE });
 });

@@ -549,3 +549,165 @@ async fn without_a_session_pages_lead_to_sign_in_and_everything_else_is_refused(
         .unwrap();
     assert_eq!(forged.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn admins_export_the_filtered_audit_log_as_csv_and_json() {
+    let (app, store, _dir) = portal_with_user("kim", "a-long-password").await;
+    // A failed sign-in, then a good one: two events about kim.
+    for password in ["wrong-password!", "a-long-password"] {
+        app.clone()
+            .oneshot(sign_in_request("kim", password, "/"))
+            .await
+            .unwrap();
+    }
+    let admin = portal_with(store).await;
+    let response = get(
+        &admin,
+        "/admin/audit/export?format=csv&action=session.sign_in&target=user:kim",
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .contains("dscloud-audit-")
+    );
+    let csv = text(response).await;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "id,at,actor,address,action,target,outcome,details"
+    );
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(
+        lines[1].contains(",success,") && lines[2].contains(",failure,"),
+        "{csv}"
+    );
+    assert!(!csv.contains("a-long-password") && !csv.contains("wrong-password"));
+
+    let json = text(get(&admin, "/admin/audit/export?format=json&actor=nobody").await).await;
+    assert_eq!(json.trim(), "[]");
+    let bad = get(&admin, "/admin/audit/export?format=xml").await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let bad = get(&admin, "/admin/audit/export?since=soon").await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(text(bad).await.contains("from:"));
+
+    // Not for the developer who signed in above.
+    let response = app
+        .clone()
+        .oneshot(sign_in_request("kim", "a-long-password", "/"))
+        .await
+        .unwrap();
+    let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
+    let session = cookie.split(';').next().unwrap().to_string();
+    let refused = app
+        .clone()
+        .oneshot(
+            Request::get("/admin/audit/export")
+                .header(header::COOKIE, session)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+}
+
+fn portal_configured(
+    store: Arc<dyn Store>,
+    args: ServeArgs,
+    sso: Option<server::auth::sso::SsoConfig>,
+) -> Result<Router, String> {
+    router(
+        AppState {
+            leptos_options: leptos_options(&args),
+            store,
+            kubernetes: None,
+        },
+        &args,
+        sso,
+    )
+}
+
+const ONE_PROVIDER: &str = "providers:\n  - id: corp\n    name: Corp SSO\n    issuer: http://127.0.0.1:9\n    client_id: portal\n    default_role: customer\n";
+
+#[tokio::test]
+async fn with_local_sign_in_off_passwords_are_refused_and_only_sso_is_offered() {
+    let (_, store, _dir) = portal_with_user("kim", "a-long-password").await;
+    let args = ServeArgs {
+        local_sign_in: false,
+        ..ServeArgs::default()
+    };
+    let error = portal_configured(store.clone(), args.clone(), None).unwrap_err();
+    assert!(error.contains("nobody could sign in"), "{error}");
+
+    let sso = server::auth::sso::config::parse(ONE_PROVIDER).unwrap();
+    let app = portal_configured(store, args, Some(sso)).unwrap();
+    let response = app
+        .clone()
+        .oneshot(sign_in_request("kim", "a-long-password", "/"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(response.headers().get(header::SET_COOKIE).is_none());
+    assert!(
+        response.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .contains("error=local_off")
+    );
+    let page = text(get(&app, "/sign-in").await).await;
+    assert!(page.contains("Sign in with Corp SSO"), "{page}");
+    assert!(page.contains("/auth/sso/corp/start"));
+    assert!(
+        !page.contains("name=\"password\""),
+        "no password form when it is off"
+    );
+}
+
+#[tokio::test]
+async fn sso_failures_lead_back_to_sign_in_with_a_reason() {
+    let (_, store, _dir) = portal_with_user("kim", "a-long-password").await;
+    let sso = server::auth::sso::config::parse(ONE_PROVIDER).unwrap();
+    let app = portal_configured(store, ServeArgs::default(), Some(sso)).unwrap();
+    let post = |path: &str| {
+        Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("next=%2Fapps"))
+            .unwrap()
+    };
+    let location = |response: axum::response::Response| {
+        response.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    // The provider is down (nothing listens on port 9).
+    let response = app
+        .clone()
+        .oneshot(post("/auth/sso/corp/start"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(location(response).starts_with("/sign-in?error=sso_failed&provider=Corp%20SSO"));
+    let response = app
+        .clone()
+        .oneshot(post("/auth/sso/nobody/start"))
+        .await
+        .unwrap();
+    assert!(location(response).starts_with("/sign-in?error=sso_unknown"));
+    // A callback without this browser's flow cookie is a replay or a forgery.
+    let response = get(&app, "/auth/sso/corp/callback?code=abc&state=xyz").await;
+    assert!(location(response).starts_with("/sign-in?error=sso_expired"));
+    // Starting a sign-in changes state: never over GET, never cross-origin.
+    let response = get(&app, "/auth/sso/corp/start").await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let cross = Request::post("/auth/sso/corp/start")
+        .header("sec-fetch-site", "cross-site")
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(cross).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}

@@ -41,6 +41,13 @@ fn expired_flow_cookie(secure: bool) -> String {
     format!("{FLOW_COOKIE}=; Path=/auth/sso/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
 }
 
+/// The name people know a provider by (its id when it is not configured).
+fn label(auth: &Authenticator, provider: &str) -> String {
+    auth.sso()
+        .and_then(|sso| sso.provider_config(provider))
+        .map_or_else(|| provider.to_string(), |config| config.name.clone())
+}
+
 /// Back to the sign-in page with a reason the page explains.
 fn back_to_sign_in(reason: &str, provider: &str, next: &str) -> Response {
     Redirect::to(&format!(
@@ -60,6 +67,7 @@ pub async fn start(auth: Arc<Authenticator>, provider: String, request: Request)
     let Some(sso) = auth.sso() else {
         return back_to_sign_in("sso_unknown", &provider, &next);
     };
+    let name = label(&auth, &provider);
     match sso.begin(&provider, &next).await {
         Ok((url, flow)) => with_cookie(
             Redirect::to(&url).into_response(),
@@ -68,7 +76,7 @@ pub async fn start(auth: Arc<Authenticator>, provider: String, request: Request)
         Err(SsoError::UnknownProvider(_)) => back_to_sign_in("sso_unknown", &provider, &next),
         Err(error) => {
             tracing::error!(provider, %error, "cannot start a single sign-on");
-            back_to_sign_in("sso_failed", &provider, &next)
+            back_to_sign_in("sso_failed", &name, &next)
         }
     }
 }
@@ -85,17 +93,18 @@ pub async fn callback(auth: Arc<Authenticator>, provider: String, request: Reque
     let Some(sso) = auth.sso() else {
         return forget_flow(back_to_sign_in("sso_unknown", &provider, "/"));
     };
+    let name = label(&auth, &provider);
     let (identity, next) = match sso.finish(&provider, flow.as_deref(), callback).await {
         Ok(done) => done,
         Err(SsoError::NoFlow) => {
-            return forget_flow(back_to_sign_in("sso_expired", &provider, "/"));
+            return forget_flow(back_to_sign_in("sso_expired", &name, "/"));
         }
         Err(SsoError::UnknownProvider(_)) => {
             return forget_flow(back_to_sign_in("sso_unknown", &provider, "/"));
         }
         Err(error) => {
             tracing::warn!(provider, %error, "single sign-on failed");
-            return forget_flow(back_to_sign_in("sso_failed", &provider, "/"));
+            return forget_flow(back_to_sign_in("sso_failed", &name, "/"));
         }
     };
     let Some(config) = sso.provider_config(&provider) else {
@@ -104,14 +113,14 @@ pub async fn callback(auth: Arc<Authenticator>, provider: String, request: Reque
     let user = match provision::user_for(auth.store(), &identity, config, &address).await {
         Ok(user) => user,
         Err(Refusal::NoRole) => {
-            return forget_flow(back_to_sign_in("sso_no_role", &provider, &next));
+            return forget_flow(back_to_sign_in("sso_no_role", &name, &next));
         }
         Err(Refusal::Disabled) => {
-            return forget_flow(back_to_sign_in("disabled", &provider, &next));
+            return forget_flow(back_to_sign_in("disabled", &name, &next));
         }
         Err(Refusal::Store(error)) => {
             tracing::error!(%error, "single sign-on failed on the store");
-            return forget_flow(back_to_sign_in("unavailable", &provider, &next));
+            return forget_flow(back_to_sign_in("unavailable", &name, &next));
         }
     };
     let user_agent = headers
@@ -128,7 +137,7 @@ pub async fn callback(auth: Arc<Authenticator>, provider: String, request: Reque
         )),
         Err(error) => {
             tracing::error!(%error, "cannot open a session after single sign-on");
-            forget_flow(back_to_sign_in("unavailable", &provider, &next))
+            forget_flow(back_to_sign_in("unavailable", &name, &next))
         }
     }
 }

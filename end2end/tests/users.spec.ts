@@ -1,0 +1,54 @@
+import { expect, test } from '@playwright/test';
+
+// The admin's users and audit pages, with a second browser for the user
+// being managed. Runs as the signed-in admin (the setup project's session).
+
+test("the admin creates a user, changes their role, and that user's open session ends", async ({ page, browser, baseURL }) => {
+  const name = `victim-${Date.now().toString(36)}`;
+  await page.goto('/admin/users');
+  const create = page.getByRole('form', { name: 'Create a local user' });
+  await create.getByLabel('Username').fill(name);
+  await create.getByLabel('Display name (optional)').fill('Vic Tim');
+  await create.getByLabel('Role').selectOption('developer');
+  await create.getByRole('button', { name: 'Create user' }).click();
+  const password = (await page.locator('code.secret').textContent()) ?? '';
+  expect(password.length).toBeGreaterThanOrEqual(12);
+
+  // The new user signs in, in a browser of their own.
+  const theirs = await browser.newContext({ baseURL, storageState: { cookies: [], origins: [] } });
+  const them = await theirs.newPage();
+  await them.goto('/sign-in');
+  await them.getByLabel('Username').fill(name);
+  await them.getByLabel('Password').fill(password);
+  await them.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(them.getByRole('banner')).toContainText('developer');
+
+  // The admin finds them and makes them a customer.
+  await page.getByRole('searchbox').fill(name);
+  await page.getByRole('button', { name: 'Search' }).click();
+  await expect(page).toHaveURL(new RegExp(`q=${name}`));
+  const row = page.locator(`tr[data-username="${name}"]`);
+  await expect(row).toContainText('Vic Tim');
+  await expect(row).toContainText('password');
+  await row.getByLabel(`Role of ${name}`).selectOption('customer');
+  await row.getByRole('button', { name: 'Save role' }).click();
+  await expect(row.getByLabel(`Role of ${name}`)).toHaveValue('customer');
+
+  // Their session ended: the next page they open asks them to sign in.
+  await them.goto('/apps/validate');
+  await expect(them).toHaveURL('/sign-in?next=/apps/validate');
+  await theirs.close();
+
+  // The audit log says who did it, to whom, and what changed.
+  await page.goto(`/admin/audit?action=user.update_access&target=user:${name}`);
+  const events = page.getByRole('table');
+  await expect(events).toContainText('e2e');
+  await expect(events).toContainText(`user:${name}`);
+  await expect(events).toContainText('"role":"customer"');
+  await expect(events).toContainText('"sessions_ended":1');
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: 'CSV' }).click(),
+  ]);
+  expect(download.suggestedFilename()).toMatch(/^dscloud-audit-.*\.csv$/);
+});
