@@ -110,6 +110,31 @@ fn accounts() -> Result<
     Ok((crate::services::Caller::current(), service))
 }
 
+/// A service's refusal as the server function's error, with its HTTP status
+/// (400 or 503, not 500) for callers that read it; a plain form post without
+/// JavaScript keeps Leptos's redirect back to the page.
+#[cfg(feature = "ssr")]
+pub(crate) fn refuse(error: crate::services::ServiceError) -> ServerFnError {
+    let plain_form = use_context::<http::request::Parts>()
+        .and_then(|parts| {
+            parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|accept| accept.to_str().ok())
+                .map(|accept| accept.contains("text/html"))
+        })
+        .unwrap_or(false);
+    if !plain_form
+        && let (Some(options), Ok(status)) = (
+            use_context::<leptos_axum::ResponseOptions>(),
+            http::StatusCode::from_u16(error.status()),
+        )
+    {
+        options.set_status(status);
+    }
+    ServerFnError::new(error.message())
+}
+
 /// Refuses the call unless `crate::access` lets the caller make it (the
 /// server's guard refused it already; this keeps the function safe if it is
 /// ever mounted elsewhere).
@@ -118,7 +143,9 @@ fn authorize(endpoint: &str) -> Result<(), ServerFnError> {
     let role = crate::viewer::current().map(|viewer| viewer.role);
     match crate::access::server_function(endpoint) {
         Some(access) if access.allows(role) => Ok(()),
-        _ => Err(ServerFnError::new("your role does not allow this")),
+        _ => Err(refuse(crate::services::ServiceError::Forbidden(
+            "your role does not allow this".to_string(),
+        ))),
     }
 }
 
@@ -133,7 +160,7 @@ pub async fn fetch_sign_in_options() -> Result<SignInOptions, ServerFnError> {
 pub async fn my_account() -> Result<AccountView, ServerFnError> {
     authorize("my_account")?;
     let (caller, service) = accounts()?;
-    service.account(&caller).await.map_err(ServerFnError::new)
+    service.account(&caller).await.map_err(refuse)
 }
 
 #[server(endpoint = "change_my_password")]
@@ -152,17 +179,14 @@ pub async fn change_my_password(
     service
         .change_password(&caller, current_password, new_password)
         .await
-        .map_err(ServerFnError::new)
+        .map_err(refuse)
 }
 
 #[server(endpoint = "list_users")]
 pub async fn list_users(search: String, page: u32) -> Result<UserList, ServerFnError> {
     authorize("list_users")?;
     let (_, service) = accounts()?;
-    service
-        .list_users(search, page)
-        .await
-        .map_err(ServerFnError::new)
+    service.list_users(search, page).await.map_err(refuse)
 }
 
 /// Creates a local user; returns the generated password, shown once.
@@ -178,7 +202,7 @@ pub async fn create_user(
     service
         .create_user(&caller, username, display_name, email, role)
         .await
-        .map_err(ServerFnError::new)
+        .map_err(refuse)
 }
 
 /// Changes a user's role or whether they may sign in; ends their sessions.
@@ -193,7 +217,7 @@ pub async fn update_user(
     service
         .update_user(&caller, username, role, disabled)
         .await
-        .map_err(ServerFnError::new)
+        .map_err(refuse)
 }
 
 /// Ends every session of a user; returns how many there were.
@@ -204,22 +228,20 @@ pub async fn end_user_sessions(username: String) -> Result<u64, ServerFnError> {
     service
         .end_sessions(&caller, username)
         .await
-        .map_err(ServerFnError::new)
+        .map_err(refuse)
 }
 
 #[server(endpoint = "delete_user")]
 pub async fn delete_user(username: String) -> Result<(), ServerFnError> {
     authorize("delete_user")?;
     let (caller, service) = accounts()?;
-    service
-        .delete_user(&caller, username)
-        .await
-        .map_err(ServerFnError::new)
+    service.delete_user(&caller, username).await.map_err(refuse)
 }
 
 #[server(endpoint = "list_audit")]
 pub async fn list_audit(
-    filter: AuditFilter,
+    // No filter at all arrives as no field (the URL encoding drops empty options).
+    #[server(default)] filter: AuditFilter,
     before: Option<i64>,
 ) -> Result<AuditList, ServerFnError> {
     authorize("list_audit")?;
@@ -227,7 +249,7 @@ pub async fn list_audit(
     service
         .list_audit(filter, before, AUDIT_PAGE_SIZE)
         .await
-        .map_err(ServerFnError::new)
+        .map_err(refuse)
 }
 
 /// The message of a server error without the framework's prefix.

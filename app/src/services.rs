@@ -35,22 +35,68 @@ impl Caller {
     }
 }
 
-/// Accounts, users and the audit log. Errors are for people: they say what
-/// went wrong and what to do.
+/// Why a service refused: the caller's request (400), their role (403), or
+/// the server (503).
+/// The message is for people: it says what went wrong and what to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServiceError {
+    Invalid(String),
+    /// The caller's role does not allow it (403).
+    Forbidden(String),
+    Unavailable(String),
+}
+
+impl ServiceError {
+    pub fn status(&self) -> u16 {
+        match self {
+            ServiceError::Invalid(_) => 400,
+            ServiceError::Forbidden(_) => 403,
+            ServiceError::Unavailable(_) => 503,
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            ServiceError::Invalid(message)
+            | ServiceError::Forbidden(message)
+            | ServiceError::Unavailable(message) => message,
+        }
+    }
+}
+
+impl std::fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl From<String> for ServiceError {
+    fn from(message: String) -> Self {
+        ServiceError::Invalid(message)
+    }
+}
+
+impl From<&str> for ServiceError {
+    fn from(message: &str) -> Self {
+        ServiceError::Invalid(message.to_string())
+    }
+}
+
+/// Accounts, users and the audit log.
 #[async_trait::async_trait]
 pub trait Accounts: Send + Sync + 'static {
-    async fn account(&self, caller: &Caller) -> Result<crate::accounts::AccountView, String>;
+    async fn account(&self, caller: &Caller) -> Result<crate::accounts::AccountView, ServiceError>;
     async fn change_password(
         &self,
         caller: &Caller,
         current_password: String,
         new_password: String,
-    ) -> Result<(), String>;
+    ) -> Result<(), ServiceError>;
     async fn list_users(
         &self,
         search: String,
         page: u32,
-    ) -> Result<crate::accounts::UserList, String>;
+    ) -> Result<crate::accounts::UserList, ServiceError>;
     /// Returns the generated password.
     async fn create_user(
         &self,
@@ -59,20 +105,20 @@ pub trait Accounts: Send + Sync + 'static {
         display_name: String,
         email: String,
         role: crate::roles::Role,
-    ) -> Result<String, String>;
+    ) -> Result<String, ServiceError>;
     async fn update_user(
         &self,
         caller: &Caller,
         username: String,
         role: crate::roles::Role,
         disabled: bool,
-    ) -> Result<(), String>;
-    async fn end_sessions(&self, caller: &Caller, username: String) -> Result<u64, String>;
-    async fn delete_user(&self, caller: &Caller, username: String) -> Result<(), String>;
+    ) -> Result<(), ServiceError>;
+    async fn end_sessions(&self, caller: &Caller, username: String) -> Result<u64, ServiceError>;
+    async fn delete_user(&self, caller: &Caller, username: String) -> Result<(), ServiceError>;
     async fn list_audit(
         &self,
         filter: crate::accounts::AuditFilter,
         before: Option<i64>,
         limit: u32,
-    ) -> Result<crate::accounts::AuditList, String>;
+    ) -> Result<crate::accounts::AuditList, ServiceError>;
 }

@@ -711,3 +711,56 @@ async fn sso_failures_lead_back_to_sign_in_with_a_reason() {
     let response = app.clone().oneshot(cross).await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_audit_server_function_answers_with_no_filter_and_with_one() {
+    let (app, _dir) = sqlite_portal().await;
+    for body in [
+        "",
+        "filter[actor]=nobody",
+        "filter[since]=2026-01-01&before=1000",
+    ] {
+        let response = app
+            .clone()
+            .oneshot(
+                Request::post("/api/list_audit")
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .header(header::ACCEPT, "application/json")
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{body}");
+        let list: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
+        assert!(list["items"].is_array(), "{body}: {list}");
+    }
+}
+
+#[tokio::test]
+async fn refusals_of_server_functions_are_client_errors_with_the_reason() {
+    let (app, _dir) = sqlite_portal().await;
+    let call = |endpoint: &str, body: &'static str| {
+        Request::post(format!("/api/{endpoint}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let response = app
+        .clone()
+        .oneshot(call("delete_user", "username=test-admin"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(text(response).await.contains("your own account"));
+    let response = app
+        .clone()
+        .oneshot(call(
+            "render_manifests",
+            "text=jobs%3A+%7B%7D&app=Bad_Name&environment=dev",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}

@@ -29,13 +29,13 @@ pub async fn render_manifests(
     let renderer = use_context::<std::sync::Arc<dyn crate::services::ManifestRenderer>>()
         .ok_or_else(|| ServerFnError::new("rendering is not available on this server"))?;
     let Some(file) = check(&text).file else {
-        return Err(ServerFnError::new(
-            "the file has errors; fix them to see its objects",
+        return Err(crate::accounts::refuse(
+            "the file has errors; fix them to see its objects".into(),
         ));
     };
     renderer
         .render_preview(&app, &environment, &file)
-        .map_err(ServerFnError::new)
+        .map_err(|message| crate::accounts::refuse(message.into()))
 }
 
 #[component]

@@ -9,7 +9,7 @@ use app::accounts::{
     AccountView, AuditEntry, AuditFilter, AuditList, USERS_PAGE_SIZE, UserList, UserSummary,
 };
 use app::roles::Role;
-use app::services::Caller;
+use app::services::{Caller, ServiceError};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::json;
 
@@ -59,7 +59,7 @@ impl AccountService {
         }
     }
 
-    async fn caller_user(&self, caller: &Caller) -> Result<User, String> {
+    async fn caller_user(&self, caller: &Caller) -> Result<User, ServiceError> {
         let username = caller.username.as_deref().ok_or("sign in first")?;
         self.store
             .user_by_username(username)
@@ -67,7 +67,7 @@ impl AccountService {
             .map_err(|error| message(error.into()))
     }
 
-    async fn actor(&self, caller: &Caller) -> Result<Actor, String> {
+    async fn actor(&self, caller: &Caller) -> Result<Actor, ServiceError> {
         let user = self.caller_user(caller).await?;
         Ok(Actor {
             id: Some(user.id),
@@ -82,13 +82,15 @@ fn display_time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-fn message(error: AccountError) -> String {
+fn message(error: AccountError) -> ServiceError {
     match error {
         AccountError::Store(StoreError::Database(error)) => {
             tracing::error!(%error, "accounts: database error");
-            "the portal's database is not available; try again shortly".to_string()
+            ServiceError::Unavailable(
+                "the portal's database is not available; try again shortly".to_string(),
+            )
         }
-        other => other.to_string(),
+        other => ServiceError::Invalid(other.to_string()),
     }
 }
 
@@ -154,7 +156,7 @@ pub fn audit_entry(event: crate::store::AuditEvent) -> AuditEntry {
 
 #[async_trait::async_trait]
 impl app::services::Accounts for AccountService {
-    async fn account(&self, caller: &Caller) -> Result<AccountView, String> {
+    async fn account(&self, caller: &Caller) -> Result<AccountView, ServiceError> {
         let user = self.caller_user(caller).await?;
         Ok(AccountView {
             user: self.summary(&user),
@@ -166,10 +168,10 @@ impl app::services::Accounts for AccountService {
         caller: &Caller,
         current_password: String,
         new_password: String,
-    ) -> Result<(), String> {
+    ) -> Result<(), ServiceError> {
         let user = self.caller_user(caller).await?;
         let Some(hash) = user.password_hash.as_deref() else {
-            return Err("you sign in with single sign-on: change your password there".to_string());
+            return Err("you sign in with single sign-on: change your password there".into());
         };
         let actor = self.actor(caller).await?;
         let target = format!("user:{}", user.username);
@@ -183,10 +185,10 @@ impl app::services::Accounts for AccountService {
                 json!({"reason": "wrong current password"}),
             )
             .await;
-            return Err("the current password is wrong".to_string());
+            return Err("the current password is wrong".into());
         }
         if new_password == current_password {
-            return Err("the new password is the current one; choose another".to_string());
+            return Err("the new password is the current one; choose another".into());
         }
         let new_hash = password::hash(&new_password).map_err(|error| error.to_string())?;
         self.store
@@ -215,7 +217,7 @@ impl app::services::Accounts for AccountService {
         Ok(())
     }
 
-    async fn list_users(&self, search: String, page: u32) -> Result<UserList, String> {
+    async fn list_users(&self, search: String, page: u32) -> Result<UserList, ServiceError> {
         let page = page.max(1);
         let search = search.trim();
         let found = self
@@ -242,7 +244,7 @@ impl app::services::Accounts for AccountService {
         display_name: String,
         email: String,
         role: Role,
-    ) -> Result<String, String> {
+    ) -> Result<String, ServiceError> {
         let username = username.trim().to_string();
         app::accounts::check_username(&username)?;
         let actor = self.actor(caller).await?;
@@ -260,7 +262,7 @@ impl app::services::Accounts for AccountService {
         )
         .await
         .map_err(message)?;
-        generated.ok_or_else(|| "no password was generated".to_string())
+        generated.ok_or_else(|| "no password was generated".into())
     }
 
     async fn update_user(
@@ -269,7 +271,7 @@ impl app::services::Accounts for AccountService {
         username: String,
         role: Role,
         disabled: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), ServiceError> {
         let actor = self.actor(caller).await?;
         accounts::set_access(self.store.as_ref(), &actor, &username, role, disabled)
             .await
@@ -277,17 +279,17 @@ impl app::services::Accounts for AccountService {
             .map_err(message)
     }
 
-    async fn end_sessions(&self, caller: &Caller, username: String) -> Result<u64, String> {
+    async fn end_sessions(&self, caller: &Caller, username: String) -> Result<u64, ServiceError> {
         let actor = self.actor(caller).await?;
         accounts::end_sessions(self.store.as_ref(), &actor, &username)
             .await
             .map_err(message)
     }
 
-    async fn delete_user(&self, caller: &Caller, username: String) -> Result<(), String> {
+    async fn delete_user(&self, caller: &Caller, username: String) -> Result<(), ServiceError> {
         let actor = self.actor(caller).await?;
         if username.eq_ignore_ascii_case(&actor.name) {
-            return Err("you cannot delete your own account; another admin can".to_string());
+            return Err("you cannot delete your own account; another admin can".into());
         }
         accounts::delete_user(self.store.as_ref(), &actor, &username)
             .await
@@ -299,7 +301,7 @@ impl app::services::Accounts for AccountService {
         filter: AuditFilter,
         before: Option<i64>,
         limit: u32,
-    ) -> Result<AuditList, String> {
+    ) -> Result<AuditList, ServiceError> {
         let query = audit_query(&filter, before, limit)?;
         let page = self
             .store

@@ -65,6 +65,11 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
         .flat_map(|config| config.providers.iter())
         .map(|provider| (provider.issuer.clone(), provider.name.clone()))
         .collect();
+    let form_targets = security::form_targets(
+        sso.iter()
+            .flat_map(|config| config.providers.iter())
+            .map(|provider| provider.issuer.as_str()),
+    );
     let single_sign_on = match sso {
         Some(config) if !config.providers.is_empty() => Some(SingleSignOn::new(
             config,
@@ -178,7 +183,9 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
             move |request, next| sign_in::identify(authenticator.clone(), request, next)
         }))
         .layer(axum::middleware::from_fn(csrf::protect))
-        .layer(axum::middleware::from_fn(security::headers))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            security::headers(form_targets.clone(), request, next)
+        }))
         .layer(layers)
         .with_state(state))
 }

@@ -7,6 +7,8 @@ use axum::{
     middleware::Next,
     response::Response,
 };
+use std::sync::Arc;
+
 use leptos::nonce::Nonce;
 use leptos::prelude::{provide_context, use_context};
 
@@ -15,12 +17,15 @@ use leptos::prelude::{provide_context, use_context};
 struct RequestNonce(String);
 
 /// Adds the security headers, minting the nonce the page's scripts will carry.
-pub async fn headers(mut request: Request, next: Next) -> Response {
+/// `form_targets` are the single-sign-on providers' origins: the sign-in
+/// buttons post here and are redirected there, and browsers apply
+/// `form-action` to that redirect too.
+pub async fn headers(form_targets: Arc<str>, mut request: Request, next: Next) -> Response {
     let nonce = Nonce::new().to_string();
     request.extensions_mut().insert(RequestNonce(nonce.clone()));
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    if let Ok(policy) = HeaderValue::from_str(&content_security_policy(&nonce)) {
+    if let Ok(policy) = HeaderValue::from_str(&content_security_policy(&nonce, &form_targets)) {
         headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     }
     for (name, value) in STATIC_HEADERS {
@@ -40,13 +45,36 @@ pub fn provide_request_nonce() {
 }
 
 /// Scripts run only from this origin or with the nonce; WASM may compile; the
-/// page cannot be framed; forms post only here.
-fn content_security_policy(nonce: &str) -> String {
+/// page cannot be framed; forms post only here (and on to the sign-in providers).
+fn content_security_policy(nonce: &str, form_targets: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
          style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
-         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+         object-src 'none'; base-uri 'self'; form-action 'self'{form_targets}; frame-ancestors 'none'"
     )
+}
+
+/// The ` origin origin…` list for `form-action`, from providers' issuer URLs.
+pub fn form_targets<'a>(issuers: impl IntoIterator<Item = &'a str>) -> Arc<str> {
+    let mut origins: Vec<String> = issuers
+        .into_iter()
+        .filter_map(|issuer| {
+            let (scheme, rest) = issuer.split_once("://")?;
+            let host = rest.split('/').next()?;
+            // Only characters a CSP source may hold: a hostile value cannot add directives.
+            let clean = host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+            (clean && !host.is_empty()).then(|| format!("{scheme}://{host}"))
+        })
+        .collect();
+    origins.sort();
+    origins.dedup();
+    origins
+        .iter()
+        .map(|origin| format!(" {origin}"))
+        .collect::<String>()
+        .into()
 }
 
 const STATIC_HEADERS: [(HeaderName, &str); 5] = [
@@ -62,3 +90,24 @@ const STATIC_HEADERS: [(HeaderName, &str); 5] = [
         "same-origin",
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_may_go_on_to_the_providers_origins_only() {
+        let targets = form_targets([
+            "https://sso.example.com/realms/corp",
+            "http://127.0.0.1:9400",
+            "https://sso.example.com/realms/other",
+            "https://evil; script-src *",
+        ]);
+        assert_eq!(&*targets, " http://127.0.0.1:9400 https://sso.example.com");
+        let policy = content_security_policy("n", &targets);
+        assert!(
+            policy.contains("form-action 'self' http://127.0.0.1:9400 https://sso.example.com;")
+        );
+        assert!(content_security_policy("n", "").contains("form-action 'self';"));
+    }
+}
