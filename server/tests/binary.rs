@@ -35,6 +35,9 @@ fn help_documents_every_flag_and_its_environment_variable() {
         ("--sandbox-listen", "PORTAL_SANDBOX_LISTEN"),
         ("--session-idle-minutes", "PORTAL_SESSION_IDLE_MINUTES"),
         ("--session-lifetime-hours", "PORTAL_SESSION_LIFETIME_HOURS"),
+        ("--public-url", "PORTAL_PUBLIC_URL"),
+        ("--sso-config", "PORTAL_SSO_CONFIG"),
+        ("--local-sign-in", "PORTAL_LOCAL_SIGN_IN"),
     ] {
         assert!(text.contains(flag), "serve --help lacks {flag}:\n{text}");
         assert!(text.contains(env), "serve --help lacks {env}:\n{text}");
@@ -270,4 +273,90 @@ async fn sigterm_during_start_up_stops_cleanly() {
     running.wait_for("database ready");
     let status = running.terminate();
     assert!(status.success(), "exit status {status:?}");
+}
+
+/// A session lives in the database: signed in before a restart, still
+/// signed in after it.
+#[tokio::test]
+async fn sessions_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut running = Running::start_in(dir.path(), &[]);
+    let line = running.wait_for("the first admin was created");
+    let password = line
+        .split("password `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap()
+        .to_string();
+    let address = running.address();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = client
+        .post(format!("{address}/auth/sign-in"))
+        .form(&[
+            ("username", "admin"),
+            ("password", password.as_str()),
+            ("next", "/account"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(running.terminate().success());
+
+    let mut running = Running::start_in(dir.path(), &[]);
+    let address = running.address();
+    let account = client
+        .get(format!("{address}/account"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(account.status(), 200);
+    assert!(account.text().await.unwrap().contains("Administrator"));
+    running.terminate();
+}
+
+#[test]
+fn a_configuration_that_lets_nobody_sign_in_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = portal()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--local-sign-in",
+            "false",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let log = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("nobody could sign in"), "{log}");
+
+    let config = dir.path().join("sso.yaml");
+    std::fs::write(&config, "providers:\n  - id: Corp\n").unwrap();
+    let output = portal()
+        .args(["serve", "--listen", "127.0.0.1:0", "--sso-config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let log = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("sso.yaml"), "{log}");
 }
