@@ -44,7 +44,7 @@ fn details(user: UserSummary) -> impl IntoView {
             <dt>"Email"</dt>
             <dd>{user.email.unwrap_or_else(|| "—".to_string())}</dd>
             <dt>"Role"</dt>
-            <dd><span class="badge">{user.role.as_str()}</span></dd>
+            <dd><span class="badge badge-muted">{user.role.as_str()}</span></dd>
             <dt>"Signs in with"</dt>
             <dd>{signs_in_with}</dd>
             <dt>"Last sign-in"</dt>
