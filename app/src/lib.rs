@@ -11,6 +11,7 @@
 pub mod access;
 pub mod accounts;
 mod components;
+pub mod databases;
 pub mod dscloud;
 pub mod kubernetes;
 mod meta;

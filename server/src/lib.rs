@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod http;
 pub mod manifests;
+pub mod provisioning;
 pub mod serve;
 pub mod store;
 pub mod telemetry;

@@ -1,0 +1,5 @@
+//! The provisioning engine: databases on Kubernetes through their operators.
+//! `plan` decides (pure, tested without a cluster); the IO around it reads
+//! what Kubernetes reports and carries the decisions out.
+
+pub mod plan;
