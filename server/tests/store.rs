@@ -143,6 +143,9 @@ on_both_stores!(
     a_deleted_user_takes_their_sessions_but_not_their_databases,
     a_sign_in_flow_can_be_finished_once,
     changing_a_password_can_keep_the_current_session,
+    a_database_create_with_the_same_request_key_creates_one,
+    the_engine_finds_unsettled_databases_and_records_steps,
+    databases_are_searched_and_filtered_by_status,
 );
 
 fn local_user(username: &str, role: Role) -> NewUser {
@@ -652,6 +655,8 @@ async fn database_names_are_unique_per_owner(test: &TestStore) {
         engine: "cassandra".to_string(),
         tier: "small".to_string(),
         region: "local".to_string(),
+        schema_name: "shop".to_string(),
+        request_key: None,
     };
     let created = test.store.create_database(orders(owner.id)).await.unwrap();
     assert_eq!(created.status, "PENDING");
@@ -687,6 +692,8 @@ async fn databases_are_listed_per_owner_or_for_everyone(test: &TestStore) {
                     engine: "postgresql".to_string(),
                     tier: "small".to_string(),
                     region: "local".to_string(),
+                    schema_name: "shop".to_string(),
+                    request_key: None,
                 })
                 .await
                 .unwrap();
@@ -695,6 +702,8 @@ async fn databases_are_listed_per_owner_or_for_everyone(test: &TestStore) {
     let anns = test
         .store
         .list_databases(&DatabaseQuery {
+            search: None,
+            status: None,
             owner_id: Some(ann.id),
             limit: 5,
             offset: 5,
@@ -712,6 +721,8 @@ async fn databases_are_listed_per_owner_or_for_everyone(test: &TestStore) {
     let everyone = test
         .store
         .list_databases(&DatabaseQuery {
+            search: None,
+            status: None,
             owner_id: None,
             limit: 100,
             offset: 0,
@@ -737,6 +748,8 @@ async fn a_database_needs_an_existing_owner(test: &TestStore) {
             engine: "cassandra".to_string(),
             tier: "small".to_string(),
             region: "local".to_string(),
+            schema_name: "shop".to_string(),
+            request_key: None,
         })
         .await;
     assert!(result.is_err(), "a database must belong to a known user");
@@ -821,6 +834,8 @@ async fn a_deleted_user_takes_their_sessions_but_not_their_databases(test: &Test
             engine: "postgresql".to_string(),
             tier: "small".to_string(),
             region: "local".to_string(),
+            schema_name: "shop".to_string(),
+            request_key: None,
         })
         .await
         .unwrap();
@@ -900,4 +915,169 @@ async fn changing_a_password_can_keep_the_current_session(test: &TestStore) {
     assert_eq!(ended, 2);
     assert!(test.store.session("this-browser").await.is_ok());
     assert!(test.store.session("phone").await.is_err());
+}
+
+fn new_database(owner_id: Uuid, name: &str, key: Option<&str>) -> NewDatabase {
+    NewDatabase {
+        owner_id,
+        name: name.to_string(),
+        engine: "cassandra".to_string(),
+        tier: "small".to_string(),
+        region: "local".to_string(),
+        schema_name: "shop".to_string(),
+        request_key: key.map(str::to_string),
+    }
+}
+
+async fn a_database_create_with_the_same_request_key_creates_one(test: &TestStore) {
+    let owner = test
+        .store
+        .create_user(local_user("dora", Role::Customer))
+        .await
+        .unwrap();
+    let first = test
+        .store
+        .create_database(new_database(owner.id, "orders", Some("form-1")))
+        .await
+        .unwrap();
+    let again = test
+        .store
+        .create_database(new_database(owner.id, "orders", Some("form-1")))
+        .await
+        .unwrap();
+    assert_eq!(first.id, again.id);
+    assert_eq!(
+        (first.status.as_str(), first.intent.as_str()),
+        ("PENDING", "running")
+    );
+    assert!(!first.settled && !first.configured);
+    assert_eq!(first.schema_name, "shop");
+    let page = test
+        .store
+        .list_databases(&DatabaseQuery {
+            owner_id: Some(owner.id),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.total, 1);
+    // Another key with the same name is a conflict that names it.
+    match test
+        .store
+        .create_database(new_database(owner.id, "orders", Some("form-2")))
+        .await
+    {
+        Err(StoreError::Conflict(message)) => assert!(message.contains("orders"), "{message}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+async fn the_engine_finds_unsettled_databases_and_records_steps(test: &TestStore) {
+    let owner = test
+        .store
+        .create_user(local_user("eve", Role::Customer))
+        .await
+        .unwrap();
+    let database = test
+        .store
+        .create_database(new_database(owner.id, "events", None))
+        .await
+        .unwrap();
+    let unsettled = test.store.unsettled_databases(10).await.unwrap();
+    assert_eq!(
+        unsettled.iter().map(|db| db.id).collect::<Vec<_>>(),
+        [database.id]
+    );
+
+    let step = test
+        .store
+        .start_step(database.id, "namespace", 1)
+        .await
+        .unwrap();
+    test.store.finish_step(step, "success", None).await.unwrap();
+    let failed = test
+        .store
+        .start_step(database.id, "operator-resource", 2)
+        .await
+        .unwrap();
+    test.store
+        .finish_step(failed, "failure", Some("429 Too Many Requests"))
+        .await
+        .unwrap();
+    let steps = test.store.steps(database.id).await.unwrap();
+    assert_eq!(steps.len(), 2);
+    assert_eq!(
+        (steps[0].step.as_str(), steps[0].outcome.as_str()),
+        ("namespace", "success")
+    );
+    assert!(steps[0].finished_at.is_some());
+    assert_eq!(steps[1].attempt, 2);
+    assert_eq!(steps[1].message.as_deref(), Some("429 Too Many Requests"));
+
+    test.store
+        .update_database_state(
+            database.id,
+            store::DatabaseState {
+                status: "ACTIVE".to_string(),
+                message: None,
+                settled: true,
+                configured: true,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(test.store.unsettled_databases(10).await.unwrap().is_empty());
+    let parked = test
+        .store
+        .set_database_intent(database.id, "parked", "medium")
+        .await
+        .unwrap();
+    assert_eq!(
+        (parked.intent.as_str(), parked.tier.as_str()),
+        ("parked", "medium")
+    );
+    assert!(!parked.settled && parked.configured);
+    assert_eq!(test.store.unsettled_databases(10).await.unwrap().len(), 1);
+    assert!(matches!(
+        test.store
+            .set_database_intent(Uuid::now_v7(), "parked", "small")
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn databases_are_searched_and_filtered_by_status(test: &TestStore) {
+    let owner = test
+        .store
+        .create_user(local_user("fay", Role::Customer))
+        .await
+        .unwrap();
+    for name in ["orders", "order_history", "users"] {
+        let name = name.replace('_', "-");
+        test.store
+            .create_database(new_database(owner.id, &name, None))
+            .await
+            .unwrap();
+    }
+    let found = test
+        .store
+        .list_databases(&DatabaseQuery {
+            search: Some("ORDER".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.total, 2);
+    let active = test
+        .store
+        .list_databases(&DatabaseQuery {
+            status: Some("ACTIVE".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(active.total, 0);
 }

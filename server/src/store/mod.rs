@@ -116,6 +116,27 @@ pub trait Store: Send + Sync + 'static {
     async fn create_database(&self, database: NewDatabase) -> StoreResult<DatabaseRecord>;
     async fn database(&self, id: Uuid) -> StoreResult<DatabaseRecord>;
     async fn list_databases(&self, query: &DatabaseQuery) -> StoreResult<Page<DatabaseRecord>>;
+    /// Records what the engine found; `settled` says it has nothing left to do.
+    async fn update_database_state(&self, id: Uuid, state: DatabaseState) -> StoreResult<()>;
+    /// A new desired state (intent and tier); the engine picks it up.
+    async fn set_database_intent(
+        &self,
+        id: Uuid,
+        intent: &str,
+        tier: &str,
+    ) -> StoreResult<DatabaseRecord>;
+    /// The databases the engine has work to do for, least recently touched first.
+    async fn unsettled_databases(&self, limit: u32) -> StoreResult<Vec<DatabaseRecord>>;
+    /// Starts a step of a database's timeline; returns its id.
+    async fn start_step(&self, database_id: Uuid, step: &str, attempt: i32) -> StoreResult<i64>;
+    async fn finish_step(
+        &self,
+        step_id: i64,
+        outcome: &str,
+        message: Option<&str>,
+    ) -> StoreResult<()>;
+    /// A database's steps, oldest first.
+    async fn steps(&self, database_id: Uuid) -> StoreResult<Vec<ProvisioningStep>>;
 }
 
 /// Opens the store a URL names: `sqlite://path` or `postgres://…`.

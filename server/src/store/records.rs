@@ -153,6 +153,10 @@ pub struct NewDatabase {
     pub engine: String,
     pub tier: String,
     pub region: String,
+    /// The first keyspace (Cassandra) or database (PostgreSQL).
+    pub schema_name: String,
+    /// The form's one-time key: a second create with it returns the first database.
+    pub request_key: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -166,14 +170,48 @@ pub struct DatabaseRecord {
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub schema_name: String,
+    /// running, parked or terminated: what the customer wants.
+    pub intent: String,
+    /// Whether the engine is done with the current desired state.
+    pub settled: bool,
+    pub configured: bool,
+    pub deletion_protection: bool,
+    pub status_message: Option<String>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct DatabaseQuery {
     /// Only this owner's databases; `None` for everyone's (admins).
     pub owner_id: Option<Uuid>,
+    /// Names containing this text.
+    pub search: Option<String>,
+    pub status: Option<String>,
     pub limit: u32,
     pub offset: u32,
+}
+
+/// What the engine reports after a reconcile.
+#[derive(Clone, Debug)]
+pub struct DatabaseState {
+    pub status: String,
+    pub message: Option<String>,
+    pub settled: bool,
+    pub configured: bool,
+}
+
+/// One step of a database's provisioning, for its timeline.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProvisioningStep {
+    pub id: i64,
+    pub database_id: Uuid,
+    pub step: String,
+    pub attempt: i32,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// running, success or failure.
+    pub outcome: String,
+    pub message: Option<String>,
 }
 
 /// Clamps a requested page size to 1..=MAX_PAGE_SIZE.

@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    AuditEvent, DatabaseRecord, OidcIdentity, Outcome, SessionRecord, SignInFlow, StoreError,
-    StoreResult, User,
+    AuditEvent, DatabaseRecord, OidcIdentity, Outcome, ProvisioningStep, SessionRecord, SignInFlow,
+    StoreError, StoreResult, User,
 };
 
 #[derive(sqlx::FromRow)]
@@ -132,6 +132,43 @@ pub(super) struct DatabaseRow {
     status: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    schema_name: String,
+    intent: String,
+    settled: bool,
+    configured: bool,
+    deletion_protection: bool,
+    status_message: Option<String>,
+}
+
+pub(super) const DATABASE_COLUMNS: &str = "id, owner_id, name, engine, tier, region, status, \
+     created_at, updated_at, schema_name, intent, settled, configured, deletion_protection, \
+     status_message";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct StepRow {
+    id: i64,
+    database_id: Uuid,
+    step: String,
+    attempt: i32,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    outcome: String,
+    message: Option<String>,
+}
+
+impl From<StepRow> for ProvisioningStep {
+    fn from(row: StepRow) -> Self {
+        ProvisioningStep {
+            id: row.id,
+            database_id: row.database_id,
+            step: row.step,
+            attempt: row.attempt,
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+            outcome: row.outcome,
+            message: row.message,
+        }
+    }
 }
 
 impl From<DatabaseRow> for DatabaseRecord {
@@ -146,6 +183,12 @@ impl From<DatabaseRow> for DatabaseRecord {
             status: row.status,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            schema_name: row.schema_name,
+            intent: row.intent,
+            settled: row.settled,
+            configured: row.configured,
+            deletion_protection: row.deletion_protection,
+            status_message: row.status_message,
         }
     }
 }
@@ -211,13 +254,14 @@ pub(super) const USER_COLUMNS: &str = "id, username, display_name, email, role, 
 macro_rules! impl_store_queries {
     ($store:ty) => {
         use $crate::store::sql::{
-            AuditRow, DatabaseRow, SessionRow, SignInFlowRow, USER_COLUMNS, UserRow, conflict_or,
+            AuditRow, DATABASE_COLUMNS, DatabaseRow, SessionRow, SignInFlowRow, StepRow,
+            USER_COLUMNS, UserRow, conflict_or,
             contains_pattern, prefix_pattern,
         };
         use $crate::store::{
-            AuditEvent, AuditPage, AuditQuery, DatabaseQuery, DatabaseRecord, NewAuditEvent,
-            NewDatabase, NewSession, NewUser, OidcIdentity, Page, SessionRecord, SignInFlow,
-            StoreError, StoreResult, User, UserQuery, page_size,
+            AuditEvent, AuditPage, AuditQuery, DatabaseQuery, DatabaseRecord, DatabaseState,
+            NewAuditEvent, NewDatabase, NewSession, NewUser, OidcIdentity, Page, ProvisioningStep,
+            SessionRecord, SignInFlow, StoreError, StoreResult, User, UserQuery, page_size,
         };
 
         impl $store {
@@ -590,11 +634,25 @@ macro_rules! impl_store_queries {
             }
 
             async fn create_database_impl(&self, database: NewDatabase) -> StoreResult<DatabaseRecord> {
+                if let Some(key) = &database.request_key {
+                    let sql = format!(
+                        "SELECT {DATABASE_COLUMNS} FROM databases WHERE owner_id = $1 AND request_key = $2"
+                    );
+                    let earlier: Option<DatabaseRow> = sqlx::query_as(&sql)
+                        .bind(database.owner_id)
+                        .bind(key)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    if let Some(earlier) = earlier {
+                        return Ok(earlier.into());
+                    }
+                }
                 let now = chrono::Utc::now();
                 let id = uuid::Uuid::now_v7();
                 sqlx::query(
                     "INSERT INTO databases (id, owner_id, name, engine, tier, region, status, \
-                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7, $7)",
+                     created_at, updated_at, schema_name, request_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7, $7, $8, $9)",
                 )
                 .bind(id)
                 .bind(database.owner_id)
@@ -603,6 +661,8 @@ macro_rules! impl_store_queries {
                 .bind(&database.tier)
                 .bind(&database.region)
                 .bind(now)
+                .bind(&database.schema_name)
+                .bind(&database.request_key)
                 .execute(&self.pool)
                 .await
                 .map_err(|error| {
@@ -614,13 +674,11 @@ macro_rules! impl_store_queries {
             }
 
             async fn database_impl(&self, id: uuid::Uuid) -> StoreResult<DatabaseRecord> {
-                let row: Option<DatabaseRow> = sqlx::query_as(
-                    "SELECT id, owner_id, name, engine, tier, region, status, created_at, \
-                     updated_at FROM databases WHERE id = $1",
-                )
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+                let sql = format!("SELECT {DATABASE_COLUMNS} FROM databases WHERE id = $1");
+                let row: Option<DatabaseRow> = sqlx::query_as(&sql)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
                 Ok(row.ok_or(StoreError::NotFound)?.into())
             }
 
@@ -628,26 +686,138 @@ macro_rules! impl_store_queries {
                 &self,
                 query: &DatabaseQuery,
             ) -> StoreResult<Page<DatabaseRecord>> {
-                let rows: Vec<DatabaseRow> = sqlx::query_as(
-                    "SELECT id, owner_id, name, engine, tier, region, status, created_at, \
-                     updated_at FROM databases WHERE ($1 IS NULL OR owner_id = $1) \
-                     ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
-                )
-                .bind(query.owner_id)
-                .bind(page_size(query.limit))
-                .bind(i64::from(query.offset))
-                .fetch_all(&self.pool)
-                .await?;
-                let total: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM databases WHERE ($1 IS NULL OR owner_id = $1)",
-                )
-                .bind(query.owner_id)
-                .fetch_one(&self.pool)
-                .await?;
+                let pattern = query.search.as_deref().map(contains_pattern);
+                let filter = "($1 IS NULL OR owner_id = $1) \
+                     AND ($2 IS NULL OR LOWER(name) LIKE $2 ESCAPE '\\') \
+                     AND ($3 IS NULL OR status = $3)";
+                let sql = format!(
+                    "SELECT {DATABASE_COLUMNS} FROM databases WHERE {filter} \
+                     ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
+                );
+                let rows: Vec<DatabaseRow> = sqlx::query_as(&sql)
+                    .bind(query.owner_id)
+                    .bind(&pattern)
+                    .bind(&query.status)
+                    .bind(page_size(query.limit))
+                    .bind(i64::from(query.offset))
+                    .fetch_all(&self.pool)
+                    .await?;
+                let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM databases WHERE {filter}"))
+                    .bind(query.owner_id)
+                    .bind(&pattern)
+                    .bind(&query.status)
+                    .fetch_one(&self.pool)
+                    .await?;
                 Ok(Page {
                     items: rows.into_iter().map(DatabaseRecord::from).collect(),
                     total: u64::try_from(total).unwrap_or_default(),
                 })
+            }
+
+            async fn update_database_state_impl(
+                &self,
+                id: uuid::Uuid,
+                state: DatabaseState,
+            ) -> StoreResult<()> {
+                let done = sqlx::query(
+                    "UPDATE databases SET status = $1, status_message = $2, settled = $3, \
+                     configured = $4, updated_at = $5 WHERE id = $6",
+                )
+                .bind(&state.status)
+                .bind(&state.message)
+                .bind(state.settled)
+                .bind(state.configured)
+                .bind(chrono::Utc::now())
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn set_database_intent_impl(
+                &self,
+                id: uuid::Uuid,
+                intent: &str,
+                tier: &str,
+            ) -> StoreResult<DatabaseRecord> {
+                let done = sqlx::query(
+                    "UPDATE databases SET intent = $1, tier = $2, settled = FALSE, updated_at = $3 \
+                     WHERE id = $4",
+                )
+                .bind(intent)
+                .bind(tier)
+                .bind(chrono::Utc::now())
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                self.database_impl(id).await
+            }
+
+            async fn unsettled_databases_impl(&self, limit: u32) -> StoreResult<Vec<DatabaseRecord>> {
+                let sql = format!(
+                    "SELECT {DATABASE_COLUMNS} FROM databases WHERE settled = FALSE \
+                     ORDER BY updated_at, id LIMIT $1"
+                );
+                let rows: Vec<DatabaseRow> = sqlx::query_as(&sql)
+                    .bind(i64::from(limit.max(1)))
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.into_iter().map(DatabaseRecord::from).collect())
+            }
+
+            async fn start_step_impl(
+                &self,
+                database_id: uuid::Uuid,
+                step: &str,
+                attempt: i32,
+            ) -> StoreResult<i64> {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO provisioning_steps (database_id, step, attempt, started_at, outcome) \
+                     VALUES ($1, $2, $3, $4, 'running') RETURNING id",
+                )
+                .bind(database_id)
+                .bind(step)
+                .bind(attempt)
+                .bind(chrono::Utc::now())
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(id)
+            }
+
+            async fn finish_step_impl(
+                &self,
+                step_id: i64,
+                outcome: &str,
+                message: Option<&str>,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE provisioning_steps SET outcome = $1, message = $2, finished_at = $3 \
+                     WHERE id = $4",
+                )
+                .bind(outcome)
+                .bind(message)
+                .bind(chrono::Utc::now())
+                .bind(step_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn steps_impl(&self, database_id: uuid::Uuid) -> StoreResult<Vec<ProvisioningStep>> {
+                let rows: Vec<StepRow> = sqlx::query_as(
+                    "SELECT id, database_id, step, attempt, started_at, finished_at, outcome, message \
+                     FROM provisioning_steps WHERE database_id = $1 ORDER BY id",
+                )
+                .bind(database_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(ProvisioningStep::from).collect())
             }
         }
 
@@ -773,6 +943,43 @@ macro_rules! impl_store_queries {
                 query: &DatabaseQuery,
             ) -> StoreResult<Page<DatabaseRecord>> {
                 self.list_databases_impl(query).await
+            }
+            async fn update_database_state(
+                &self,
+                id: uuid::Uuid,
+                state: DatabaseState,
+            ) -> StoreResult<()> {
+                self.update_database_state_impl(id, state).await
+            }
+            async fn set_database_intent(
+                &self,
+                id: uuid::Uuid,
+                intent: &str,
+                tier: &str,
+            ) -> StoreResult<DatabaseRecord> {
+                self.set_database_intent_impl(id, intent, tier).await
+            }
+            async fn unsettled_databases(&self, limit: u32) -> StoreResult<Vec<DatabaseRecord>> {
+                self.unsettled_databases_impl(limit).await
+            }
+            async fn start_step(
+                &self,
+                database_id: uuid::Uuid,
+                step: &str,
+                attempt: i32,
+            ) -> StoreResult<i64> {
+                self.start_step_impl(database_id, step, attempt).await
+            }
+            async fn finish_step(
+                &self,
+                step_id: i64,
+                outcome: &str,
+                message: Option<&str>,
+            ) -> StoreResult<()> {
+                self.finish_step_impl(step_id, outcome, message).await
+            }
+            async fn steps(&self, database_id: uuid::Uuid) -> StoreResult<Vec<ProvisioningStep>> {
+                self.steps_impl(database_id).await
             }
         }
     };
