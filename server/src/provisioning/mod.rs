@@ -2,6 +2,7 @@
 //! `plan` decides (pure, tested without a cluster); the IO around it reads
 //! what Kubernetes reports and carries the decisions out.
 
+pub mod engine;
 pub mod objects;
 pub mod plan;
 pub mod readiness;

@@ -225,6 +225,61 @@ pub fn operator_resource(spec: &DatabaseSpec) -> Value {
     stamped(object)
 }
 
+/// The job that runs once the operator reports ready: the first keyspace or
+/// database and the application role, idempotent (IF NOT EXISTS), so a
+/// retried job does no harm.
+pub const CONFIGURE_JOB: &str = "dscloud-configure";
+
+pub fn configure_job(spec: &DatabaseSpec) -> Value {
+    let schema = &spec.schema_name;
+    let user = spec.username();
+    let (image, script) = match spec.engine {
+        Engine::Cassandra => (
+            format!("cassandra:{CASSANDRA_VERSION}"),
+            format!(
+                "cqlsh \"$HOST\" -u \"$USERNAME\" -p \"$PASSWORD\" -e \"CREATE KEYSPACE IF NOT EXISTS {schema} WITH replication = {{'class': 'NetworkTopologyStrategy', 'dc1': {}}}; GRANT ALL PERMISSIONS ON KEYSPACE {schema} TO '{user}';\"",
+                spec.tier.nodes.min(3)
+            ),
+        ),
+        Engine::Postgresql => (
+            "postgres:17".to_string(),
+            format!(
+                "PGPASSWORD=\"$PASSWORD\" psql -h \"$HOST\" -U \"$USERNAME\" -d {schema} -c \"GRANT ALL ON SCHEMA public TO {user};\""
+            ),
+        ),
+    };
+    let secret_key = |key: &str| json!({"secretKeyRef": {"name": CREDENTIALS_SECRET, "key": key}});
+    json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": spec.metadata(CONFIGURE_JOB),
+        "spec": {
+            "backoffLimit": 3,
+            "ttlSecondsAfterFinished": 86400,
+            "template": {
+                "metadata": {"labels": spec.labels()},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{
+                        "name": "configure",
+                        "image": image,
+                        "command": ["sh", "-c", script],
+                        "env": [
+                            {"name": "HOST", "value": spec.service_host()},
+                            {"name": "USERNAME", "valueFrom": secret_key("username")},
+                            {"name": "PASSWORD", "valueFrom": secret_key("password")},
+                        ],
+                        "resources": {
+                            "requests": {"cpu": format!("{JOB_CPU_MILLIS}m"), "memory": format!("{JOB_MEMORY_MIB}Mi")},
+                            "limits": {"cpu": format!("{JOB_CPU_MILLIS}m"), "memory": format!("{JOB_MEMORY_MIB}Mi")},
+                        },
+                    }],
+                },
+            },
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
