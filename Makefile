@@ -82,6 +82,7 @@ fuzz:
 # Parse + validate + render a 50-component dscloud.yaml.
 bench:
 	cargo bench -p server --bench dscloud
+	cargo bench -p server --bench provisioning
 
 clean:
 	cargo clean

@@ -99,6 +99,13 @@ impl CommonArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KubernetesChoice {
+    Auto,
+    Sandbox,
+    Cluster,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     /// Human-readable lines.
     Text,
@@ -155,6 +162,12 @@ pub struct ServeArgs {
     #[arg(long, env = "PORTAL_SSO_CONFIG")]
     pub sso_config: Option<PathBuf>,
 
+    /// Which Kubernetes the engines use: `auto` takes a configured cluster
+    /// (in-cluster, `KUBECONFIG`, or `~/.kube/config`) and otherwise the
+    /// built-in sandbox; `sandbox` and `cluster` force one.
+    #[arg(long, env = "PORTAL_KUBERNETES", value_enum, default_value_t = KubernetesChoice::Auto)]
+    pub kubernetes: KubernetesChoice,
+
     /// Whether local accounts may sign in with a password. Turn it off once
     /// single sign-on works (`--local-sign-in false`); `portal admin` still works.
     #[arg(long, env = "PORTAL_LOCAL_SIGN_IN", default_value_t = true, action = clap::ArgAction::Set)]
@@ -192,6 +205,7 @@ impl Default for ServeArgs {
             public_url: None,
             sso_config: None,
             local_sign_in: true,
+            kubernetes: KubernetesChoice::Auto,
         }
     }
 }

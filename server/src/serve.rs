@@ -53,7 +53,14 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
         Some(path) => Some(crate::auth::sso::config::load(path).map_err(anyhow::Error::msg)?),
         None => None,
     };
-    let kubernetes = start_sandbox(common, args).await?;
+    let (kubernetes, client) = connect_kubernetes(common, args).await?;
+    let engine = std::sync::Arc::new(crate::provisioning::engine::ProvisioningEngine::new(
+        store.clone(),
+        client,
+    ));
+    // The engine is level-triggered and every write idempotent: stopping it
+    // mid-pass with the process is safe; the next start carries on.
+    tokio::spawn(engine.clone().run(std::future::pending()));
     let state = AppState {
         leptos_options: http::leptos_options(args),
         store,
@@ -78,10 +85,46 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// The cluster configured for this process, if any: in-cluster, `KUBECONFIG`
+/// or `~/.kube/config`.
+fn cluster_configured() -> bool {
+    std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+        || std::env::var_os("KUBECONFIG").is_some()
+        || std::env::var_os("HOME")
+            .map(std::path::PathBuf::from)
+            .is_some_and(|home| home.join(".kube/config").is_file())
+}
+
+/// The Kubernetes the engines use, and how the UI names it.
+async fn connect_kubernetes(
+    common: &CommonArgs,
+    args: &ServeArgs,
+) -> anyhow::Result<(KubernetesTarget, kube::Client)> {
+    use crate::cli::KubernetesChoice;
+    let cluster = match args.kubernetes {
+        KubernetesChoice::Sandbox => false,
+        KubernetesChoice::Cluster => true,
+        KubernetesChoice::Auto => cluster_configured(),
+    };
+    if !cluster {
+        return start_sandbox(common, args).await;
+    }
+    let config = kube::Config::infer()
+        .await
+        .context("cannot read the Kubernetes configuration (in-cluster, KUBECONFIG or ~/.kube/config); use --kubernetes sandbox to run without a cluster")?;
+    let server = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config).context("cannot build the Kubernetes client")?;
+    tracing::info!("Kubernetes: the cluster at {server}");
+    Ok((KubernetesTarget::Cluster { server }, client))
+}
+
 /// Starts the built-in Kubernetes sandbox: its objects live in
 /// `<data-dir>/sandbox/` and survive restarts; kubectl reaches it through
-/// `<data-dir>/sandbox.kubeconfig`.
-async fn start_sandbox(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<KubernetesTarget> {
+/// `<data-dir>/sandbox.kubeconfig`. The engines talk to it in-process.
+async fn start_sandbox(
+    common: &CommonArgs,
+    args: &ServeArgs,
+) -> anyhow::Result<(KubernetesTarget, kube::Client)> {
     let directory = common.data_dir.join("sandbox");
     let sandbox = sandbox::Sandbox::persistent(&directory, sandbox::Behaviour::default())
         .with_context(|| {
@@ -109,9 +152,13 @@ async fn start_sandbox(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<
         "Kubernetes: the built-in sandbox on http://{address} (no cluster configured); look at it with: kubectl --kubeconfig {} get ns",
         kubeconfig.display()
     );
-    Ok(KubernetesTarget::Sandbox {
-        kubeconfig: kubeconfig.display().to_string(),
-    })
+    let client = kube::Client::new(sandbox.router(), "default");
+    Ok((
+        KubernetesTarget::Sandbox {
+            kubeconfig: kubeconfig.display().to_string(),
+        },
+        client,
+    ))
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM; requests in flight then finish.
