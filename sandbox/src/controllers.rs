@@ -98,6 +98,18 @@ pub async fn run(store: Weak<Mutex<Store>>, behaviour: Behaviour) {
             }
             _ = tick, if waiting => {}
         }
+        // Level-triggered: one pass sees every change, so a burst of events
+        // (a thousand writes) makes one pass, not a thousand. A short pause
+        // lets the burst finish arriving; the store's lock stays free for
+        // the API meanwhile.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        loop {
+            match events.try_recv() {
+                Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::TryRecvError::Closed) => return,
+                Err(tokio::sync::broadcast::error::TryRecvError::Empty) => break,
+            }
+        }
         let Some(store) = store.upgrade() else { return };
         let mut store = lock(&store);
         waiting = step(&mut store, &behaviour, &mut clocks, Instant::now());

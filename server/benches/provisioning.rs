@@ -16,7 +16,13 @@ use sandbox::{Behaviour, Sandbox};
 use server::provisioning::engine::ProvisioningEngine;
 use server::store::{self, DatabaseQuery, NewDatabase, NewUser};
 
-const DATABASES: usize = 1_000;
+/// 1,000 by default; `BENCH_DATABASES=100` for a quick look at how it scales.
+fn databases() -> usize {
+    std::env::var("BENCH_DATABASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000)
+}
 
 fn peak_memory_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -73,6 +79,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?
         .id;
 
+    #[allow(non_snake_case)]
+    let DATABASES = databases();
     let started = Instant::now();
     let creates = (0..DATABASES).map(|index| {
         let store = store.clone();

@@ -93,7 +93,9 @@ impl Bed {
     /// Runs passes until every listed database reports `status`.
     async fn until(&self, engine: &ProvisioningEngine, ids: &[Uuid], status: &str) -> Vec<String> {
         let mut seen = Vec::new();
-        for _ in 0..200 {
+        // Backoff after faults can reach seconds: a deadline, not a count.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
             let _ = engine.pass().await;
             let mut done = true;
             for id in ids {
@@ -228,7 +230,7 @@ async fn a_restart_mid_provision_finishes_without_creating_anything_twice() {
 #[tokio::test]
 async fn api_faults_are_retried_and_the_database_still_converges() {
     let bed = bed().await;
-    // Every third write fails, and the first two creates of namespaces answer 429.
+    // Three writes in ten fail with 500, and the first two applies of a namespace answer 429.
     bed.sandbox
         .faults()
         .inject(Fault::always(Failure::Internal).on(Verb::Patch).rate(0.3));
@@ -237,6 +239,7 @@ async fn api_faults_are_retried_and_the_database_still_converges() {
             retry_after_seconds: 0,
         })
         .for_resource("namespaces")
+        .on(Verb::Patch)
         .times(2),
     );
     let db = bed.create("flaky", "postgresql").await;
