@@ -40,7 +40,9 @@ pub const FLOW_COOKIE: &str = "dscloud_sso_flow";
 /// Provider metadata and keys are fetched again after this long.
 const METADATA_MAX_AGE: Duration = Duration::from_secs(60 * 60);
 /// An unknown key id triggers a fetch at most this often (a token with a
-/// made-up `kid` must not turn the portal into a request amplifier).
+/// made-up `kid` must not turn the portal into a request amplifier). Only
+/// fetches an unknown key caused count: a provider that rotates its key right
+/// after our ordinary fetch must still be followed at once.
 const KEY_REFRESH_MIN_INTERVAL: Duration = Duration::from_secs(10);
 
 type DiscoveredClient = CoreClient<
@@ -109,6 +111,8 @@ pub struct Callback {
 struct Discovered {
     metadata: CoreProviderMetadata,
     fetched_at: Instant,
+    /// When an unknown signing key last made us fetch again.
+    key_refresh_at: Option<Instant>,
 }
 
 struct Provider {
@@ -359,19 +363,21 @@ impl SingleSignOn {
         refresh: bool,
     ) -> Result<DiscoveredClient, SsoError> {
         let mut discovered = provider.discovered.lock().await;
-        let stale = match discovered.as_ref() {
-            None => true,
-            Some(known) => {
-                let age = known.fetched_at.elapsed();
-                age > METADATA_MAX_AGE || (refresh && age > KEY_REFRESH_MIN_INTERVAL)
-            }
-        };
-        if stale {
+        let previous_key_refresh = discovered.as_ref().and_then(|known| known.key_refresh_at);
+        let ages = discovered.as_ref().map(|known| {
+            (
+                known.fetched_at.elapsed(),
+                known.key_refresh_at.map(|at| at.elapsed()),
+            )
+        });
+        if must_fetch(ages, refresh) {
             match self.discover(&provider.config).await {
                 Ok(metadata) => {
+                    let now = Instant::now();
                     *discovered = Some(Discovered {
                         metadata,
-                        fetched_at: Instant::now(),
+                        fetched_at: now,
+                        key_refresh_at: if refresh { Some(now) } else { previous_key_refresh },
                     });
                 }
                 // A provider briefly down keeps working with what we knew.
@@ -404,6 +410,20 @@ impl SingleSignOn {
     }
 }
 
+/// Whether to fetch a provider's metadata again, given the age of our copy and
+/// of the last fetch an unknown signing key caused (`None`: no copy yet), and
+/// whether an unknown key asks for fresh keys now.
+fn must_fetch(ages: Option<(Duration, Option<Duration>)>, unknown_key: bool) -> bool {
+    match ages {
+        None => true,
+        Some((age, key_refresh_age)) => {
+            age > METADATA_MAX_AGE
+                || (unknown_key
+                    && key_refresh_age.is_none_or(|since| since > KEY_REFRESH_MIN_INTERVAL))
+        }
+    }
+}
+
 /// A groups claim as names: a list of strings, or one string.
 fn group_names(value: &serde_json::Value) -> Vec<String> {
     match value {
@@ -431,6 +451,26 @@ fn describe(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_key_fetches_again_even_right_after_a_fetch_but_not_in_a_loop() {
+        let second = Duration::from_secs(1);
+        assert!(must_fetch(None, false), "nothing known yet");
+        assert!(!must_fetch(Some((second, None)), false), "a fresh copy is used");
+        assert!(
+            must_fetch(Some((second, None)), true),
+            "a key rotated just after our fetch is followed at once"
+        );
+        assert!(
+            !must_fetch(Some((second, Some(second))), true),
+            "unknown keys fetch at most once per interval"
+        );
+        assert!(must_fetch(
+            Some((second * 11, Some(second * 11))),
+            true
+        ));
+        assert!(must_fetch(Some((METADATA_MAX_AGE * 2, Some(second))), false));
+    }
 
     #[test]
     fn a_groups_claim_is_a_list_or_one_name() {
