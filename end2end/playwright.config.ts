@@ -2,7 +2,15 @@ import { defineConfig } from '@playwright/test';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { E2E_DEVELOPER, E2E_PASSWORD, E2E_PASSWORD_CHANGER, E2E_USER, SIGNED_IN_STATE } from './accounts';
+import {
+  E2E_CUSTOMER,
+  E2E_DEVELOPER,
+  E2E_OTHER_CUSTOMER,
+  E2E_PASSWORD,
+  E2E_PASSWORD_CHANGER,
+  E2E_USER,
+  SIGNED_IN_STATE,
+} from './accounts';
 
 // The portal under test: the release binary, on its own port and a fresh data
 // directory, so a `make run` on port 3000 is left alone.
@@ -71,6 +79,10 @@ export default defineConfig({
         `--role developer --display-name 'E2E Developer' --password-stdin && ` +
         `printf '%s\\n' '${E2E_PASSWORD}' | target/release/portal --data-dir ${dataDir} admin create-user ${E2E_PASSWORD_CHANGER} ` +
         `--role customer --display-name 'Pat Changer' --password-stdin && ` +
+        `printf '%s\\n' '${E2E_PASSWORD}' | target/release/portal --data-dir ${dataDir} admin create-user ${E2E_CUSTOMER} ` +
+        `--role customer --display-name 'Cora Customer' --password-stdin && ` +
+        `printf '%s\\n' '${E2E_PASSWORD}' | target/release/portal --data-dir ${dataDir} admin create-user ${E2E_OTHER_CUSTOMER} ` +
+        `--role customer --display-name 'Carl Customer' --password-stdin && ` +
         `target/release/portal serve --listen 127.0.0.1:${port} --data-dir ${dataDir} ` +
         `--public-url http://localhost:${port} --sso-config end2end/idp/sso.yaml`,
       cwd: root,

@@ -36,6 +36,10 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/sign-in", Access::Public),
     ("/account", Access::SignedIn),
     ("/databases", CUSTOMERS),
+    ("/databases/new", CUSTOMERS),
+    ("/databases/{id}", CUSTOMERS),
+    // Not a page: the database's live status (server-sent events).
+    ("/databases/{id}/events", CUSTOMERS),
     ("/apps", DEVELOPERS),
     ("/apps/validate", DEVELOPERS),
     ("/deploys", DEVELOPERS),
@@ -59,13 +63,43 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     ("end_user_sessions", ADMINS),
     ("delete_user", ADMINS),
     ("list_audit", ADMINS),
+    ("list_databases", CUSTOMERS),
+    ("create_database", CUSTOMERS),
+    ("database_detail", CUSTOMERS),
+    ("reveal_database_password", CUSTOMERS),
+    ("rotate_database_password", CUSTOMERS),
+    ("change_database", CUSTOMERS),
 ];
 
+/// The decision for a path; a `{name}` segment of a route matches any one
+/// non-empty segment.
 pub fn page(path: &str) -> Option<Access> {
     PAGES
         .iter()
         .find(|(route, _)| *route == path)
+        .or_else(|| {
+            PAGES
+                .iter()
+                .find(|(route, _)| route.contains('{') && matches_route(route, path))
+        })
         .map(|(_, access)| *access)
+}
+
+fn matches_route(route: &str, path: &str) -> bool {
+    let mut route_segments = route.split('/');
+    let mut path_segments = path.split('/');
+    loop {
+        match (route_segments.next(), path_segments.next()) {
+            (None, None) => return true,
+            (Some(expected), Some(actual)) => {
+                let parameter = expected.starts_with('{') && expected.ends_with('}');
+                if (parameter && actual.is_empty()) || (!parameter && expected != actual) {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
 }
 
 pub fn server_function(endpoint: &str) -> Option<Access> {
@@ -90,5 +124,9 @@ mod tests {
         }
         assert!(!Access::SignedIn.allows(None));
         assert!(page("/nowhere").is_none() && server_function("unlisted").is_none());
+        assert_eq!(page("/databases/0192"), page("/databases"));
+        assert_eq!(page("/databases/0192/events"), page("/databases"));
+        assert!(page("/databases//events").is_none());
+        assert!(page("/databases/0192/other").is_none());
     }
 }

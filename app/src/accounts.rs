@@ -49,9 +49,14 @@ pub struct UserList {
 
 impl UserList {
     pub fn pages(&self) -> u32 {
-        let pages = self.total.div_ceil(u64::from(self.page_size.max(1)));
-        u32::try_from(pages).unwrap_or(u32::MAX).max(1)
+        page_count(self.total, self.page_size)
     }
+}
+
+/// How many pages `total` items fill, at least one (an empty list is one page).
+pub fn page_count(total: u64, page_size: u32) -> u32 {
+    let pages = total.div_ceil(u64::from(page_size.max(1)));
+    u32::try_from(pages).unwrap_or(u32::MAX).max(1)
 }
 
 /// The signed-in user's own account.
@@ -139,7 +144,7 @@ pub(crate) fn refuse(error: crate::services::ServiceError) -> ServerFnError {
 /// server's guard refused it already; this keeps the function safe if it is
 /// ever mounted elsewhere).
 #[cfg(feature = "ssr")]
-fn authorize(endpoint: &str) -> Result<(), ServerFnError> {
+pub(crate) fn authorize(endpoint: &str) -> Result<(), ServerFnError> {
     let role = crate::viewer::current().map(|viewer| viewer.role);
     match crate::access::server_function(endpoint) {
         Some(access) if access.allows(role) => Ok(()),

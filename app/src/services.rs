@@ -26,6 +26,8 @@ pub struct Caller {
     /// the others end).
     pub session_hash: Option<String>,
     pub address: Option<String>,
+    /// The signed-in user's id (a UUID), for ownership checks.
+    pub user_id: Option<String>,
 }
 
 impl Caller {
@@ -43,6 +45,9 @@ pub enum ServiceError {
     Invalid(String),
     /// The caller's role does not allow it (403).
     Forbidden(String),
+    /// Nothing by that name the caller may see (404): another customer's
+    /// database looks exactly like one that does not exist.
+    NotFound(String),
     Unavailable(String),
 }
 
@@ -51,6 +56,7 @@ impl ServiceError {
         match self {
             ServiceError::Invalid(_) => 400,
             ServiceError::Forbidden(_) => 403,
+            ServiceError::NotFound(_) => 404,
             ServiceError::Unavailable(_) => 503,
         }
     }
@@ -59,6 +65,7 @@ impl ServiceError {
         match self {
             ServiceError::Invalid(message)
             | ServiceError::Forbidden(message)
+            | ServiceError::NotFound(message)
             | ServiceError::Unavailable(message) => message,
         }
     }
@@ -121,4 +128,38 @@ pub trait Accounts: Send + Sync + 'static {
         before: Option<i64>,
         limit: u32,
     ) -> Result<crate::accounts::AuditList, ServiceError>;
+}
+
+/// Databases: the caller's own (admins: everyone's), their creation and
+/// lifecycle. Ownership is checked here, on every call.
+#[async_trait::async_trait]
+pub trait Databases: Send + Sync + 'static {
+    async fn list(
+        &self,
+        caller: &Caller,
+        search: String,
+        status: Option<crate::databases::Status>,
+        page: u32,
+    ) -> Result<crate::databases::DatabaseList, ServiceError>;
+    /// Returns the new database's id (or the earlier one's, for a repeated
+    /// request key).
+    async fn create(
+        &self,
+        caller: &Caller,
+        form: crate::databases::NewDatabaseForm,
+    ) -> Result<String, ServiceError>;
+    async fn detail(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<crate::databases::DatabaseDetail, ServiceError>;
+    async fn reveal_password(&self, caller: &Caller, id: &str) -> Result<String, ServiceError>;
+    async fn rotate_password(&self, caller: &Caller, id: &str) -> Result<(), ServiceError>;
+    async fn change(
+        &self,
+        caller: &Caller,
+        id: &str,
+        change: crate::databases::DatabaseChange,
+        confirm_name: String,
+    ) -> Result<(), ServiceError>;
 }

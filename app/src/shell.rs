@@ -9,7 +9,8 @@ use leptos_router::{
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    AccountPage, AuditPage, ComingSoon, Home, NotFound, SignIn, UsersPage, ValidatePage,
+    AccountPage, AuditPage, ComingSoon, DatabasePage, DatabasesPage, Home, NewDatabasePage,
+    NotFound, SignIn, UsersPage, ValidatePage,
 };
 use crate::theme::current_theme;
 
@@ -64,15 +65,9 @@ pub fn App() -> impl IntoView {
             <Layout>
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=path!("/") view=Home />
-                    <Route
-                        path=path!("/databases")
-                        view=|| view! {
-                            <ComingSoon
-                                title="Databases"
-                                summary="Create Cassandra and PostgreSQL databases, watch them come up live, connect, resize, park and terminate them."
-                            />
-                        }
-                    />
+                    <Route path=path!("/databases") view=DatabasesPage />
+                    <Route path=path!("/databases/new") view=NewDatabasePage />
+                    <Route path=path!("/databases/:id") view=DatabasePage />
                     <Route
                         path=path!("/apps")
                         view=|| view! {

@@ -151,6 +151,12 @@ pub struct ServeArgs {
     #[arg(long, env = "PORTAL_SANDBOX_LISTEN", default_value = "127.0.0.1:0")]
     pub sandbox_listen: SocketAddr,
 
+    /// How long the sandbox's simulated operators take to bring a database
+    /// up (or park, resume, resize it), in milliseconds: long enough to
+    /// watch a database go PENDING → INITIALIZING → ACTIVE.
+    #[arg(long, env = "PORTAL_SANDBOX_OPERATOR_DELAY_MS", default_value_t = 3000, value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    pub sandbox_operator_delay_ms: u64,
+
     /// The address browsers reach the portal at; single sign-on's redirect
     /// URIs are built from it (`<url>/auth/sso/<provider>/callback`).
     /// Defaults to `http://<listen>`.
@@ -200,6 +206,7 @@ impl Default for ServeArgs {
             max_body_bytes: 2 * 1024 * 1024,
             image_registry: "registry.dscloud.local".to_string(),
             sandbox_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            sandbox_operator_delay_ms: 3000,
             session_idle_minutes: 30,
             session_lifetime_hours: 8,
             public_url: None,

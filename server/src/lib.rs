@@ -4,6 +4,7 @@
 pub mod admin_cli;
 pub mod auth;
 pub mod cli;
+pub mod databases;
 pub mod http;
 pub mod manifests;
 pub mod provisioning;

@@ -54,10 +54,23 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
         None => None,
     };
     let (kubernetes, client) = connect_kubernetes(common, args).await?;
-    let engine = std::sync::Arc::new(crate::provisioning::engine::ProvisioningEngine::new(
-        store.clone(),
-        client,
+    // Only the replica holding the lease runs the engine; the others wait
+    // to take over.
+    let elector = Arc::new(crate::provisioning::leader::LeaderElector::new(
+        client.clone(),
+        &crate::provisioning::leader::namespace(),
+        crate::provisioning::leader::identity(),
     ));
+    let engine = Arc::new(
+        crate::provisioning::engine::ProvisioningEngine::new(store.clone(), client.clone())
+            .with_leader(elector.leading()),
+    );
+    tokio::spawn(elector.run(engine.waker()));
+    crate::provisioning::watch::spawn(client.clone(), engine.waker());
+    let provisioning = http::Provisioning {
+        client,
+        wake: engine.waker(),
+    };
     // The engine is level-triggered and every write idempotent: stopping it
     // mid-pass with the process is safe; the next start carries on.
     tokio::spawn(engine.clone().run(std::future::pending()));
@@ -65,6 +78,7 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
         leptos_options: http::leptos_options(args),
         store,
         kubernetes: Some(kubernetes),
+        provisioning: Some(provisioning),
     };
     let app = http::router(state, args, sso).map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(args.listen)
@@ -126,13 +140,16 @@ async fn start_sandbox(
     args: &ServeArgs,
 ) -> anyhow::Result<(KubernetesTarget, kube::Client)> {
     let directory = common.data_dir.join("sandbox");
-    let sandbox = sandbox::Sandbox::persistent(&directory, sandbox::Behaviour::default())
-        .with_context(|| {
-            format!(
-                "cannot open the Kubernetes sandbox in {}",
-                directory.display()
-            )
-        })?;
+    let behaviour = sandbox::Behaviour {
+        operator_ready: std::time::Duration::from_millis(args.sandbox_operator_delay_ms),
+        ..sandbox::Behaviour::default()
+    };
+    let sandbox = sandbox::Sandbox::persistent(&directory, behaviour).with_context(|| {
+        format!(
+            "cannot open the Kubernetes sandbox in {}",
+            directory.display()
+        )
+    })?;
     sandbox.install_operator_crds();
     let listener = TcpListener::bind(args.sandbox_listen)
         .await

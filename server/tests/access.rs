@@ -74,6 +74,7 @@ async fn portal() -> (Router, Vec<Visitor>, tempfile::TempDir) {
             leptos_options: leptos_options(&args),
             store,
             kubernetes: None,
+            provisioning: None,
         },
         &args,
         None,
@@ -145,8 +146,20 @@ async fn every_page_answers_each_visitor_as_the_table_says() {
     let (app, visitors, _dir) = portal().await;
     for (path, access) in access::PAGES {
         for visitor in &visitors {
-            let status = send(&app, Request::get(*path), visitor, Body::empty()).await;
+            // A route with a parameter is asked for a database that does
+            // not exist: past the guard, 404 (or 200 when the page's head
+            // was streamed before the lookup finished).
+            let concrete = path.replace("{id}", "0192f000-0000-7000-8000-000000000000");
+            let status = send(&app, Request::get(&concrete), visitor, Body::empty()).await;
             let expected = expectation(*access, visitor.role, StatusCode::SEE_OTHER);
+            if expected == StatusCode::OK && path.contains('{') {
+                assert!(
+                    status == StatusCode::OK || status == StatusCode::NOT_FOUND,
+                    "{path} for {:?}: {status}",
+                    visitor.role
+                );
+                continue;
+            }
             assert_eq!(status, expected, "{path} for {:?}", visitor.role);
         }
     }

@@ -49,6 +49,7 @@ fn caller(username: &str, role: Role, session: Option<&str>) -> Caller {
         role: Some(role),
         session_hash: session.map(str::to_string),
         address: Some("192.0.2.7".to_string()),
+        user_id: None,
     }
 }
 

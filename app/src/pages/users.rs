@@ -212,7 +212,7 @@ fn CreateUserForm(action: ServerAction<CreateUser>) -> impl IntoView {
         <ActionForm action=action attr:class="stacked-form create-user" attr:aria-label="Create a local user">
             <label>
                 "Username"
-                <input name="username" required maxlength="64" pattern="[A-Za-z0-9][A-Za-z0-9._@-]*" autocomplete="off" />
+                <input name="username" required maxlength="64" pattern="[A-Za-z0-9][A-Za-z0-9._@\\-]*" autocomplete="off" />
             </label>
             <label>
                 "Display name (optional)"

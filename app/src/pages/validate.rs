@@ -102,7 +102,7 @@ pub fn ValidatePage() -> impl IntoView {
                             name="app"
                             value=initial_app
                             on:input=move |event| set_app.set(event_target_value(&event))
-                            pattern="[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+                            pattern="[a-z0-9]([a-z0-9\\-]*[a-z0-9])?"
                             maxlength="63"
                         />
                     </label>

@@ -28,6 +28,7 @@ use crate::auth::sign_in::{self, Authenticator, SignedIn};
 use crate::auth::sso::{self, SingleSignOn, SsoConfig};
 use crate::cli::ServeArgs;
 use crate::manifests::PreviewRenderer;
+use crate::provisioning::credentials::CredentialsClient;
 use crate::store::Store;
 
 /// What every handler can reach.
@@ -37,6 +38,15 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Which Kubernetes the portal runs on, for the UI to say.
     pub kubernetes: Option<app::kubernetes::KubernetesTarget>,
+    /// The Kubernetes client (credentials) and the engine's wake-up, when
+    /// the portal runs the provisioning engine.
+    pub provisioning: Option<Provisioning>,
+}
+
+#[derive(Clone)]
+pub struct Provisioning {
+    pub client: kube::Client,
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 /// The name cargo-leptos gives the compiled front end (`pkg/<name>.wasm`, `.js`, `.css`).
@@ -53,7 +63,7 @@ pub fn leptos_options(args: &ServeArgs) -> LeptosOptions {
 
 /// Routes outside the Leptos pages that the access table decides on like
 /// pages (the guard and `tests/access.rs` read this list).
-pub const GUARDED_ROUTES: &[&str] = &[audit_export::PATH];
+pub const GUARDED_ROUTES: &[&str] = &[audit_export::PATH, crate::databases::events::PATH];
 
 /// The whole application as one router, ready to serve, with the single
 /// sign-on providers of `sso`. Fails when the configuration leaves no way
@@ -94,6 +104,18 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
     let renderer: Arc<dyn app::services::ManifestRenderer> = Arc::new(PreviewRenderer {
         registry: args.image_registry.clone(),
     });
+    let database_service = Arc::new(crate::databases::DatabaseService::new(
+        state.store.clone(),
+        state
+            .provisioning
+            .as_ref()
+            .map(|provisioning| CredentialsClient::new(provisioning.client.clone())),
+        state
+            .provisioning
+            .as_ref()
+            .map(|provisioning| provisioning.wake.clone()),
+    ));
+    let databases: Arc<dyn app::services::Databases> = database_service.clone();
     let context = {
         let store = state.store.clone();
         let kubernetes = state.kubernetes.clone();
@@ -104,6 +126,7 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
             }
             provide_context(renderer.clone());
             provide_context(accounts.clone());
+            provide_context(databases.clone());
             provide_context(sign_in_options.clone());
             provide_viewer();
             security::provide_request_nonce();
@@ -170,6 +193,14 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
             )
         })
         .route(audit_export::PATH, get(audit_export::export))
+        .route(
+            crate::databases::events::PATH,
+            get(
+                move |axum::extract::Path(id): axum::extract::Path<String>, request| {
+                    crate::databases::events::stream(database_service.clone(), id, request)
+                },
+            ),
+        )
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })
@@ -211,6 +242,7 @@ fn provide_viewer() {
         caller.username = Some(user.username.clone());
         caller.role = Some(user.role);
         caller.session_hash = Some(session_hash);
+        caller.user_id = Some(user.id.to_string());
         provide_context(app::viewer::Viewer {
             username: user.username,
             display_name: user.display_name,

@@ -94,6 +94,8 @@ pub struct ProvisioningEngine {
     backoff: Mutex<HashMap<Uuid, Backoff>>,
     /// At most this many databases are reconciled at once.
     concurrency: usize,
+    /// With leader election: true while this replica holds the lease.
+    leading: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl ProvisioningEngine {
@@ -104,7 +106,20 @@ impl ProvisioningEngine {
             wake: Arc::new(Notify::new()),
             backoff: Mutex::new(HashMap::new()),
             concurrency: 16,
+            leading: None,
         }
+    }
+
+    /// Acts only while `leading` is true (see `leader.rs`).
+    pub fn with_leader(mut self, leading: Arc<std::sync::atomic::AtomicBool>) -> Self {
+        self.leading = Some(leading);
+        self
+    }
+
+    fn is_leading(&self) -> bool {
+        self.leading
+            .as_ref()
+            .is_none_or(|leading| leading.load(std::sync::atomic::Ordering::SeqCst))
     }
 
     /// Wakes the engine at once (a database was created or changed).
@@ -129,6 +144,9 @@ impl ProvisioningEngine {
 
     /// One pass over every unsettled database; returns how many it reconciled.
     pub async fn pass(&self) -> Result<usize, EngineError> {
+        if !self.is_leading() {
+            return Ok(0);
+        }
         let databases = self.store.unsettled_databases(10_000).await?;
         let now = Instant::now();
         let due: Vec<DatabaseRecord> = {
@@ -198,6 +216,10 @@ impl ProvisioningEngine {
         let mut configured = db.configured;
         let mut progressed = false;
         for action in &decision.actions {
+            if !self.is_leading() {
+                // The lease went to another replica: it carries on from here.
+                return Ok(decision);
+            }
             let attempt = self.attempt(db.id).await;
             let step = self
                 .store

@@ -222,25 +222,31 @@ pub fn decide(desired: &Desired, observed: &Observed, previous: Status) -> Decis
             Decision::wait(Status::Parking, "waiting for the nodes to stop")
         }
         (Readiness::Ready, _) if desired.configured => Decision::settled(Status::Active),
-        (Readiness::Ready, _) => configure(observed),
+        // A first start, or new credentials to set (a rotation, while ACTIVE).
+        (Readiness::Ready, _) => configure(
+            observed,
+            if starting {
+                Status::Initializing
+            } else {
+                Status::Active
+            },
+        ),
     }
 }
 
 /// The last step of a first start: the keyspace or database and the
 /// application role, through a job.
-fn configure(observed: &Observed) -> Decision {
+fn configure(observed: &Observed, status: Status) -> Decision {
     match &observed.configure_job {
-        None => Decision::act(Status::Initializing, vec![Action::StartConfigureJob]),
+        None => Decision::act(status, vec![Action::StartConfigureJob]),
         Some(JobState::Running) => Decision::wait(
-            Status::Initializing,
-            "creating the first keyspace or database",
+            status,
+            "setting up the keyspace or database and the application role",
         ),
-        Some(JobState::Succeeded) => {
-            Decision::act(Status::Initializing, vec![Action::MarkConfigured])
-        }
+        Some(JobState::Succeeded) => Decision::act(status, vec![Action::MarkConfigured]),
         Some(JobState::Failed(reason)) => Decision {
             actions: vec![Action::DeleteConfigureJob],
-            status: Status::Initializing,
+            status,
             message: Some(format!("the configuration job failed ({reason}); retrying")),
             settled: false,
         },

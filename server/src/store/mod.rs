@@ -125,6 +125,13 @@ pub trait Store: Send + Sync + 'static {
         intent: &str,
         tier: &str,
     ) -> StoreResult<DatabaseRecord>;
+    async fn set_deletion_protection(&self, id: Uuid, enabled: bool) -> StoreResult<()>;
+    /// Asks the engine to run the configuration again (new credentials to
+    /// set inside the database).
+    async fn request_reconfigure(&self, id: Uuid) -> StoreResult<()>;
+    /// How long the latest provisions of an engine took, in seconds, from
+    /// their first step to configured; newest first.
+    async fn provisioning_durations(&self, engine: &str, limit: u32) -> StoreResult<Vec<f64>>;
     /// The databases the engine has work to do for, least recently touched first.
     async fn unsettled_databases(&self, limit: u32) -> StoreResult<Vec<DatabaseRecord>>;
     /// Starts a step of a database's timeline; returns its id.

@@ -759,6 +759,57 @@ macro_rules! impl_store_queries {
                 self.database_impl(id).await
             }
 
+            async fn set_deletion_protection_impl(&self, id: uuid::Uuid, enabled: bool) -> StoreResult<()> {
+                let done = sqlx::query(
+                    "UPDATE databases SET deletion_protection = $1, updated_at = $2 WHERE id = $3",
+                )
+                .bind(enabled)
+                .bind(chrono::Utc::now())
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn request_reconfigure_impl(&self, id: uuid::Uuid) -> StoreResult<()> {
+                let done = sqlx::query(
+                    "UPDATE databases SET configured = FALSE, settled = FALSE, updated_at = $1 WHERE id = $2",
+                )
+                .bind(chrono::Utc::now())
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn provisioning_durations_impl(&self, engine: &str, limit: u32) -> StoreResult<Vec<f64>> {
+                // The first "configured" step ends a provision; later steps
+                // (park, resize, rotate) do not count.
+                let rows: Vec<(chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>)> = sqlx::query_as(
+                    "SELECT MIN(s.started_at), MIN(CASE WHEN s.step = 'configured' THEN s.finished_at END) \
+                     FROM provisioning_steps s JOIN databases d ON d.id = s.database_id \
+                     WHERE d.engine = $1 AND d.configured = TRUE \
+                     GROUP BY d.id, d.created_at ORDER BY d.created_at DESC LIMIT $2",
+                )
+                .bind(engine)
+                .bind(i64::from(limit.max(1)))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .filter_map(|(started, finished)| {
+                        let finished = finished?;
+                        Some((finished - started).num_milliseconds() as f64 / 1000.0)
+                    })
+                    .collect())
+            }
+
             async fn unsettled_databases_impl(&self, limit: u32) -> StoreResult<Vec<DatabaseRecord>> {
                 let sql = format!(
                     "SELECT {DATABASE_COLUMNS} FROM databases WHERE settled = FALSE \
@@ -958,6 +1009,15 @@ macro_rules! impl_store_queries {
                 tier: &str,
             ) -> StoreResult<DatabaseRecord> {
                 self.set_database_intent_impl(id, intent, tier).await
+            }
+            async fn set_deletion_protection(&self, id: uuid::Uuid, enabled: bool) -> StoreResult<()> {
+                self.set_deletion_protection_impl(id, enabled).await
+            }
+            async fn request_reconfigure(&self, id: uuid::Uuid) -> StoreResult<()> {
+                self.request_reconfigure_impl(id).await
+            }
+            async fn provisioning_durations(&self, engine: &str, limit: u32) -> StoreResult<Vec<f64>> {
+                self.provisioning_durations_impl(engine, limit).await
             }
             async fn unsettled_databases(&self, limit: u32) -> StoreResult<Vec<DatabaseRecord>> {
                 self.unsettled_databases_impl(limit).await

@@ -1,0 +1,276 @@
+//! What the databases pages show and the server functions behind them. Each
+//! function checks its caller against `crate::access`, then calls the
+//! `services::Databases` the server provides, which decides whose databases
+//! the caller may see (customers: their own; admins: everyone's).
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{Engine, Intent, Status};
+
+/// One database in the list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseSummary {
+    pub id: String,
+    pub name: String,
+    pub engine: Engine,
+    pub tier: String,
+    pub region: String,
+    pub status: Status,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// The owner's username; shown to admins, who see everyone's databases.
+    pub owner: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseList {
+    pub items: Vec<DatabaseSummary>,
+    pub total: u64,
+    pub page: u32,
+    pub page_size: u32,
+}
+
+impl DatabaseList {
+    pub fn pages(&self) -> u32 {
+        crate::accounts::page_count(self.total, self.page_size)
+    }
+}
+
+/// Databases on one page of the list.
+pub const DATABASES_PAGE_SIZE: u32 = 25;
+
+/// One step of the provisioning timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepView {
+    pub step: String,
+    pub attempt: i32,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// running, success or failure.
+    pub outcome: String,
+    pub message: Option<String>,
+    pub duration_ms: Option<i64>,
+}
+
+/// Where clients connect. The password is not here: it is revealed only on
+/// request (and audited).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionInfo {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    /// The first keyspace or database.
+    pub schema_name: String,
+}
+
+/// Everything the database page shows; also what its live updates carry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseDetail {
+    pub summary: DatabaseSummary,
+    pub intent: Intent,
+    pub deletion_protection: bool,
+    /// What the engine last said: why it waits, or what failed.
+    pub status_message: Option<String>,
+    /// Whether the engine is done with the current desired state.
+    pub settled: bool,
+    pub connection: ConnectionInfo,
+    pub steps: Vec<StepView>,
+    /// Seconds left until ACTIVE, from past provisions of the same engine;
+    /// only while the database is coming up.
+    pub estimate_seconds: Option<u64>,
+    /// RFC 3339: when the detail was read, for "updated … ago".
+    pub read_at: String,
+}
+
+impl DatabaseDetail {
+    /// For ERROR: what happens next, in words.
+    pub fn next_step(&self) -> Option<&'static str> {
+        match (self.summary.status, self.settled) {
+            (Status::Error, true) => Some(
+                "Nothing more is tried on its own: change its size to try again with a new specification, or terminate it.",
+            ),
+            (Status::Error, false) => Some(
+                "The portal keeps retrying with a growing pause (up to 30 seconds); nothing is needed from you.",
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// What the create form sends.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewDatabaseForm {
+    pub name: String,
+    pub engine: String,
+    /// The first keyspace or database; empty: the database's name with `_`.
+    #[serde(default)]
+    pub schema_name: String,
+    pub tier: String,
+    pub region: String,
+    /// A random key the form carries: sending it twice creates one database.
+    #[serde(default)]
+    pub request_key: String,
+}
+
+/// The first keyspace or database a name suggests: `orders-eu` → `orders_eu`.
+pub fn default_schema_name(name: &str) -> String {
+    let candidate = name.replace('-', "_");
+    if candidate
+        .chars()
+        .next()
+        .is_some_and(|first| first.is_ascii_lowercase())
+    {
+        candidate
+    } else {
+        format!("db_{candidate}")
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn databases() -> Result<
+    (
+        crate::services::Caller,
+        std::sync::Arc<dyn crate::services::Databases>,
+    ),
+    ServerFnError,
+> {
+    let service = use_context::<std::sync::Arc<dyn crate::services::Databases>>()
+        .ok_or_else(|| ServerFnError::new("databases are not available on this server"))?;
+    Ok((crate::services::Caller::current(), service))
+}
+
+#[cfg(feature = "ssr")]
+use crate::accounts::{authorize, refuse};
+
+#[server(endpoint = "list_databases")]
+pub async fn list_databases(
+    search: String,
+    status: String,
+    page: u32,
+) -> Result<DatabaseList, ServerFnError> {
+    authorize("list_databases")?;
+    let (caller, service) = databases()?;
+    let status = if status.is_empty() {
+        None
+    } else {
+        Some(status.parse::<Status>().map_err(ServerFnError::new)?)
+    };
+    service
+        .list(&caller, search, status, page)
+        .await
+        .map_err(refuse)
+}
+
+/// Creates a database and goes to its page (also without JavaScript).
+#[server(endpoint = "create_database")]
+pub async fn create_database(form: NewDatabaseForm) -> Result<String, ServerFnError> {
+    authorize("create_database")?;
+    let (caller, service) = databases()?;
+    let id = service.create(&caller, form).await.map_err(refuse)?;
+    leptos_axum::redirect(&format!("/databases/{id}"));
+    Ok(id)
+}
+
+#[server(endpoint = "database_detail")]
+pub async fn fetch_database(id: String) -> Result<DatabaseDetail, ServerFnError> {
+    authorize("database_detail")?;
+    let (caller, service) = databases()?;
+    service.detail(&caller, &id).await.map_err(refuse)
+}
+
+/// The database's password, for the connect panel. Every reveal is audited.
+#[server(endpoint = "reveal_database_password")]
+pub async fn reveal_database_password(id: String) -> Result<String, ServerFnError> {
+    authorize("reveal_database_password")?;
+    let (caller, service) = databases()?;
+    service.reveal_password(&caller, &id).await.map_err(refuse)
+}
+
+/// A new password; clients using the old one must be given the new one.
+#[server(endpoint = "rotate_database_password")]
+pub async fn rotate_database_password(id: String) -> Result<(), ServerFnError> {
+    authorize("rotate_database_password")?;
+    let (caller, service) = databases()?;
+    service.rotate_password(&caller, &id).await.map_err(refuse)
+}
+
+/// Resize, park, resume or terminate, or switch deletion protection:
+/// `change` is `resize` (with `tier`), `park`, `resume`, `terminate` (with
+/// `confirm_name` repeating the database's name), `protect` or `unprotect`.
+#[server(endpoint = "change_database")]
+pub async fn change_database(
+    id: String,
+    change: String,
+    #[server(default)] tier: String,
+    #[server(default)] confirm_name: String,
+) -> Result<(), ServerFnError> {
+    authorize("change_database")?;
+    let (caller, service) = databases()?;
+    let change = DatabaseChange::parse(&change, tier).map_err(ServerFnError::new)?;
+    service
+        .change(&caller, &id, change, confirm_name)
+        .await
+        .map_err(refuse)
+}
+
+/// What a customer can do to a database.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DatabaseChange {
+    Resize(String),
+    Park,
+    Resume,
+    Terminate,
+    DeletionProtection(bool),
+}
+
+impl DatabaseChange {
+    /// The form's `change` field (and `tier` for a resize).
+    pub fn parse(change: &str, tier: String) -> Result<DatabaseChange, String> {
+        Ok(match change {
+            "resize" => DatabaseChange::Resize(tier),
+            "park" => DatabaseChange::Park,
+            "resume" => DatabaseChange::Resume,
+            "terminate" => DatabaseChange::Terminate,
+            "protect" => DatabaseChange::DeletionProtection(true),
+            "unprotect" => DatabaseChange::DeletionProtection(false),
+            other => {
+                return Err(format!(
+                    "unknown change {other:?}: use resize, park, resume, terminate, protect or unprotect"
+                ));
+            }
+        })
+    }
+
+    /// The audit log's action name.
+    pub fn audit_action(&self) -> &'static str {
+        match self {
+            DatabaseChange::Resize(_) => "database.resize",
+            DatabaseChange::Park => "database.park",
+            DatabaseChange::Resume => "database.resume",
+            DatabaseChange::Terminate => "database.terminate",
+            DatabaseChange::DeletionProtection(_) => "database.deletion_protection",
+        }
+    }
+
+    /// The intent this change asks for, if it changes the intent.
+    pub fn intent(&self) -> Option<Intent> {
+        match self {
+            DatabaseChange::Park => Some(Intent::Parked),
+            DatabaseChange::Resume => Some(Intent::Running),
+            DatabaseChange::Terminate => Some(Intent::Terminated),
+            DatabaseChange::Resize(_) | DatabaseChange::DeletionProtection(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_names_follow_the_database_name() {
+        assert_eq!(default_schema_name("orders-eu"), "orders_eu");
+        assert_eq!(default_schema_name("2026-sales"), "db_2026_sales");
+    }
+}

@@ -1,0 +1,487 @@
+//! One database: its status, pushed live by the server (server-sent events)
+//! with the provisioning timeline and an estimate of the time left; the
+//! connect panel; resize, park, resume, deletion protection and terminate.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+
+use super::databases::StatusBadge;
+use crate::accounts::server_message;
+use crate::databases::{
+    ChangeDatabase, DatabaseDetail, Engine, Intent, RevealDatabasePassword, RotateDatabasePassword,
+    Status, StepView, TIERS, fetch_database,
+};
+
+#[derive(Clone, Copy)]
+struct Actions {
+    change: ServerAction<ChangeDatabase>,
+    reveal: ServerAction<RevealDatabasePassword>,
+    rotate: ServerAction<RotateDatabasePassword>,
+}
+
+#[component]
+pub fn DatabasePage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let actions = Actions {
+        change: ServerAction::new(),
+        reveal: ServerAction::new(),
+        rotate: ServerAction::new(),
+    };
+    // Loaded once per database (the server renders it); after that the
+    // server pushes every change, and each action fetches the new state at
+    // once. The view is never rebuilt by an update, so an open confirmation
+    // or a typed name survives it.
+    let loaded = Resource::new(id, fetch_database);
+    let live = RwSignal::new(None::<DatabaseDetail>);
+    follow_live_updates(id, live);
+    refresh_after_actions(id, actions, live);
+    view! {
+        <Transition fallback=|| view! { <section class="panel"><p class="hint">"Loading the database…"</p></section> }>
+            {move || {
+                loaded
+                    .get()
+                    .map(|loaded| match loaded {
+                        Ok(first) => {
+                            let current = Signal::derive(move || newest(live.get(), first.clone()));
+                            view! { <DatabaseView current actions /> }.into_any()
+                        }
+                        Err(error) => view! {
+                            <section class="panel">
+                                <nav class="breadcrumb" aria-label="Breadcrumb"><A href="/databases">"Databases"</A></nav>
+                                <p class="status status-error" role="alert">{server_message(&error)}</p>
+                            </section>
+                        }
+                        .into_any(),
+                    })
+            }}
+        </Transition>
+    }
+}
+
+/// After each action, the database's new state at once (the event stream
+/// would bring it within half a second).
+fn refresh_after_actions(
+    id: impl Fn() -> String + Send + Sync + 'static,
+    actions: Actions,
+    live: RwSignal<Option<DatabaseDetail>>,
+) {
+    Effect::new(move |previous: Option<(usize, usize)>| {
+        let versions = (
+            actions.change.version().get(),
+            actions.rotate.version().get(),
+        );
+        if previous.is_some_and(|previous| previous != versions) {
+            let id = id();
+            leptos::task::spawn_local(async move {
+                if let Ok(detail) = fetch_database(id).await {
+                    live.set(Some(detail));
+                }
+            });
+        }
+        versions
+    });
+}
+
+fn newest(live: Option<DatabaseDetail>, loaded: DatabaseDetail) -> DatabaseDetail {
+    match live {
+        Some(live) if live.summary.id == loaded.summary.id && live.read_at >= loaded.read_at => {
+            live
+        }
+        _ => loaded,
+    }
+}
+
+#[component]
+fn DatabaseView(current: Signal<DatabaseDetail>, actions: Actions) -> impl IntoView {
+    let name = move || current.read().summary.name.clone();
+    let status = move || current.read().summary.status;
+    view! {
+        <Title text=name />
+        <section class="panel database" data-status=move || status().as_str()>
+            <nav class="breadcrumb" aria-label="Breadcrumb"><A href="/databases">"Databases"</A> " / " {name}</nav>
+            <div class="page-head">
+                <div class="panel-heading">
+                    <h1>{name}</h1>
+                    <p class="lede">{move || {
+                        let detail = current.read();
+                        format!(
+                            "{} · {} · region {}",
+                            detail.summary.engine.label(),
+                            crate::databases::tier(&detail.summary.tier)
+                                .map_or_else(|| detail.summary.tier.clone(), |tier| format!("{} ({})", tier.name, tier.figures())),
+                            detail.summary.region
+                        )
+                    }}</p>
+                </div>
+                <div class="status-line" aria-live="polite">
+                    {move || view! { <StatusBadge status=status() /> }}
+                </div>
+            </div>
+            <StatusPanel current />
+            <div class="database-grid">
+                <ConnectPanel current actions />
+                <ActionsPanel current actions />
+            </div>
+            <Timeline current />
+        </section>
+    }
+}
+
+/// What the engine is doing, what failed and what happens next, the time left.
+#[component]
+fn StatusPanel(current: Signal<DatabaseDetail>) -> impl IntoView {
+    move || {
+        let detail = current.get();
+        let settled = detail.settled;
+        let tone = if detail.summary.status == Status::Error {
+            "status status-error"
+        } else {
+            "status"
+        };
+        let estimate = detail.estimate_seconds.map(|seconds| {
+            format!(
+                "About {} left, judging by earlier databases of this engine.",
+                duration(seconds)
+            )
+        });
+        let message = detail.status_message.clone();
+        let next = detail.next_step();
+        let show = message.is_some() || estimate.is_some() || next.is_some();
+        view! {
+            {show.then(|| view! {
+                <div class=tone role="status" data-testid="status-panel">
+                    {message.map(|message| view! { <p>{message}</p> })}
+                    {next.map(|next| view! { <p><strong>"What happens next: "</strong>{next}</p> })}
+                    {estimate.map(|estimate| view! { <p class="hint">{estimate}</p> })}
+                </div>
+            })}
+            // Without JavaScript there are no live updates: reload while it changes.
+            {(!settled).then(|| view! { <noscript><meta http-equiv="refresh" content="5" /></noscript> })}
+        }
+    }
+}
+
+#[component]
+fn Timeline(current: Signal<DatabaseDetail>) -> impl IntoView {
+    view! {
+        <h2>"Timeline"</h2>
+        {move || {
+            let steps = current.read().steps.clone();
+            if steps.is_empty() {
+                return view! { <p class="hint">"Nothing done on Kubernetes yet: the engine picks the database up in a moment."</p> }.into_any();
+            }
+            view! {
+                <div class="table-scroll">
+                    <table class="data-table timeline">
+                        <thead>
+                            <tr>
+                                <th scope="col">"Step"</th>
+                                <th scope="col">"Started"</th>
+                                <th scope="col">"Took"</th>
+                                <th scope="col">"Attempt"</th>
+                                <th scope="col">"Outcome"</th>
+                            </tr>
+                        </thead>
+                        <tbody>{steps.into_iter().rev().map(step_row).collect_view()}</tbody>
+                    </table>
+                </div>
+            }
+            .into_any()
+        }}
+    }
+}
+
+fn step_row(step: StepView) -> impl IntoView {
+    let badge = match step.outcome.as_str() {
+        "success" => "badge badge-ok",
+        "failure" => "badge badge-error",
+        _ => "badge badge-warn",
+    };
+    let took = step
+        .duration_ms
+        .map_or_else(|| "…".to_string(), |ms| format!("{ms} ms"));
+    view! {
+        <tr>
+            <td>{step.step}{step.message.map(|message| view! { <br /><span class="hint">{message}</span> })}</td>
+            <td class="nowrap">{step.started_at.get(11..19).unwrap_or_default().to_string()}</td>
+            <td class="nowrap">{took}</td>
+            <td>{step.attempt}</td>
+            <td><span class=badge>{step.outcome}</span></td>
+        </tr>
+    }
+}
+
+/// Host, port, user, snippets; the password on request; rotate.
+#[component]
+fn ConnectPanel(current: Signal<DatabaseDetail>, actions: Actions) -> impl IntoView {
+    let id = move || current.read().summary.id.clone();
+    let snippets = move || snippets(&current.read());
+    view! {
+        <div class="card connect-panel">
+            <h2>"Connect"</h2>
+            {move || {
+                let connection = current.read().connection.clone();
+                view! {
+                    <dl class="facts">
+                        <dt>"Host"</dt><dd><code>{connection.host}</code></dd>
+                        <dt>"Port"</dt><dd><code>{connection.port}</code></dd>
+                        <dt>"Username"</dt><dd><code>{connection.username}</code></dd>
+                        <dt>{move || current.read().summary.engine.first_schema_label()}</dt>
+                        <dd><code>{connection.schema_name}</code></dd>
+                    </dl>
+                }
+            }}
+            <ActionForm action=actions.reveal attr:class="inline-form">
+                <input type="hidden" name="id" value=id />
+                <button type="submit" class="button-secondary">"Show password"</button>
+            </ActionForm>
+            {move || match actions.reveal.value().get() {
+                Some(Ok(password)) => view! { <Secret value=password /> }.into_any(),
+                Some(Err(error)) => view! { <p class="status status-error" role="alert">{server_message(&error)}</p> }.into_any(),
+                None => view! { <p class="hint">"The password is shown on request only; each showing is recorded in the audit log."</p> }.into_any(),
+            }}
+            <details class="confirm">
+                <summary>"Rotate the password…"</summary>
+                <p class="hint">"Clients using the current password stop connecting until they are given the new one."</p>
+                <ActionForm action=actions.rotate attr:class="inline-form">
+                    <input type="hidden" name="id" value=id />
+                    <button type="submit" class="button-danger">"Rotate the password"</button>
+                </ActionForm>
+            </details>
+            {move || match actions.rotate.value().get() {
+                Some(Ok(())) => view! { <p class="status status-ok" role="status">"Password rotated. Show it to copy the new one."</p> }.into_any(),
+                Some(Err(error)) => view! { <p class="status status-error" role="alert">{server_message(&error)}</p> }.into_any(),
+                None => ().into_any(),
+            }}
+            <h3>"Snippets"</h3>
+            {move || snippets().into_iter().map(|(label, code)| view! {
+                <figure class="snippet">
+                    <figcaption>{label}</figcaption>
+                    <pre><code>{code}</code></pre>
+                </figure>
+            }).collect_view()}
+        </div>
+    }
+}
+
+/// A revealed password with a copy button.
+#[component]
+fn Secret(value: String) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let to_copy = value.clone();
+    view! {
+        <p class="secret-line">
+            <code class="secret" data-testid="password">{value}</code>
+            <button type="button" class="button-secondary" on:click=move |_| {
+                copy_to_clipboard(&to_copy);
+                copied.set(true);
+            }>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
+        </p>
+    }
+}
+
+#[component]
+fn ActionsPanel(current: Signal<DatabaseDetail>, actions: Actions) -> impl IntoView {
+    let id = move || current.read().summary.id.clone();
+    let terminated = move || matches!(current.read().intent, Intent::Terminated);
+    view! {
+        <div class="card actions-panel">
+            <h2>"Manage"</h2>
+            {move || actions.change.value().get().and_then(Result::err).map(|error| view! {
+                <p class="status status-error" role="alert">{server_message(&error)}</p>
+            })}
+            <Show when=move || !terminated() fallback=|| view! {
+                <p class="hint">"Terminated: the record stays here as history."</p>
+            }>
+                <ActionForm action=actions.change attr:class="inline-form">
+                    <input type="hidden" name="id" value=id />
+                    <input type="hidden" name="change" value="resize" />
+                    <label>
+                        "Size "
+                        <select name="tier">
+                            {move || {
+                                let chosen = current.read().summary.tier.clone();
+                                TIERS.iter().map(|tier| view! {
+                                    <option value=tier.name selected=tier.name == chosen>{format!("{} — {}", tier.name, tier.figures())}</option>
+                                }).collect_view()
+                            }}
+                        </select>
+                    </label>
+                    <button type="submit" class="button-secondary">"Resize"</button>
+                </ActionForm>
+                {move || {
+                    let parked = current.read().intent == Intent::Parked;
+                    let (change, label, hint) = if parked {
+                        ("resume", "Resume", "Starts the nodes again; data is kept.")
+                    } else {
+                        ("park", "Park", "Stops the nodes to save cost; storage and data are kept.")
+                    };
+                    view! {
+                        <ActionForm action=actions.change attr:class="inline-form">
+                            <input type="hidden" name="id" value=id />
+                            <input type="hidden" name="change" value=change />
+                            <button type="submit" class="button-secondary">{label}</button>
+                            <span class="hint">{hint}</span>
+                        </ActionForm>
+                    }
+                }}
+                {move || {
+                    let protected = current.read().deletion_protection;
+                    let (change, label) = if protected {
+                        ("unprotect", "Turn deletion protection off")
+                    } else {
+                        ("protect", "Turn deletion protection on")
+                    };
+                    view! {
+                        <ActionForm action=actions.change attr:class="inline-form">
+                            <input type="hidden" name="id" value=id />
+                            <input type="hidden" name="change" value=change />
+                            <span class=if protected { "badge badge-ok" } else { "badge badge-muted" }>
+                                {if protected { "Deletion protection on" } else { "Deletion protection off" }}
+                            </span>
+                            <button type="submit" class="button-secondary">{label}</button>
+                        </ActionForm>
+                    }
+                }}
+                <details class="confirm terminate">
+                    <summary>"Terminate…"</summary>
+                    <p>"Deletes the database and all its data on Kubernetes. This cannot be undone."</p>
+                    <ActionForm action=actions.change attr:class="stacked-form">
+                        <input type="hidden" name="id" value=id />
+                        <input type="hidden" name="change" value="terminate" />
+                        <label>
+                            {move || format!("Type {} to confirm", current.read().summary.name)}
+                            <input name="confirm_name" autocomplete="off" spellcheck="false" required />
+                        </label>
+                        <button type="submit" class="button-danger">"Terminate database"</button>
+                    </ActionForm>
+                </details>
+            </Show>
+        </div>
+    }
+}
+
+/// Command-line and driver snippets; `$PASSWORD` stands for the password.
+fn snippets(detail: &DatabaseDetail) -> Vec<(&'static str, String)> {
+    let c = &detail.connection;
+    match detail.summary.engine {
+        Engine::Cassandra => vec![
+            (
+                "cqlsh",
+                format!(
+                    "cqlsh {} {} -u {} -p \"$PASSWORD\" -k {}",
+                    c.host, c.port, c.username, c.schema_name
+                ),
+            ),
+            (
+                "Python (cassandra-driver)",
+                format!(
+                    "from cassandra.cluster import Cluster\nfrom cassandra.auth import PlainTextAuthProvider\n\nauth = PlainTextAuthProvider(\"{}\", os.environ[\"PASSWORD\"])\nsession = Cluster([\"{}\"], port={}, auth_provider=auth).connect(\"{}\")",
+                    c.username, c.host, c.port, c.schema_name
+                ),
+            ),
+            (
+                "Java (DataStax driver 4)",
+                format!(
+                    "CqlSession session = CqlSession.builder()\n    .addContactPoint(new InetSocketAddress(\"{}\", {}))\n    .withAuthCredentials(\"{}\", System.getenv(\"PASSWORD\"))\n    .withLocalDatacenter(\"dc1\")\n    .withKeyspace(\"{}\")\n    .build();",
+                    c.host, c.port, c.username, c.schema_name
+                ),
+            ),
+        ],
+        Engine::Postgresql => vec![
+            (
+                "psql",
+                format!(
+                    "PGPASSWORD=\"$PASSWORD\" psql \"host={} port={} user={} dbname={} sslmode=require\"",
+                    c.host, c.port, c.username, c.schema_name
+                ),
+            ),
+            (
+                "Python (psycopg 3)",
+                format!(
+                    "import os, psycopg\n\nconn = psycopg.connect(host=\"{}\", port={}, user=\"{}\",\n                       password=os.environ[\"PASSWORD\"], dbname=\"{}\")",
+                    c.host, c.port, c.username, c.schema_name
+                ),
+            ),
+            (
+                "Java (JDBC)",
+                format!(
+                    "Connection conn = DriverManager.getConnection(\n    \"jdbc:postgresql://{}:{}/{}\", \"{}\", System.getenv(\"PASSWORD\"));",
+                    c.host, c.port, c.schema_name, c.username
+                ),
+            ),
+        ],
+    }
+}
+
+/// `75` → `1 min 15 s`.
+fn duration(seconds: u64) -> String {
+    match seconds {
+        0..60 => format!("{seconds} s"),
+        _ => format!("{} min {} s", seconds / 60, seconds % 60),
+    }
+}
+
+fn copy_to_clipboard(text: &str) {
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    if let Some(window) = web_sys::window() {
+        // A promise nobody waits for: the button says "Copied" at once.
+        let _ = window.navigator().clipboard().write_text(text);
+    }
+    #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
+    let _ = text;
+}
+
+/// Opens the database's event stream in the browser and keeps `live` at the
+/// newest state the server pushes; the browser reconnects on its own.
+fn follow_live_updates(
+    id: impl Fn() -> String + Send + Sync + 'static,
+    live: RwSignal<Option<DatabaseDetail>>,
+) {
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        use wasm_bindgen::JsCast as _;
+        use wasm_bindgen::closure::Closure;
+
+        let source = StoredValue::new_local(None::<web_sys::EventSource>);
+        Effect::new(move |_| {
+            let id = id();
+            source.update_value(|current| {
+                if let Some(previous) = current.take() {
+                    previous.close();
+                }
+                let Ok(events) = web_sys::EventSource::new(&format!("/databases/{id}/events"))
+                else {
+                    return;
+                };
+                let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+                    move |event: web_sys::MessageEvent| {
+                        if let Some(detail) = event
+                            .data()
+                            .as_string()
+                            .and_then(|text| serde_json::from_str::<DatabaseDetail>(&text).ok())
+                        {
+                            live.set(Some(detail));
+                        }
+                    },
+                );
+                events.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+                // The handler lives as long as the page's event source.
+                on_message.forget();
+                *current = Some(events);
+            });
+        });
+        on_cleanup(move || {
+            source.update_value(|current| {
+                if let Some(events) = current.take() {
+                    events.close();
+                }
+            });
+        });
+    }
+    #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
+    let _ = (id, live);
+}

@@ -1,0 +1,136 @@
+import { Browser, expect, Page, test } from '@playwright/test';
+import { E2E_CUSTOMER, E2E_OTHER_CUSTOMER, E2E_PASSWORD } from '../accounts';
+
+// A customer's databases, on the portal's built-in sandbox (its simulated
+// operators take 3 s to bring a database up, so the statuses can be watched).
+
+async function signedInAs(browser: Browser, baseURL: string | undefined, username: string, javaScriptEnabled = true) {
+  const context = await browser.newContext({ baseURL, javaScriptEnabled, storageState: { cookies: [], origins: [] } });
+  const page = await context.newPage();
+  // A hydration failure leaves a page that looks right and does nothing.
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /panicked|not a valid regular expression/.test(message.text())) {
+      browserErrors.push(message.text());
+    }
+  });
+  await page.goto('/sign-in?next=/databases');
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(E2E_PASSWORD);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(page).toHaveURL('/databases');
+  return { context, page };
+}
+
+/** Fills the create form and submits it; returns the new database's page URL. */
+async function createDatabase(page: Page, name: string, engine: 'Cassandra' | 'PostgreSQL') {
+  await page.goto('/databases');
+  await page.getByRole('link', { name: 'Create database' }).first().click();
+  await expect(page).toHaveURL('/databases/new');
+  const form = page.getByRole('form', { name: 'Create database' });
+  await form.getByRole('textbox', { name: /^Name/ }).fill(name);
+  await form.getByLabel(engine).check();
+  await form.getByLabel('starter').check();
+  await form.getByRole('button', { name: 'Create database' }).click();
+  await expect(page).toHaveURL(/\/databases\/[0-9a-f-]{36}$/);
+  return page.url();
+}
+
+const browserErrors: string[] = [];
+test.afterEach(() => {
+  expect(browserErrors, 'errors in the browser console').toEqual([]);
+  browserErrors.length = 0;
+});
+
+const badge = (page: Page) => page.locator('.status-line [data-status]');
+
+test('a customer creates Cassandra and PostgreSQL databases, watches them come up, reveals the password, parks, resumes and terminates', async ({ browser, baseURL }) => {
+  test.setTimeout(90_000);
+  const { context, page } = await signedInAs(browser, baseURL, E2E_CUSTOMER);
+  const suffix = Date.now().toString(36);
+  const cassandra = `orders-${suffix}`;
+  const postgres = `ledger-${suffix}`;
+
+  // Cassandra: the page follows the status live, with no reload.
+  const cassandraUrl = await createDatabase(page, cassandra, 'Cassandra');
+  let navigations = 0;
+  page.on('framenavigated', (frame) => {
+    if (frame === page.mainFrame()) navigations += 1;
+  });
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(cassandra);
+  await expect(badge(page)).toHaveText(/PENDING|INITIALIZING/);
+  await expect(badge(page)).toHaveText('INITIALIZING', { timeout: 10_000 });
+  await expect(badge(page)).toHaveText('ACTIVE', { timeout: 30_000 });
+  expect(navigations).toBe(0);
+  const timeline = page.getByRole('table');
+  await expect(timeline).toContainText('operator resource');
+  await expect(timeline).toContainText('configured');
+  await expect(page.locator('.connect-panel')).toContainText('9042');
+  await expect(page.locator('.connect-panel')).toContainText(`cqlsh dscloud-${cassandra}-dc1-service`);
+
+  // The password, on request, with a copy button.
+  await page.getByRole('button', { name: 'Show password' }).click();
+  const password = page.getByTestId('password');
+  await expect(password).toHaveText(/^\S{20,}$/);
+  await page.getByRole('button', { name: 'Copy' }).click();
+  await expect(page.getByRole('button', { name: 'Copied' })).toBeVisible();
+
+  // PostgreSQL, listed next to it.
+  const postgresUrl = await createDatabase(page, postgres, 'PostgreSQL');
+  await expect(badge(page)).toHaveText('ACTIVE', { timeout: 30_000 });
+  await expect(page.locator('.connect-panel')).toContainText('5432');
+  await page.goto('/databases');
+  await expect(page.locator(`tr[data-database="${cassandra}"]`)).toContainText('ACTIVE');
+  await expect(page.locator(`tr[data-database="${postgres}"]`)).toContainText('PostgreSQL');
+
+  // Park and resume the PostgreSQL one.
+  await page.goto(postgresUrl);
+  await page.getByRole('button', { name: 'Park' }).click();
+  await expect(badge(page)).toHaveText(/PARKING|PARKED/, { timeout: 10_000 });
+  await expect(badge(page)).toHaveText('PARKED', { timeout: 30_000 });
+  await page.getByRole('button', { name: 'Resume' }).click();
+  await expect(badge(page)).toHaveText(/RESUMING|ACTIVE/, { timeout: 10_000 });
+  await expect(badge(page)).toHaveText('ACTIVE', { timeout: 30_000 });
+
+  // Terminate the Cassandra one by typing its name (a wrong name is refused).
+  await page.goto(cassandraUrl);
+  await page.getByText('Terminate…').click();
+  const confirm = page.getByLabel(`Type ${cassandra} to confirm`);
+  await confirm.fill('not-the-name');
+  await page.getByRole('button', { name: 'Terminate database' }).click();
+  await expect(page.getByRole('alert')).toContainText(`type the database's name, ${cassandra}, to confirm`);
+  await expect(badge(page)).toHaveText('ACTIVE');
+  await confirm.fill(cassandra);
+  await page.getByRole('button', { name: 'Terminate database' }).click();
+  await expect(badge(page)).toHaveText('TERMINATED', { timeout: 30_000 });
+  await expect(page.getByText('Terminated: the record stays here as history.')).toBeVisible();
+
+  // Another customer sees neither database, not even by its address.
+  const other = await signedInAs(browser, baseURL, E2E_OTHER_CUSTOMER);
+  await expect(other.page.locator(`tr[data-database="${postgres}"]`)).toHaveCount(0);
+  await other.page.goto(postgresUrl);
+  await expect(other.page.getByRole('alert')).toContainText('no database');
+  const events = await other.page.request.get(`${postgresUrl}/events`);
+  expect(events.status()).toBe(404);
+  await other.context.close();
+  await context.close();
+});
+
+test('the create form works without JavaScript and refuses a taken name with the reason', async ({ browser, baseURL }) => {
+  const { context, page } = await signedInAs(browser, baseURL, E2E_CUSTOMER, false);
+  const name = `plain-${Date.now().toString(36)}`;
+  await page.goto('/databases/new');
+  const form = page.getByRole('form', { name: 'Create database' });
+  await form.getByRole('textbox', { name: /^Name/ }).fill(name);
+  await form.getByLabel('PostgreSQL').check();
+  await form.getByRole('button', { name: 'Create database' }).click();
+  await expect(page).toHaveURL(/\/databases\/[0-9a-f-]{36}$/);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(name);
+  await expect(badge(page)).toHaveText(/PENDING|INITIALIZING|ACTIVE/);
+
+  // The same name again: refused, and the form says why.
+  await page.goto('/databases/new');
+  await form.getByRole('textbox', { name: /^Name/ }).fill(name);
+  await form.getByRole('button', { name: 'Create database' }).click();
+  await expect(page.getByRole('alert')).toContainText(`you already have a database named "${name}"`);
+  await context.close();
+});

@@ -1,0 +1,8 @@
+//! Databases as customers use them: the service behind the pages' server
+//! functions, and the live status stream. The provisioning engine
+//! (`crate::provisioning`) does the work on Kubernetes.
+
+pub mod events;
+pub mod service;
+
+pub use service::DatabaseService;

@@ -1,0 +1,510 @@
+//! What the databases pages' server functions call. Ownership is decided
+//! here on every call: customers see and act on their own databases only,
+//! admins on everyone's; another customer's database answers exactly like
+//! one that does not exist. Changes only write desired state to the store
+//! and wake the engine; every change and every password reveal is audited.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use app::databases::{
+    ConnectionInfo, DATABASES_PAGE_SIZE, DatabaseChange, DatabaseDetail, DatabaseList,
+    DatabaseSummary, Engine, Intent, LOCAL_REGION, NewDatabaseForm, Status, StepView, check_name,
+    check_schema_name, default_schema_name, tier,
+};
+use app::roles::Role;
+use app::services::{Caller, ServiceError};
+use serde_json::json;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::auth::accounts::{Actor, audit};
+use crate::provisioning::credentials::CredentialsClient;
+use crate::provisioning::engine::database_spec;
+use crate::store::{DatabaseQuery, DatabaseRecord, NewDatabase, Outcome, Store, StoreError};
+
+pub struct DatabaseService {
+    store: Arc<dyn Store>,
+    /// Reads and rotates the credentials Secret; `None` without Kubernetes.
+    credentials: Option<CredentialsClient>,
+    /// Wakes the provisioning engine after a change of desired state.
+    wake: Option<Arc<Notify>>,
+}
+
+/// Who is calling, as the ownership checks need it.
+struct Requester {
+    id: Uuid,
+    admin: bool,
+    actor: Actor,
+}
+
+impl DatabaseService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        credentials: Option<CredentialsClient>,
+        wake: Option<Arc<Notify>>,
+    ) -> Self {
+        DatabaseService {
+            store,
+            credentials,
+            wake,
+        }
+    }
+
+    fn requester(caller: &Caller) -> Result<Requester, ServiceError> {
+        let id = caller
+            .user_id
+            .as_deref()
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .ok_or_else(|| ServiceError::Forbidden("sign in first".to_string()))?;
+        let name = caller.username.clone().unwrap_or_default();
+        Ok(Requester {
+            id,
+            admin: caller.role == Some(Role::Admin),
+            actor: Actor {
+                id: Some(id),
+                name,
+                address: caller.address.clone(),
+            },
+        })
+    }
+
+    /// The database, if the requester may see it; otherwise "not found".
+    async fn visible(
+        &self,
+        requester: &Requester,
+        id: &str,
+    ) -> Result<DatabaseRecord, ServiceError> {
+        let not_found = || ServiceError::NotFound(format!("no database {id:?} among yours"));
+        let uuid = Uuid::parse_str(id).map_err(|_| not_found())?;
+        match self.store.database(uuid).await {
+            Ok(record) if requester.admin || record.owner_id == requester.id => Ok(record),
+            Ok(_) | Err(StoreError::NotFound) => Err(not_found()),
+            Err(error) => Err(unavailable(&error)),
+        }
+    }
+
+    fn credentials(&self) -> Result<&CredentialsClient, ServiceError> {
+        self.credentials.as_ref().ok_or_else(|| {
+            ServiceError::Unavailable(
+                "no Kubernetes is connected to hold the credentials".to_string(),
+            )
+        })
+    }
+
+    fn wake_engine(&self) {
+        if let Some(wake) = &self.wake {
+            wake.notify_one();
+        }
+    }
+
+    async fn owner_names(&self, records: &[DatabaseRecord]) -> HashMap<Uuid, String> {
+        let mut names = HashMap::new();
+        for record in records {
+            if names.contains_key(&record.owner_id) {
+                continue;
+            }
+            let name = match self.store.user_by_id(record.owner_id).await {
+                Ok(user) => user.username,
+                Err(_) => "(deleted user)".to_string(),
+            };
+            names.insert(record.owner_id, name);
+        }
+        names
+    }
+
+    /// The page's view of a database, with its timeline and estimate.
+    pub async fn detail_of(&self, record: DatabaseRecord) -> Result<DatabaseDetail, ServiceError> {
+        let steps = self
+            .store
+            .steps(record.id)
+            .await
+            .map_err(|error| unavailable(&error))?;
+        let status: Status = record.status.parse().unwrap_or(Status::Error);
+        let coming_up = matches!(status, Status::Pending | Status::Initializing);
+        let estimate_seconds = if coming_up {
+            self.estimate(&record).await
+        } else {
+            None
+        };
+        let engine: Engine = record.engine.parse().unwrap_or(Engine::Cassandra);
+        let (host, username) = database_spec(&record)
+            .map(|spec| (spec.service_host(), spec.username()))
+            .unwrap_or_default();
+        Ok(DatabaseDetail {
+            intent: record.intent.parse().unwrap_or(Intent::Running),
+            deletion_protection: record.deletion_protection,
+            status_message: record.status_message.clone(),
+            settled: record.settled,
+            connection: ConnectionInfo {
+                host,
+                port: engine.port(),
+                username,
+                schema_name: record.schema_name.clone(),
+            },
+            steps: steps.into_iter().map(step_view).collect(),
+            estimate_seconds,
+            read_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            summary: summary(record, None),
+        })
+    }
+
+    /// Seconds left: the median time earlier databases of this engine took
+    /// from their first step to ACTIVE, minus the time this one has had.
+    async fn estimate(&self, record: &DatabaseRecord) -> Option<u64> {
+        let mut past = self
+            .store
+            .provisioning_durations(&record.engine, 25)
+            .await
+            .ok()?;
+        if past.is_empty() {
+            return None;
+        }
+        past.sort_by(f64::total_cmp);
+        let median = past[past.len() / 2];
+        let elapsed = (chrono::Utc::now() - record.created_at).num_milliseconds() as f64 / 1000.0;
+        Some((median - elapsed).max(1.0).ceil() as u64)
+    }
+
+    /// The detail of a database the caller may see (the live updates use it).
+    pub async fn visible_detail(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<(DatabaseRecord, DatabaseDetail), ServiceError> {
+        let requester = Self::requester(caller)?;
+        let record = self.visible(&requester, id).await?;
+        let detail = self.detail_of(record.clone()).await?;
+        Ok((record, detail))
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+}
+
+fn summary(record: DatabaseRecord, owner: Option<String>) -> DatabaseSummary {
+    DatabaseSummary {
+        id: record.id.to_string(),
+        engine: record.engine.parse().unwrap_or(Engine::Cassandra),
+        status: record.status.parse().unwrap_or(Status::Error),
+        created_at: record
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        name: record.name,
+        tier: record.tier,
+        region: record.region,
+        owner,
+    }
+}
+
+fn step_view(step: crate::store::ProvisioningStep) -> StepView {
+    StepView {
+        duration_ms: step
+            .finished_at
+            .map(|finished| (finished - step.started_at).num_milliseconds()),
+        started_at: step
+            .started_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        finished_at: step
+            .finished_at
+            .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        step: step.step,
+        attempt: step.attempt,
+        outcome: step.outcome,
+        message: step.message,
+    }
+}
+
+fn unavailable(error: &StoreError) -> ServiceError {
+    tracing::error!(%error, "databases: the store failed");
+    ServiceError::Unavailable("the portal's database cannot be reached; try again".to_string())
+}
+
+#[async_trait::async_trait]
+impl app::services::Databases for DatabaseService {
+    async fn list(
+        &self,
+        caller: &Caller,
+        search: String,
+        status: Option<Status>,
+        page: u32,
+    ) -> Result<DatabaseList, ServiceError> {
+        let requester = Self::requester(caller)?;
+        let page = page.max(1);
+        let search = search.trim();
+        let query = DatabaseQuery {
+            owner_id: (!requester.admin).then_some(requester.id),
+            search: (!search.is_empty()).then(|| search.to_lowercase()),
+            status: status.map(|status| status.as_str().to_string()),
+            limit: DATABASES_PAGE_SIZE,
+            offset: (page - 1).saturating_mul(DATABASES_PAGE_SIZE),
+        };
+        let found = self
+            .store
+            .list_databases(&query)
+            .await
+            .map_err(|error| unavailable(&error))?;
+        let owners = if requester.admin {
+            self.owner_names(&found.items).await
+        } else {
+            HashMap::new()
+        };
+        Ok(DatabaseList {
+            items: found
+                .items
+                .into_iter()
+                .map(|record| {
+                    let owner = owners.get(&record.owner_id).cloned();
+                    summary(record, owner)
+                })
+                .collect(),
+            total: found.total,
+            page,
+            page_size: DATABASES_PAGE_SIZE,
+        })
+    }
+
+    async fn create(&self, caller: &Caller, form: NewDatabaseForm) -> Result<String, ServiceError> {
+        let requester = Self::requester(caller)?;
+        let name = form.name.trim().to_string();
+        check_name(&name)?;
+        let engine: Engine = form.engine.parse()?;
+        let schema_name = match form.schema_name.trim() {
+            "" => default_schema_name(&name),
+            given => given.to_string(),
+        };
+        check_schema_name(engine, &schema_name)?;
+        let tier = tier(form.tier.trim()).ok_or_else(|| {
+            ServiceError::Invalid(format!(
+                "unknown size {:?}: choose starter, small, medium or large",
+                form.tier
+            ))
+        })?;
+        let region = form.region.trim();
+        if region != LOCAL_REGION {
+            return Err(ServiceError::Invalid(format!(
+                "unknown region {region:?}: this portal offers {LOCAL_REGION}"
+            )));
+        }
+        let request_key = form.request_key.trim();
+        let created = self
+            .store
+            .create_database(NewDatabase {
+                owner_id: requester.id,
+                name: name.clone(),
+                engine: engine.as_str().to_string(),
+                tier: tier.name.to_string(),
+                region: region.to_string(),
+                schema_name: schema_name.clone(),
+                request_key: (!request_key.is_empty())
+                    .then(|| request_key.chars().take(128).collect()),
+            })
+            .await;
+        match created {
+            Ok(record) => {
+                self.wake_engine();
+                audit(
+                    self.store.as_ref(),
+                    &requester.actor,
+                    "database.create",
+                    &format!("database:{}", record.id),
+                    Outcome::Success,
+                    json!({"name": name, "engine": engine.as_str(), "tier": tier.name, "region": region, "schema": schema_name}),
+                )
+                .await;
+                Ok(record.id.to_string())
+            }
+            Err(StoreError::Conflict(message)) => Err(ServiceError::Invalid(format!(
+                "{message}; choose another name (names stay taken by terminated databases, which remain as history)"
+            ))),
+            Err(error) => Err(unavailable(&error)),
+        }
+    }
+
+    async fn detail(&self, caller: &Caller, id: &str) -> Result<DatabaseDetail, ServiceError> {
+        self.visible_detail(caller, id)
+            .await
+            .map(|(_, detail)| detail)
+    }
+
+    async fn reveal_password(&self, caller: &Caller, id: &str) -> Result<String, ServiceError> {
+        let requester = Self::requester(caller)?;
+        let record = self.visible(&requester, id).await?;
+        let target = format!("database:{}", record.id);
+        let credentials = self.credentials()?;
+        let spec = database_spec(&record).map_err(ServiceError::Invalid)?;
+        let revealed = credentials.password(&spec).await;
+        let outcome = if revealed.is_ok() {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        };
+        // Who saw the password, and when; never the password itself.
+        audit(
+            self.store.as_ref(),
+            &requester.actor,
+            "database.credential.reveal",
+            &target,
+            outcome,
+            json!({"name": record.name}),
+        )
+        .await;
+        match revealed {
+            Ok(Some(password)) => Ok(password),
+            Ok(None) => Err(ServiceError::Invalid(
+                "the credentials do not exist yet: they are created in the first seconds of provisioning".to_string(),
+            )),
+            Err(error) => {
+                tracing::warn!(database = %record.id, %error, "cannot read the credentials");
+                Err(ServiceError::Unavailable("Kubernetes did not answer; try again".to_string()))
+            }
+        }
+    }
+
+    async fn rotate_password(&self, caller: &Caller, id: &str) -> Result<(), ServiceError> {
+        let requester = Self::requester(caller)?;
+        let record = self.visible(&requester, id).await?;
+        if record.intent != Intent::Running.as_str() || record.status != Status::Active.as_str() {
+            return Err(ServiceError::Invalid(
+                "only an ACTIVE database's password can be rotated: the new password is set inside the running database".to_string(),
+            ));
+        }
+        let credentials = self.credentials()?;
+        let spec = database_spec(&record).map_err(ServiceError::Invalid)?;
+        let target = format!("database:{}", record.id);
+        if let Err(error) = credentials.rotate(&spec).await {
+            tracing::warn!(database = %record.id, %error, "cannot rotate the credentials");
+            audit(
+                self.store.as_ref(),
+                &requester.actor,
+                "database.credential.rotate",
+                &target,
+                Outcome::Failure,
+                json!({"name": record.name}),
+            )
+            .await;
+            return Err(ServiceError::Unavailable(
+                "Kubernetes did not answer; nothing changed, try again".to_string(),
+            ));
+        }
+        // The configuration job sets the new password inside the database.
+        self.store
+            .request_reconfigure(record.id)
+            .await
+            .map_err(|error| unavailable(&error))?;
+        self.wake_engine();
+        audit(
+            self.store.as_ref(),
+            &requester.actor,
+            "database.credential.rotate",
+            &target,
+            Outcome::Success,
+            json!({"name": record.name}),
+        )
+        .await;
+        Ok(())
+    }
+
+    async fn change(
+        &self,
+        caller: &Caller,
+        id: &str,
+        change: DatabaseChange,
+        confirm_name: String,
+    ) -> Result<(), ServiceError> {
+        let requester = Self::requester(caller)?;
+        let record = self.visible(&requester, id).await?;
+        let target = format!("database:{}", record.id);
+        let terminated = record.intent == Intent::Terminated.as_str();
+        if terminated {
+            return Err(ServiceError::Invalid(format!(
+                "{} is terminated; nothing can change it any more",
+                record.name
+            )));
+        }
+        let refused = |reason: String| ServiceError::Invalid(reason);
+        let mut tier_name = record.tier.clone();
+        let mut intent = record.intent.clone();
+        match &change {
+            DatabaseChange::DeletionProtection(enabled) => {
+                self.store
+                    .set_deletion_protection(record.id, *enabled)
+                    .await
+                    .map_err(|error| unavailable(&error))?;
+                audit(
+                    self.store.as_ref(),
+                    &requester.actor,
+                    change.audit_action(),
+                    &target,
+                    Outcome::Success,
+                    json!({"name": record.name, "enabled": enabled}),
+                )
+                .await;
+                return Ok(());
+            }
+            DatabaseChange::Resize(new_tier) => {
+                let tier =
+                    tier(new_tier).ok_or_else(|| refused(format!("unknown size {new_tier:?}")))?;
+                if tier.name == record.tier {
+                    return Err(refused(format!("{} is already {}", record.name, tier.name)));
+                }
+                tier_name = tier.name.to_string();
+            }
+            DatabaseChange::Terminate => {
+                if record.deletion_protection {
+                    audit(
+                        self.store.as_ref(),
+                        &requester.actor,
+                        change.audit_action(),
+                        &target,
+                        Outcome::Denied,
+                        json!({"name": record.name, "reason": "deletion protection"}),
+                    )
+                    .await;
+                    return Err(refused(format!(
+                        "{} has deletion protection on: turn it off first",
+                        record.name
+                    )));
+                }
+                if confirm_name.trim() != record.name {
+                    return Err(refused(format!(
+                        "type the database's name, {}, to confirm",
+                        record.name
+                    )));
+                }
+                intent = Intent::Terminated.as_str().to_string();
+            }
+            DatabaseChange::Park | DatabaseChange::Resume => {
+                let wanted = change.intent().unwrap_or(Intent::Running);
+                if record.intent == wanted.as_str() {
+                    return Err(refused(format!(
+                        "{} is already {}",
+                        record.name,
+                        if wanted == Intent::Parked {
+                            "parked"
+                        } else {
+                            "running"
+                        }
+                    )));
+                }
+                intent = wanted.as_str().to_string();
+            }
+        }
+        self.store
+            .set_database_intent(record.id, &intent, &tier_name)
+            .await
+            .map_err(|error| unavailable(&error))?;
+        self.wake_engine();
+        audit(
+            self.store.as_ref(),
+            &requester.actor,
+            change.audit_action(),
+            &target,
+            Outcome::Success,
+            json!({"name": record.name, "before": {"intent": record.intent, "tier": record.tier}, "after": {"intent": intent, "tier": tier_name}}),
+        )
+        .await;
+        Ok(())
+    }
+}

@@ -1,0 +1,531 @@
+//! Databases as customers use them, through the service the server functions
+//! call, with the provisioning engine on the sandbox: create (and its bad
+//! input), the whole lifecycle, credentials, and that no customer ever sees
+//! or touches another customer's database.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::databases::{DatabaseChange, Intent, NewDatabaseForm, Status};
+use app::roles::Role;
+use app::services::{Caller, Databases, ServiceError};
+use kube::Client;
+use sandbox::{Behaviour, Sandbox};
+use server::databases::DatabaseService;
+use server::provisioning::credentials::CredentialsClient;
+use server::provisioning::engine::ProvisioningEngine;
+use server::store::{self, AuditQuery, NewUser, Store};
+use tokio::sync::Notify;
+
+struct Bed {
+    store: Arc<dyn Store>,
+    service: DatabaseService,
+    engine: ProvisioningEngine,
+    cora: Caller,
+    carl: Caller,
+    ada: Caller,
+    _sandbox: Sandbox,
+    _dir: tempfile::TempDir,
+}
+
+async fn bed() -> Bed {
+    let sandbox = Sandbox::with_controllers(Behaviour {
+        operator_ready: Duration::from_millis(200),
+        job_run: Duration::from_millis(50),
+        ..Behaviour::default()
+    });
+    sandbox.install_operator_crds();
+    let client = Client::new(sandbox.router(), "default");
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("portal.db").display());
+    let store = store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let mut callers = Vec::new();
+    for (username, role) in [
+        ("cora", Role::Customer),
+        ("carl", Role::Customer),
+        ("ada", Role::Admin),
+    ] {
+        let user = store
+            .create_user(NewUser {
+                username: username.into(),
+                display_name: username.into(),
+                email: None,
+                role,
+                password_hash: None,
+                oidc_identity: None,
+            })
+            .await
+            .unwrap();
+        callers.push(Caller {
+            username: Some(username.into()),
+            role: Some(role),
+            session_hash: None,
+            address: Some("192.0.2.9".into()),
+            user_id: Some(user.id.to_string()),
+        });
+    }
+    let engine = ProvisioningEngine::new(store.clone(), client.clone());
+    let service = DatabaseService::new(
+        store.clone(),
+        Some(CredentialsClient::new(client)),
+        Some(Arc::new(Notify::new())),
+    );
+    let mut callers = callers.into_iter();
+    Bed {
+        store,
+        service,
+        engine,
+        cora: callers.next().unwrap(),
+        carl: callers.next().unwrap(),
+        ada: callers.next().unwrap(),
+        _sandbox: sandbox,
+        _dir: dir,
+    }
+}
+
+fn form(name: &str, engine: &str) -> NewDatabaseForm {
+    NewDatabaseForm {
+        name: name.into(),
+        engine: engine.into(),
+        schema_name: String::new(),
+        tier: "starter".into(),
+        region: "local".into(),
+        request_key: String::new(),
+    }
+}
+
+impl Bed {
+    /// Runs the engine until the database reports `status`, settled.
+    async fn until(&self, id: &str, status: Status) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            let _ = self.engine.pass().await;
+            let detail = self.service.detail(&self.cora, id).await.unwrap();
+            if detail.summary.status == status && detail.settled {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(40)).await;
+        }
+        let detail = self.service.detail(&self.cora, id).await.unwrap();
+        panic!(
+            "never {status}: {:?} ({:?})",
+            detail.summary.status, detail.status_message
+        );
+    }
+
+    async fn audit_actions(&self) -> Vec<(String, String)> {
+        self.store
+            .list_audit(&AuditQuery {
+                limit: 100,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|event| (event.action, event.outcome.as_str().to_string()))
+            .collect()
+    }
+}
+
+fn invalid(result: Result<impl std::fmt::Debug, ServiceError>) -> String {
+    match result {
+        Err(ServiceError::Invalid(message)) => message,
+        other => panic!("expected a refusal for bad input, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn bad_create_input_is_refused_with_the_reason_and_creates_nothing() {
+    let bed = bed().await;
+    let cases = [
+        (form("Orders", "cassandra"), "lowercase"),
+        (form(&"x".repeat(41), "cassandra"), "at most 40"),
+        (form("orders", "mysql"), "unknown engine"),
+        (
+            NewDatabaseForm {
+                tier: "huge".into(),
+                ..form("orders", "cassandra")
+            },
+            "unknown size",
+        ),
+        (
+            NewDatabaseForm {
+                region: "mars".into(),
+                ..form("orders", "cassandra")
+            },
+            "unknown region",
+        ),
+        (
+            NewDatabaseForm {
+                schema_name: "system_auth".into(),
+                ..form("orders", "cassandra")
+            },
+            "reserved",
+        ),
+    ];
+    for (bad, expected) in cases {
+        let message = invalid(bed.service.create(&bed.cora, bad.clone()).await);
+        assert!(message.contains(expected), "{bad:?}: {message}");
+    }
+    let list = bed
+        .service
+        .list(&bed.cora, String::new(), None, 1)
+        .await
+        .unwrap();
+    assert_eq!(list.total, 0);
+
+    bed.service
+        .create(&bed.cora, form("orders", "cassandra"))
+        .await
+        .unwrap();
+    let message = invalid(
+        bed.service
+            .create(&bed.cora, form("orders", "postgresql"))
+            .await,
+    );
+    assert!(
+        message.contains("already have a database named"),
+        "{message}"
+    );
+    // Another customer may use the same name.
+    bed.service
+        .create(&bed.carl, form("orders", "postgresql"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_same_form_sent_twice_creates_one_database() {
+    let bed = bed().await;
+    let once = NewDatabaseForm {
+        request_key: "form-7f3a".into(),
+        ..form("orders", "postgresql")
+    };
+    let first = bed.service.create(&bed.cora, once.clone()).await.unwrap();
+    let second = bed.service.create(&bed.cora, once).await.unwrap();
+    assert_eq!(first, second);
+    let list = bed
+        .service
+        .list(&bed.cora, String::new(), None, 1)
+        .await
+        .unwrap();
+    assert_eq!(list.total, 1);
+}
+
+#[tokio::test]
+async fn customers_never_see_or_touch_each_others_databases() {
+    let bed = bed().await;
+    let coras = bed
+        .service
+        .create(&bed.cora, form("ledger", "postgresql"))
+        .await
+        .unwrap();
+    bed.service
+        .create(&bed.carl, form("carts", "cassandra"))
+        .await
+        .unwrap();
+    bed.until(&coras, Status::Active).await;
+
+    let carls_view = bed
+        .service
+        .list(&bed.carl, String::new(), None, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        carls_view
+            .items
+            .iter()
+            .map(|item| item.name.as_str())
+            .collect::<Vec<_>>(),
+        ["carts"]
+    );
+    assert!(carls_view.items.iter().all(|item| item.owner.is_none()));
+
+    // Every way in answers "not found", exactly like an id that does not exist.
+    let not_found = |result: Result<(), ServiceError>| match result {
+        Err(ServiceError::NotFound(message)) => message,
+        other => panic!("expected not found, got {other:?}"),
+    };
+    not_found(bed.service.detail(&bed.carl, &coras).await.map(|_| ()));
+    not_found(
+        bed.service
+            .reveal_password(&bed.carl, &coras)
+            .await
+            .map(|_| ()),
+    );
+    not_found(bed.service.rotate_password(&bed.carl, &coras).await);
+    for change in [
+        DatabaseChange::Park,
+        DatabaseChange::Resize("large".into()),
+        DatabaseChange::DeletionProtection(true),
+        DatabaseChange::Terminate,
+    ] {
+        not_found(
+            bed.service
+                .change(&bed.carl, &coras, change, "ledger".into())
+                .await,
+        );
+    }
+    not_found(
+        bed.service
+            .detail(&bed.carl, "0192f000-0000-7000-8000-000000000000")
+            .await
+            .map(|_| ()),
+    );
+    not_found(
+        bed.service
+            .detail(&bed.carl, "not-a-uuid")
+            .await
+            .map(|_| ()),
+    );
+    let unchanged = bed.service.detail(&bed.cora, &coras).await.unwrap();
+    assert_eq!(unchanged.summary.status, Status::Active);
+    assert_eq!(unchanged.intent, Intent::Running);
+
+    // Admins see everyone's, with the owner.
+    let everyone = bed
+        .service
+        .list(&bed.ada, String::new(), None, 1)
+        .await
+        .unwrap();
+    let mut owners: Vec<_> = everyone
+        .items
+        .iter()
+        .map(|item| (item.name.clone(), item.owner.clone().unwrap()))
+        .collect();
+    owners.sort();
+    assert_eq!(
+        owners,
+        [
+            ("carts".to_string(), "carl".to_string()),
+            ("ledger".to_string(), "cora".to_string())
+        ]
+    );
+    assert!(bed.service.detail(&bed.ada, &coras).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_database_lives_its_whole_life_through_the_service() {
+    let bed = bed().await;
+    let id = bed
+        .service
+        .create(&bed.cora, form("shop", "cassandra"))
+        .await
+        .unwrap();
+    let fresh = bed.service.detail(&bed.cora, &id).await.unwrap();
+    assert_eq!(fresh.summary.status, Status::Pending);
+    assert_eq!(fresh.connection.port, 9042);
+    assert_eq!(fresh.connection.schema_name, "shop");
+    bed.until(&id, Status::Active).await;
+
+    let active = bed.service.detail(&bed.cora, &id).await.unwrap();
+    let steps: Vec<&str> = active.steps.iter().map(|step| step.step.as_str()).collect();
+    assert!(
+        steps.contains(&"operator resource") && steps.contains(&"configured"),
+        "{steps:?}"
+    );
+    assert!(
+        active
+            .steps
+            .iter()
+            .all(|step| step.outcome == "success" && step.duration_ms.is_some())
+    );
+
+    // The password: shown on request, audited, changed by a rotation.
+    let password = bed.service.reveal_password(&bed.cora, &id).await.unwrap();
+    assert!(password.len() >= 20, "{password}");
+    bed.service.rotate_password(&bed.cora, &id).await.unwrap();
+    let rotated = bed.service.reveal_password(&bed.cora, &id).await.unwrap();
+    assert_ne!(password, rotated);
+    assert_eq!(
+        bed.service
+            .detail(&bed.cora, &id)
+            .await
+            .unwrap()
+            .summary
+            .status,
+        Status::Active,
+        "a rotation keeps the database ACTIVE"
+    );
+    bed.until(&id, Status::Active).await;
+    let configure_runs = bed
+        .service
+        .detail(&bed.cora, &id)
+        .await
+        .unwrap()
+        .steps
+        .iter()
+        .filter(|step| step.step == "configuration job")
+        .count();
+    assert_eq!(
+        configure_runs, 2,
+        "the rotation ran the configuration again"
+    );
+
+    // Park and resume.
+    bed.service
+        .change(&bed.cora, &id, DatabaseChange::Park, String::new())
+        .await
+        .unwrap();
+    bed.until(&id, Status::Parked).await;
+    let message = invalid(
+        bed.service
+            .change(&bed.cora, &id, DatabaseChange::Park, String::new())
+            .await,
+    );
+    assert!(message.contains("already parked"), "{message}");
+    bed.service
+        .change(&bed.cora, &id, DatabaseChange::Resume, String::new())
+        .await
+        .unwrap();
+    bed.until(&id, Status::Active).await;
+
+    // Resize.
+    bed.service
+        .change(
+            &bed.cora,
+            &id,
+            DatabaseChange::Resize("small".into()),
+            String::new(),
+        )
+        .await
+        .unwrap();
+    bed.until(&id, Status::Active).await;
+    assert_eq!(
+        bed.service
+            .detail(&bed.cora, &id)
+            .await
+            .unwrap()
+            .summary
+            .tier,
+        "small"
+    );
+
+    // Deletion protection makes terminate refuse; the name must be typed.
+    bed.service
+        .change(
+            &bed.cora,
+            &id,
+            DatabaseChange::DeletionProtection(true),
+            String::new(),
+        )
+        .await
+        .unwrap();
+    let message = invalid(
+        bed.service
+            .change(&bed.cora, &id, DatabaseChange::Terminate, "shop".into())
+            .await,
+    );
+    assert!(message.contains("deletion protection"), "{message}");
+    bed.service
+        .change(
+            &bed.cora,
+            &id,
+            DatabaseChange::DeletionProtection(false),
+            String::new(),
+        )
+        .await
+        .unwrap();
+    let message = invalid(
+        bed.service
+            .change(&bed.cora, &id, DatabaseChange::Terminate, "shp".into())
+            .await,
+    );
+    assert!(message.contains("type the database's name"), "{message}");
+    bed.service
+        .change(&bed.cora, &id, DatabaseChange::Terminate, "shop".into())
+        .await
+        .unwrap();
+    bed.until(&id, Status::Terminated).await;
+    // The row stays as history; nothing changes it any more.
+    let gone = bed.service.detail(&bed.cora, &id).await.unwrap();
+    assert_eq!(gone.intent, Intent::Terminated);
+    let message = invalid(
+        bed.service
+            .change(&bed.cora, &id, DatabaseChange::Resume, String::new())
+            .await,
+    );
+    assert!(message.contains("terminated"), "{message}");
+
+    let actions = bed.audit_actions().await;
+    for expected in [
+        ("database.create", "success"),
+        ("database.credential.reveal", "success"),
+        ("database.credential.rotate", "success"),
+        ("database.park", "success"),
+        ("database.resume", "success"),
+        ("database.resize", "success"),
+        ("database.terminate", "denied"),
+        ("database.terminate", "success"),
+    ] {
+        assert!(
+            actions.contains(&(expected.0.to_string(), expected.1.to_string())),
+            "{expected:?} missing from {actions:?}"
+        );
+    }
+    // The audit log names who saw the password, never the password.
+    let events = bed
+        .store
+        .list_audit(&AuditQuery {
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        events
+            .items
+            .iter()
+            .all(|event| !event.details.to_string().contains(&rotated))
+    );
+}
+
+#[tokio::test]
+async fn later_databases_get_an_estimate_from_earlier_provisions() {
+    let bed = bed().await;
+    let first = bed
+        .service
+        .create(&bed.cora, form("first", "postgresql"))
+        .await
+        .unwrap();
+    assert_eq!(
+        bed.service
+            .detail(&bed.cora, &first)
+            .await
+            .unwrap()
+            .estimate_seconds,
+        None,
+        "no history, no estimate"
+    );
+    bed.until(&first, Status::Active).await;
+    let second = bed
+        .service
+        .create(&bed.cora, form("second", "postgresql"))
+        .await
+        .unwrap();
+    let estimate = bed
+        .service
+        .detail(&bed.cora, &second)
+        .await
+        .unwrap()
+        .estimate_seconds;
+    assert!(matches!(estimate, Some(1..=5)), "{estimate:?}");
+    // Another engine has no history yet.
+    let other = bed
+        .service
+        .create(&bed.cora, form("third", "cassandra"))
+        .await
+        .unwrap();
+    assert_eq!(
+        bed.service
+            .detail(&bed.cora, &other)
+            .await
+            .unwrap()
+            .estimate_seconds,
+        None
+    );
+}
