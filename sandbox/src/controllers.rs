@@ -5,7 +5,7 @@
 //! (`../shared/docs/operators.md`); delays and outcomes are configurable so
 //! tests can drive success and failure.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::resources::ResourceType;
-use crate::store::{Store, WriteOptions};
+use crate::store::{Changes, Store, WriteOptions};
 
 /// Decides how a Job's pod ends: exit code and log. The default reads the pod
 /// template's annotations `sandbox.dscloud.io/exit-code` and `…/log`.
@@ -86,7 +86,9 @@ pub async fn run(store: Weak<Mutex<Store>>, behaviour: Behaviour) {
     };
     // When each object's current step started: (uid, generation, step) → instant.
     let mut clocks: HashMap<(String, i64, &'static str), Instant> = HashMap::new();
-    let mut waiting = true;
+    // Namespaces where some object waits for a delay to run out: looked at
+    // again on every tick until it has.
+    let mut waiting: BTreeSet<String> = BTreeSet::new();
     loop {
         // Sleep until something changes, or a delay may have run out.
         let tick = tokio::time::sleep(Duration::from_millis(20));
@@ -96,7 +98,7 @@ pub async fn run(store: Weak<Mutex<Store>>, behaviour: Behaviour) {
                     return;
                 }
             }
-            _ = tick, if waiting => {}
+            _ = tick, if !waiting.is_empty() => {}
         }
         // Level-triggered: one pass sees every change, so a burst of events
         // (a thousand writes) makes one pass, not a thousand. A short pause
@@ -112,7 +114,14 @@ pub async fn run(store: Weak<Mutex<Store>>, behaviour: Behaviour) {
         }
         let Some(store) = store.upgrade() else { return };
         let mut store = lock(&store);
-        waiting = step(&mut store, &behaviour, &mut clocks, Instant::now());
+        let scope = match store.take_changes() {
+            Changes::Everywhere => Scope::Everywhere,
+            Changes::In(mut namespaces) => {
+                namespaces.append(&mut waiting);
+                Scope::In(namespaces)
+            }
+        };
+        waiting = step(&mut store, &behaviour, &mut clocks, Instant::now(), &scope);
         if clocks.len() > 100_000 {
             // Objects long gone: their steps restart if they ever come back.
             clocks.retain(|_, started| started.elapsed() < Duration::from_secs(3600));
@@ -126,14 +135,33 @@ fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// One pass over every object a controller looks after; true while some
+/// Where a controller pass looks.
+enum Scope {
+    Everywhere,
+    In(BTreeSet<String>),
+}
+
+/// The objects of one resource within the scope.
+fn objects_in(store: &Store, resource: &ResourceType, scope: &Scope) -> Vec<Value> {
+    match scope {
+        Scope::Everywhere => store.snapshot(resource, None),
+        Scope::In(namespaces) => namespaces
+            .iter()
+            .flat_map(|namespace| store.snapshot(resource, Some(namespace)))
+            .collect(),
+    }
+}
+
+/// One pass over the objects the controllers look after, in the namespaces
+/// where something changed or waits; returns the namespaces where some
 /// object waits for a delay to run out.
 fn step(
     store: &mut Store,
     behaviour: &Behaviour,
     clocks: &mut HashMap<(String, i64, &'static str), Instant>,
     now: Instant,
-) -> bool {
+    scope: &Scope,
+) -> BTreeSet<String> {
     let mut elapsed = |object: &Value, step: &'static str| -> Duration {
         let uid = object["metadata"]["uid"]
             .as_str()
@@ -150,14 +178,19 @@ fn step(
             "progress"
         }
     };
-    let mut waiting = false;
+    let mut waiting = BTreeSet::new();
+    let mut wait = |object: &Value, waits: bool| {
+        if waits {
+            waiting.insert(namespace_of(object).to_string());
+        }
+    };
     for resource_id in ["deployments.apps", "statefulsets.apps"] {
         let Some(resource) = find(store, resource_id) else {
             continue;
         };
-        for object in store.snapshot(&resource, None) {
+        for object in objects_in(store, &resource, scope) {
             let waited = elapsed(&object, phase(&object));
-            waiting |= waited < behaviour.rollout;
+            wait(&object, waited < behaviour.rollout);
             roll_out_pods(store, &object, behaviour, waited >= behaviour.rollout);
             if let Some(status) = rollout_status(&object, behaviour, waited) {
                 write_status(store, &resource, &object, status);
@@ -165,21 +198,24 @@ fn step(
         }
     }
     if let Some(jobs) = find(store, "jobs.batch") {
-        for job in store.snapshot(&jobs, None) {
+        for job in objects_in(store, &jobs, scope) {
             let waited = elapsed(&job, phase(&job));
-            waiting |= run_job(store, &jobs, &job, behaviour, waited);
+            let waits = run_job(store, &jobs, &job, behaviour, waited);
+            wait(&job, waits);
         }
     }
     if let Some(resource) = find(store, CASSANDRA) {
-        for object in store.snapshot(&resource, None) {
+        for object in objects_in(store, &resource, scope) {
             let waited = elapsed(&object, phase(&object));
-            waiting |= cassandra(store, &resource, &object, behaviour, waited);
+            let waits = cassandra(store, &resource, &object, behaviour, waited);
+            wait(&object, waits);
         }
     }
     if let Some(resource) = find(store, CNPG) {
-        for object in store.snapshot(&resource, None) {
+        for object in objects_in(store, &resource, scope) {
             let waited = elapsed(&object, phase(&object));
-            waiting |= cloudnative_pg(store, &resource, &object, behaviour, waited);
+            let waits = cloudnative_pg(store, &resource, &object, behaviour, waited);
+            wait(&object, waits);
         }
     }
     waiting
@@ -295,7 +331,7 @@ fn roll_out_pods(store: &mut Store, workload: &Value, behaviour: &Behaviour, don
     let fails = rollout_fails(workload, behaviour);
     let kind = workload["kind"].as_str().unwrap_or("Deployment");
     for pod_name in wanted {
-        if store.get(&pods, &namespace, &pod_name).is_err() {
+        if !store.contains(&pods, &namespace, &pod_name) {
             let mut labels = workload["spec"]["template"]["metadata"]["labels"].clone();
             if !labels.is_object() {
                 labels = json!({});
@@ -427,7 +463,7 @@ fn run_job(
     let namespace = namespace_of(job).to_string();
     let pod_name = format!("{}-run", name_of(job));
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    if store.get(&pods, &namespace, &pod_name).is_err() {
+    if !store.contains(&pods, &namespace, &pod_name) {
         let mut labels = job["spec"]["template"]["metadata"]["labels"].clone();
         if !labels.is_object() {
             labels = json!({});
@@ -701,7 +737,7 @@ fn ensure_secret(
     let Some(secrets) = find(store, "secrets") else {
         return;
     };
-    if store.get(&secrets, namespace, name).is_ok() {
+    if store.contains(&secrets, namespace, name) {
         return;
     }
     let mut secret = json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/basic-auth",

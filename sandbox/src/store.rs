@@ -70,6 +70,36 @@ pub struct Store {
     events: broadcast::Sender<Event>,
     /// Where changes are kept across restarts, when asked for.
     journal: Option<Journal>,
+    /// What changed since the simulated controllers last looked.
+    changes: Changes,
+}
+
+/// Where objects changed, so the simulated controllers look only there (a
+/// pass over every object would stall the API behind the store's lock once
+/// the sandbox holds thousands of them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Changes {
+    /// Something outside any namespace changed (a CRD, say), or nothing has
+    /// been looked at yet: look at everything.
+    Everywhere,
+    /// The namespaces where an object changed (a namespace's own change
+    /// counts as a change in it).
+    In(std::collections::BTreeSet<String>),
+}
+
+impl Changes {
+    fn add(&mut self, resource: &str, namespace: &str, name: &str) {
+        let Changes::In(namespaces) = self else {
+            return;
+        };
+        if !namespace.is_empty() {
+            namespaces.insert(namespace.to_string());
+        } else if resource == "namespaces" {
+            namespaces.insert(name.to_string());
+        } else {
+            *self = Changes::Everywhere;
+        }
+    }
 }
 
 /// What a list returns.
@@ -116,6 +146,7 @@ impl Store {
             log: VecDeque::new(),
             events,
             journal: None,
+            changes: Changes::Everywhere,
         };
         for namespace in ["default", "kube-system", "kube-public"] {
             let object =
@@ -162,6 +193,16 @@ impl Store {
         self.revision
     }
 
+    /// What changed since the last call (everything, the first time).
+    pub fn take_changes(&mut self) -> Changes {
+        std::mem::replace(&mut self.changes, Changes::In(Default::default()))
+    }
+
+    /// Whether an object exists, without copying it.
+    pub fn contains(&self, resource: &ResourceType, namespace: &str, name: &str) -> bool {
+        self.objects.contains_key(&key(resource, namespace, name))
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
     }
@@ -186,13 +227,27 @@ impl Store {
 
     /// Every stored object of one resource, for a watch that starts "now".
     pub fn snapshot(&self, resource: &ResourceType, namespace: Option<&str>) -> Vec<Value> {
-        self.objects
-            .iter()
-            .filter(|(key, _)| {
-                key.resource == resource.id() && namespace.is_none_or(|ns| key.namespace == ns)
-            })
+        self.objects_of(resource, namespace)
             .map(|(_, object)| object.clone())
             .collect()
+    }
+
+    /// The objects of one resource (in one namespace), in key order: a range
+    /// of the ordered map, not a scan of every object the sandbox holds.
+    fn objects_of<'a>(
+        &'a self,
+        resource: &ResourceType,
+        namespace: Option<&'a str>,
+    ) -> impl Iterator<Item = (&'a ObjectKey, &'a Value)> + 'a {
+        let id = resource.id();
+        let start = ObjectKey {
+            resource: id.clone(),
+            namespace: namespace.unwrap_or_default().to_string(),
+            name: String::new(),
+        };
+        self.objects.range(start..).take_while(move |(key, _)| {
+            key.resource == id && namespace.is_none_or(|ns| key.namespace == ns)
+        })
     }
 
     pub fn set_log(&mut self, namespace: &str, pod: &str, log: String) {
@@ -230,10 +285,7 @@ impl Store {
         };
         let mut items = Vec::new();
         let mut next = None;
-        for (key, object) in self.objects.iter() {
-            if key.resource != resource.id() || namespace.is_some_and(|ns| key.namespace != ns) {
-                continue;
-            }
+        for (key, object) in self.objects_of(resource, namespace) {
             if start
                 .as_ref()
                 .is_some_and(|(ns, name)| (&key.namespace, &key.name) <= (ns, name))
@@ -696,6 +748,10 @@ impl Store {
             self.log.pop_front();
         }
         self.log.push_back(event.clone());
+        let name = event.object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default();
+        self.changes.add(&event.resource, &event.namespace, name);
         // No receiver is fine: nobody is watching.
         let _ = self.events.send(event);
     }
@@ -902,4 +958,38 @@ fn decode_continue(token: &str) -> ApiResult<(String, String)> {
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let (namespace, name) = text.split_once('\u{0}').ok_or_else(bad)?;
     Ok((namespace.to_string(), name.to_string()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests fail loudly by design
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_name_the_namespaces_to_look_at() {
+        let mut changes = Changes::In(Default::default());
+        changes.add("pods", "shop", "web-0");
+        changes.add("namespaces", "", "billing");
+        assert_eq!(
+            changes,
+            Changes::In(["billing".to_string(), "shop".to_string()].into())
+        );
+        // A change outside any namespace may concern every object.
+        changes.add("customresourcedefinitions.apiextensions.k8s.io", "", "x");
+        assert_eq!(changes, Changes::Everywhere);
+    }
+
+    #[test]
+    fn the_controllers_first_look_everywhere_then_only_where_something_changed() {
+        let mut store = Store::new();
+        assert_eq!(store.take_changes(), Changes::Everywhere);
+        assert_eq!(store.take_changes(), Changes::In(Default::default()));
+        let namespace =
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}});
+        store.create_unchecked("namespaces", "", namespace).unwrap();
+        assert_eq!(
+            store.take_changes(),
+            Changes::In(["shop".to_string()].into())
+        );
+    }
 }
