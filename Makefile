@@ -83,6 +83,7 @@ fuzz:
 bench:
 	cargo bench -p server --bench dscloud
 	cargo bench -p server --bench provisioning
+	cargo bench -p server --bench database_list
 
 clean:
 	cargo clean

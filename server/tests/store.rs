@@ -737,6 +737,42 @@ async fn databases_are_listed_per_owner_or_for_everyone(test: &TestStore) {
             .windows(2)
             .all(|pair| pair[0].created_at >= pair[1].created_at)
     );
+
+    // Every filter at once: owner, name and status.
+    let query = |owner_id, search: &str, status: &str| DatabaseQuery {
+        owner_id,
+        search: Some(search.to_string()),
+        status: Some(status.to_string()),
+        limit: 100,
+        offset: 0,
+    };
+    let found = test
+        .store
+        .list_databases(&query(Some(ann.id), "db-1", "PENDING"))
+        .await
+        .unwrap();
+    assert_eq!(found.total, 1);
+    assert_eq!(found.items[0].name, "db-1");
+    assert_eq!(found.items[0].owner_id, ann.id);
+    let none_active = test
+        .store
+        .list_databases(&query(Some(bob.id), "db-", "ACTIVE"))
+        .await
+        .unwrap();
+    assert_eq!(none_active.total, 0);
+    let all_pending = test
+        .store
+        .list_databases(&query(None, "db-", "PENDING"))
+        .await
+        .unwrap();
+    assert_eq!(all_pending.total, 10);
+    // `_` is a character, not a wildcard.
+    let underscore = test
+        .store
+        .list_databases(&query(None, "db_", "PENDING"))
+        .await
+        .unwrap();
+    assert_eq!(underscore.total, 0);
 }
 
 async fn a_database_needs_an_existing_owner(test: &TestStore) {

@@ -238,6 +238,37 @@ pub(super) fn contains_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// The `WHERE` clause of a database listing and how many parameters it binds,
+/// in this order: owner, name pattern, status.
+pub(super) struct DatabaseFilter {
+    pub sql: String,
+    pub parameters: usize,
+}
+
+pub(super) fn database_filter(owner: bool, search: bool, status: bool) -> DatabaseFilter {
+    let mut clauses: Vec<String> = Vec::new();
+    if owner {
+        let parameter = format!("${}", clauses.len() + 1);
+        clauses.push(format!("owner_id = {parameter}"));
+    }
+    if search {
+        let parameter = format!("${}", clauses.len() + 1);
+        clauses.push(format!("LOWER(name) LIKE {parameter} ESCAPE '\\'"));
+    }
+    if status {
+        let parameter = format!("${}", clauses.len() + 1);
+        clauses.push(format!("status = {parameter}"));
+    }
+    DatabaseFilter {
+        sql: if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        },
+        parameters: clauses.len(),
+    }
+}
+
 /// A `LIKE` pattern that matches values starting with `text`.
 pub(super) fn prefix_pattern(text: &str) -> String {
     let escaped = text
@@ -256,7 +287,7 @@ macro_rules! impl_store_queries {
         use $crate::store::sql::{
             AuditRow, DATABASE_COLUMNS, DatabaseRow, SessionRow, SignInFlowRow, StepRow,
             USER_COLUMNS, UserRow, conflict_or,
-            contains_pattern, prefix_pattern,
+            contains_pattern, database_filter, prefix_pattern,
         };
         use $crate::store::{
             AuditEvent, AuditPage, AuditQuery, DatabaseQuery, DatabaseRecord, DatabaseState,
@@ -687,27 +718,38 @@ macro_rules! impl_store_queries {
                 query: &DatabaseQuery,
             ) -> StoreResult<Page<DatabaseRecord>> {
                 let pattern = query.search.as_deref().map(contains_pattern);
-                let filter = "($1 IS NULL OR owner_id = $1) \
-                     AND ($2 IS NULL OR LOWER(name) LIKE $2 ESCAPE '\\') \
-                     AND ($3 IS NULL OR status = $3)";
+                // Only the filters given, so each listing can use its index
+                // (`x IS NULL OR …` would make both engines scan the table).
+                let filter = database_filter(query.owner_id.is_some(), pattern.is_some(), query.status.is_some());
+                let parameters = filter.parameters;
                 let sql = format!(
-                    "SELECT {DATABASE_COLUMNS} FROM databases WHERE {filter} \
-                     ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
+                    "SELECT {DATABASE_COLUMNS} FROM databases {where_clause} \
+                     ORDER BY created_at DESC, id DESC LIMIT ${limit} OFFSET ${offset}",
+                    where_clause = filter.sql,
+                    limit = parameters + 1,
+                    offset = parameters + 2,
                 );
-                let rows: Vec<DatabaseRow> = sqlx::query_as(&sql)
-                    .bind(query.owner_id)
-                    .bind(&pattern)
-                    .bind(&query.status)
+                let mut rows_query = sqlx::query_as::<_, DatabaseRow>(&sql);
+                let count_sql = format!("SELECT COUNT(*) FROM databases {}", filter.sql);
+                let mut count_query = sqlx::query_scalar::<_, i64>(&count_sql);
+                if let Some(owner) = query.owner_id {
+                    rows_query = rows_query.bind(owner);
+                    count_query = count_query.bind(owner);
+                }
+                if let Some(pattern) = &pattern {
+                    rows_query = rows_query.bind(pattern.clone());
+                    count_query = count_query.bind(pattern.clone());
+                }
+                if let Some(status) = &query.status {
+                    rows_query = rows_query.bind(status.clone());
+                    count_query = count_query.bind(status.clone());
+                }
+                let rows = rows_query
                     .bind(page_size(query.limit))
                     .bind(i64::from(query.offset))
                     .fetch_all(&self.pool)
                     .await?;
-                let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM databases WHERE {filter}"))
-                    .bind(query.owner_id)
-                    .bind(&pattern)
-                    .bind(&query.status)
-                    .fetch_one(&self.pool)
-                    .await?;
+                let total = count_query.fetch_one(&self.pool).await?;
                 Ok(Page {
                     items: rows.into_iter().map(DatabaseRecord::from).collect(),
                     total: u64::try_from(total).unwrap_or_default(),
