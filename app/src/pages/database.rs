@@ -446,13 +446,24 @@ fn follow_live_updates(
         use wasm_bindgen::JsCast as _;
         use wasm_bindgen::closure::Closure;
 
-        let source = StoredValue::new_local(None::<web_sys::EventSource>);
+        /// The open stream and its handler: dropping the handler with the
+        /// stream (instead of leaking it) frees it when the page is left.
+        struct Stream {
+            events: web_sys::EventSource,
+            _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
+        }
+        fn close(current: &mut Option<Stream>) {
+            if let Some(stream) = current.take() {
+                stream.events.set_onmessage(None);
+                stream.events.close();
+            }
+        }
+
+        let source = StoredValue::new_local(None::<Stream>);
         Effect::new(move |_| {
             let id = id();
             source.update_value(|current| {
-                if let Some(previous) = current.take() {
-                    previous.close();
-                }
+                close(current);
                 let Ok(events) = web_sys::EventSource::new(&format!("/databases/{id}/events"))
                 else {
                     return;
@@ -469,18 +480,13 @@ fn follow_live_updates(
                     },
                 );
                 events.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-                // The handler lives as long as the page's event source.
-                on_message.forget();
-                *current = Some(events);
+                *current = Some(Stream {
+                    events,
+                    _on_message: on_message,
+                });
             });
         });
-        on_cleanup(move || {
-            source.update_value(|current| {
-                if let Some(events) = current.take() {
-                    events.close();
-                }
-            });
-        });
+        on_cleanup(move || source.update_value(close));
     }
     #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
     let _ = (id, live);
