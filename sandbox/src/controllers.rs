@@ -20,6 +20,11 @@ use crate::store::{Changes, Store, WriteOptions};
 /// template's annotations `sandbox.dscloud.io/exit-code` and `…/log`.
 pub type JobOutcome = Arc<dyn Fn(&Value) -> (i32, String) + Send + Sync>;
 
+/// Decides whether an operator refuses a database resource for good, and
+/// why. The default reads the resource's annotation
+/// `sandbox.dscloud.io/operator-failure`.
+pub type OperatorFailure = Arc<dyn Fn(&Value) -> Option<String> + Send + Sync>;
+
 /// How the simulated cluster behaves.
 #[derive(Clone)]
 pub struct Behaviour {
@@ -35,6 +40,10 @@ pub struct Behaviour {
     pub operator_ready: Duration,
     /// How long an operator takes to let go of a deleted resource (its finalizer).
     pub operator_cleanup: Duration,
+    /// Which resources the operators report as failed, as the real ones do
+    /// (cass-operator `Valid=False`, CloudNativePG's "Invalid cluster
+    /// definition" phase).
+    pub operator_failure: OperatorFailure,
 }
 
 impl Default for Behaviour {
@@ -46,6 +55,7 @@ impl Default for Behaviour {
             job_outcome: Arc::new(annotated_outcome),
             operator_ready: Duration::from_millis(500),
             operator_cleanup: Duration::from_millis(100),
+            operator_failure: Arc::new(annotated_operator_failure),
         }
     }
 }
@@ -73,6 +83,12 @@ fn annotated_outcome(job: &Value) -> (i32, String) {
         .as_str()
         .map_or_else(|| format!("exited with code {code}\n"), str::to_string);
     (code, log)
+}
+
+fn annotated_operator_failure(resource: &Value) -> Option<String> {
+    resource["metadata"]["annotations"]["sandbox.dscloud.io/operator-failure"]
+        .as_str()
+        .map(str::to_string)
 }
 
 pub const CASSANDRA_FINALIZER: &str = "finalizer.cassandra.datastax.com";
@@ -586,6 +602,23 @@ fn cassandra(
         return true;
     }
     let generation = object["metadata"]["generation"].as_i64().unwrap_or(1);
+    if let Some(reason) = (behaviour.operator_failure)(object) {
+        let previous = object.get("status").cloned().unwrap_or(Value::Null);
+        let status = json!({
+            "cassandraOperatorProgress": "Updating",
+            "conditions": [
+                condition("Valid", false, "ValidationFailed", &reason),
+                condition("Ready", false, "", ""),
+            ],
+        });
+        write_status(
+            store,
+            resource,
+            object,
+            keep_transition_times(&previous, status),
+        );
+        return false;
+    }
     let stopped = object["spec"]["stopped"].as_bool() == Some(true);
     let ready = waited >= behaviour.operator_ready;
     let cluster_name = object["spec"]["clusterName"]
@@ -651,6 +684,24 @@ fn cloudnative_pg(
     let namespace = namespace_of(object).to_string();
     let name = name_of(object).to_string();
     let instances = object["spec"]["instances"].as_i64().unwrap_or(1);
+    if let Some(reason) = (behaviour.operator_failure)(object) {
+        let previous = object.get("status").cloned().unwrap_or(Value::Null);
+        let phase = "Invalid cluster definition";
+        let status = json!({
+            "phase": phase,
+            "phaseReason": reason,
+            "instances": instances,
+            "readyInstances": 0,
+            "conditions": [condition("Ready", false, "ClusterIsNotReady", phase)],
+        });
+        write_status(
+            store,
+            resource,
+            object,
+            keep_transition_times(&previous, status),
+        );
+        return false;
+    }
     let hibernated = object["metadata"]["annotations"]["cnpg.io/hibernation"] == "on";
     let ready = waited >= behaviour.operator_ready;
     if ready {

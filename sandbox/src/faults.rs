@@ -164,7 +164,12 @@ impl Faults {
             let roll = next_random(&mut plan.random);
             let fault = &mut plan.faults[index];
             latency += fault.latency;
-            if failure.is_none() && fault.failure.is_some() && roll < rate {
+            if fault.failure.is_none() {
+                // A latency-only fault hits every request it slows.
+                if let Some(remaining) = fault.remaining.as_mut() {
+                    *remaining -= 1;
+                }
+            } else if failure.is_none() && roll < rate {
                 failure = fault.failure;
                 if let Some(remaining) = fault.remaining.as_mut() {
                     *remaining -= 1;

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use tokio::net::TcpListener;
 
-pub use controllers::{Behaviour, CASSANDRA_FINALIZER, JobOutcome};
+pub use controllers::{Behaviour, CASSANDRA_FINALIZER, JobOutcome, OperatorFailure};
 pub use faults::{Failure, Fault, Faults, Verb};
 pub use resources::ResourceType;
 
