@@ -1,12 +1,14 @@
 //! The provisioning engine end to end on the sandbox, with the operators'
 //! real CRDs and simulated controllers: databases become ACTIVE, park and
-//! resume, terminate; a restart mid-provision and injected API faults still
-//! converge, with nothing created twice.
+//! resume, terminate; a restart mid-provision, injected API faults and hung
+//! calls still converge, with nothing created twice; an operator's refusal
+//! and a failing configuration job are reported as they happen.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use app::roles::Role;
@@ -28,12 +30,20 @@ struct Bed {
     _dir: tempfile::TempDir,
 }
 
-async fn bed() -> Bed {
-    let sandbox = Sandbox::with_controllers(Behaviour {
+fn behaviour() -> Behaviour {
+    Behaviour {
         operator_ready: Duration::from_millis(300),
         job_run: Duration::from_millis(100),
         ..Behaviour::default()
-    });
+    }
+}
+
+async fn bed() -> Bed {
+    bed_with(behaviour()).await
+}
+
+async fn bed_with(behaviour: Behaviour) -> Bed {
+    let sandbox = Sandbox::with_controllers(behaviour);
     let client = Client::new(sandbox.router(), "default");
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/crds");
@@ -272,4 +282,166 @@ async fn a_database_with_an_unknown_tier_is_an_error_at_once() {
     assert!(db.settled);
     assert!(db.status_message.unwrap_or_default().contains("gigantic"));
     assert_eq!(bed.namespaces_of(db.id).await, 0);
+}
+
+/// The namespace the engine gives a database.
+fn namespace_of(db: &DatabaseRecord) -> String {
+    format!("db-{}", db.id.simple())
+}
+
+#[tokio::test]
+async fn an_operator_refusing_the_database_is_an_error_that_says_why_and_terminate_still_works() {
+    // The operators refuse the resources of the databases listed here.
+    let refused: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let refusing = refused.clone();
+    let bed = bed_with(Behaviour {
+        operator_failure: Arc::new(move |resource: &serde_json::Value| {
+            let namespace = resource["metadata"]["namespace"].as_str()?;
+            refusing
+                .lock()
+                .unwrap()
+                .contains(namespace)
+                .then(|| "storage class \"fast-ssd\" does not exist".to_string())
+        }),
+        ..behaviour()
+    })
+    .await;
+    let cassandra = bed.create("doomed-cql", "cassandra").await;
+    let postgres = bed.create("doomed-pg", "postgresql").await;
+    let healthy = bed.create("healthy", "postgresql").await;
+    refused
+        .lock()
+        .unwrap()
+        .extend([namespace_of(&cassandra), namespace_of(&postgres)]);
+    let engine = bed.engine();
+    bed.until(&engine, &[cassandra.id, postgres.id], "ERROR")
+        .await;
+    for id in [cassandra.id, postgres.id] {
+        let db = bed.store.database(id).await.unwrap();
+        let message = db.status_message.unwrap_or_default();
+        assert!(
+            message.contains("the operator cannot run this database")
+                && message.contains("fast-ssd"),
+            "{message}"
+        );
+        assert!(!db.configured, "never configured");
+    }
+    // Another database is not held back by the failed ones.
+    bed.until(&engine, &[healthy.id], "ACTIVE").await;
+    // An ERROR stays put (no retry loop) until the customer acts.
+    let steps_before = bed.store.steps(cassandra.id).await.unwrap().len();
+    engine.pass().await.unwrap();
+    assert_eq!(
+        bed.store.steps(cassandra.id).await.unwrap().len(),
+        steps_before
+    );
+    // Terminating a failed database removes everything it had.
+    bed.store
+        .set_database_intent(cassandra.id, "terminated", "small")
+        .await
+        .unwrap();
+    bed.until(&engine, &[cassandra.id], "TERMINATED").await;
+    assert_eq!(bed.namespaces_of(cassandra.id).await, 0);
+}
+
+#[tokio::test]
+async fn a_failing_configuration_job_is_reported_removed_and_run_again() {
+    // The first two configuration jobs exit 1; the third succeeds.
+    let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = runs.clone();
+    let bed = bed_with(Behaviour {
+        job_outcome: Arc::new(move |_job: &serde_json::Value| {
+            if counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
+                (1, "cqlsh: connection refused\n".to_string())
+            } else {
+                (0, "keyspace created\n".to_string())
+            }
+        }),
+        ..behaviour()
+    })
+    .await;
+    let db = bed.create("retried", "cassandra").await;
+    let engine = bed.engine();
+    // Watch the status message while the engine works: the failure is shown.
+    let mut messages = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let _ = engine.pass().await;
+        let current = bed.store.database(db.id).await.unwrap();
+        if let Some(message) = current.status_message.clone() {
+            messages.push(message);
+        }
+        if current.status == "ACTIVE" && current.settled {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never ACTIVE: {messages:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        messages
+            .iter()
+            .any(|message| message.contains("the configuration job failed")),
+        "{messages:?}"
+    );
+    let steps: Vec<String> = bed
+        .store
+        .steps(db.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|step| step.step)
+        .collect();
+    let count = |name: &str| steps.iter().filter(|step| *step == name).count();
+    assert_eq!(count("configuration job"), 3, "{steps:?}");
+    assert_eq!(count("configuration job cleanup"), 2, "{steps:?}");
+    assert_eq!(count("configured"), 1, "{steps:?}");
+}
+
+#[tokio::test]
+async fn a_hung_kubernetes_call_times_out_and_the_database_still_converges() {
+    let bed = bed().await;
+    // The first two reads of the operator's resource hang far past the engine's limit.
+    bed.sandbox.faults().inject(
+        Fault::latency(Duration::from_secs(3600))
+            .for_resource("clusters.postgresql.cnpg.io")
+            .on(Verb::Get)
+            .times(2),
+    );
+    let db = bed.create("slow", "postgresql").await;
+    let engine = bed
+        .engine()
+        .with_request_timeout(Duration::from_millis(300));
+    let mut messages = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let started = std::time::Instant::now();
+        let _ = engine.pass().await;
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "a pass waited on a hung call for {:?}",
+            started.elapsed()
+        );
+        let current = bed.store.database(db.id).await.unwrap();
+        if let Some(message) = current.status_message.clone() {
+            messages.push(message);
+        }
+        if current.status == "ACTIVE" && current.settled {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never ACTIVE: {messages:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        messages
+            .iter()
+            .any(|message| message.contains("did not answer within")),
+        "{messages:?}"
+    );
+    assert_eq!(bed.namespaces_of(db.id).await, 1);
 }

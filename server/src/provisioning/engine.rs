@@ -27,6 +27,10 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// How often the engine looks for work without being woken.
 const TICK: Duration = Duration::from_millis(500);
+/// How long one Kubernetes call may take before it counts as failed (and is
+/// retried with backoff): a hung call must not hold a database, or a pass,
+/// for ever.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -34,6 +38,8 @@ pub enum EngineError {
     Kubernetes(#[from] kube::Error),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    #[error("Kubernetes did not answer within {0:?}")]
+    Timeout(Duration),
 }
 
 /// The kinds the engine touches.
@@ -96,6 +102,7 @@ pub struct ProvisioningEngine {
     concurrency: usize,
     /// With leader election: true while this replica holds the lease.
     leading: Option<Arc<std::sync::atomic::AtomicBool>>,
+    request_timeout: Duration,
 }
 
 impl ProvisioningEngine {
@@ -107,7 +114,24 @@ impl ProvisioningEngine {
             backoff: Mutex::new(HashMap::new()),
             concurrency: 16,
             leading: None,
+            request_timeout: REQUEST_TIMEOUT,
         }
+    }
+
+    /// How long one Kubernetes call may take (tests shorten it).
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// `call`, failed with [`EngineError::Timeout`] when it outlasts the limit.
+    async fn within_timeout<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, EngineError>>,
+    ) -> Result<T, EngineError> {
+        tokio::time::timeout(self.request_timeout, call)
+            .await
+            .unwrap_or(Err(EngineError::Timeout(self.request_timeout)))
     }
 
     /// Acts only while `leading` is true (see `leader.rs`).
@@ -205,7 +229,22 @@ impl ProvisioningEngine {
             }
         };
         let intent: Intent = db.intent.parse().unwrap_or(Intent::Running);
-        let observed = self.observe(&spec).await?;
+        let observed = match self.within_timeout(self.observe(&spec)).await {
+            Ok(observed) => observed,
+            Err(error) => {
+                // Say so on the database's page while the retries go on.
+                let waiting = Decision {
+                    actions: Vec::new(),
+                    status: previous,
+                    message: Some(format!(
+                        "cannot read the database's objects from Kubernetes ({error}); retrying"
+                    )),
+                    settled: false,
+                };
+                self.report(db, &waiting, db.configured).await?;
+                return Err(error);
+            }
+        };
         let desired = Desired {
             intent,
             spec_hash: objects::resource_hash(&spec),
@@ -225,7 +264,7 @@ impl ProvisioningEngine {
                 .store
                 .start_step(db.id, step_name(*action), attempt)
                 .await?;
-            match self.execute(*action, &spec).await {
+            match self.within_timeout(self.execute(*action, &spec)).await {
                 Ok(()) => {
                     self.store.finish_step(step, "success", None).await?;
                     if *action == Action::MarkConfigured {
