@@ -11,6 +11,37 @@ use serde::{Deserialize, Serialize};
 /// (`sandbox` or `cluster`) and its detail (kubeconfig path or server).
 pub const META_KIND: &str = "dscloud-kubernetes";
 pub const META_DETAIL: &str = "dscloud-kubernetes-detail";
+/// The `<meta name>` listing the regions, separated by commas.
+pub const META_REGIONS: &str = "dscloud-regions";
+
+/// The regions databases can be created in, each a Kubernetes cluster the
+/// portal is configured with (server context).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Regions(pub Vec<String>);
+
+/// The regions to offer; the built-in `local` when none is configured.
+pub fn regions() -> Vec<String> {
+    #[cfg(feature = "ssr")]
+    let configured = leptos::prelude::use_context::<Regions>().map(|regions| regions.0);
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    let configured = crate::meta::content(META_REGIONS).map(|listed| parse_regions(&listed));
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    let configured: Option<Vec<String>> = None;
+    match configured {
+        Some(names) if !names.is_empty() => names,
+        _ => vec![crate::databases::LOCAL_REGION.to_string()],
+    }
+}
+
+/// The names in a `<meta>`'s comma-separated list.
+pub fn parse_regions(listed: &str) -> Vec<String> {
+    listed
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .collect()
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KubernetesTarget {
@@ -77,5 +108,14 @@ mod tests {
             );
         }
         assert_eq!(KubernetesTarget::from_parts("other", String::new()), None);
+    }
+
+    #[test]
+    fn the_region_list_survives_the_meta_tag() {
+        let names = vec!["eu-west".to_string(), "us-east".to_string()];
+        assert_eq!(parse_regions(&names.join(",")), names);
+        assert_eq!(parse_regions(""), Vec::<String>::new());
+        // Outside a server or browser, the built-in region is offered.
+        assert_eq!(regions(), vec!["local".to_string()]);
     }
 }

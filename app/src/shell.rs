@@ -41,6 +41,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                             <meta name=crate::kubernetes::META_DETAIL content=detail />
                         }
                     })}
+                <meta name=crate::kubernetes::META_REGIONS content=crate::kubernetes::regions().join(",") />
                 <link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='7' fill='%232f5bea'/%3E%3Cpath d='M9 10h8a7 7 0 0 1 0 14H9z' fill='white'/%3E%3C/svg%3E" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />

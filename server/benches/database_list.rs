@@ -105,7 +105,7 @@ async fn measure(backend: &str, store: Arc<dyn Store>) -> Result<(), Box<dyn std
         "{backend}: seeded {DATABASES} databases for {CUSTOMERS} customers in {:.1?}",
         seeding.elapsed()
     );
-    let service = DatabaseService::new(store, None, None);
+    let service = DatabaseService::new(store, Vec::new());
     let last_page = u32::try_from(DATABASES.div_ceil(25))?;
     let cases: [(&str, &Caller, &str, Option<Status>, u32); 6] = [
         ("customer, page 1 (their 100)", &customer, "", None, 1),

@@ -174,6 +174,13 @@ pub struct ServeArgs {
     #[arg(long, env = "PORTAL_KUBERNETES", value_enum, default_value_t = KubernetesChoice::Auto)]
     pub kubernetes: KubernetesChoice,
 
+    /// A region customers can create databases in: `NAME=KUBECONFIG`, the
+    /// cluster of that kubeconfig's current context. Repeat it (or separate
+    /// with commas in the variable) for several. None: one region, `local`,
+    /// on the cluster or sandbox `--kubernetes` chooses.
+    #[arg(long = "region", env = "PORTAL_REGIONS", value_delimiter = ',')]
+    pub regions: Vec<crate::provisioning::regions::RegionArg>,
+
     /// Whether local accounts may sign in with a password. Turn it off once
     /// single sign-on works (`--local-sign-in false`); `portal admin` still works.
     #[arg(long, env = "PORTAL_LOCAL_SIGN_IN", default_value_t = true, action = clap::ArgAction::Set)]
@@ -213,6 +220,7 @@ impl Default for ServeArgs {
             sso_config: None,
             local_sign_in: true,
             kubernetes: KubernetesChoice::Auto,
+            regions: Vec::new(),
         }
     }
 }

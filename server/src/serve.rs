@@ -5,10 +5,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use app::databases::LOCAL_REGION;
 use app::kubernetes::KubernetesTarget;
 
 use crate::cli::{CommonArgs, ServeArgs};
 use crate::http::{self, AppState};
+use crate::provisioning::regions::{RegionConnection, check_distinct};
 use crate::store::{self, Store, redact_url};
 
 /// Opens the configured store, creating the data directory the SQLite default needs.
@@ -53,32 +55,16 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
         Some(path) => Some(crate::auth::sso::config::load(path).map_err(anyhow::Error::msg)?),
         None => None,
     };
-    let (kubernetes, client) = connect_kubernetes(common, args).await?;
-    // Only the replica holding the lease runs the engine; the others wait
-    // to take over.
-    let elector = Arc::new(crate::provisioning::leader::LeaderElector::new(
-        client.clone(),
-        &crate::provisioning::leader::namespace(),
-        crate::provisioning::leader::identity(),
-    ));
-    let engine = Arc::new(
-        crate::provisioning::engine::ProvisioningEngine::new(store.clone(), client.clone())
-            .with_leader(elector.leading()),
-    );
-    tokio::spawn(elector.run(engine.waker()));
-    crate::provisioning::watch::spawn(client.clone(), engine.waker());
-    let provisioning = http::Provisioning {
-        client,
-        wake: engine.waker(),
-    };
-    // The engine is level-triggered and every write idempotent: stopping it
-    // mid-pass with the process is safe; the next start carries on.
-    tokio::spawn(engine.clone().run(std::future::pending()));
+    let (kubernetes, clusters) = connect_regions(common, args).await?;
+    let regions = clusters
+        .into_iter()
+        .map(|(name, client)| start_region(store.clone(), name, client))
+        .collect();
     let state = AppState {
         leptos_options: http::leptos_options(args),
         store,
         kubernetes: Some(kubernetes),
-        provisioning: Some(provisioning),
+        regions,
     };
     let app = http::router(state, args, sso).map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(args.listen)
@@ -97,6 +83,79 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
     .context("the HTTP server failed")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Starts provisioning in one region: its engine, which acts only while
+/// this replica holds the region's Lease (the others wait to take over),
+/// and the watches that wake it.
+fn start_region(store: Arc<dyn Store>, name: String, client: kube::Client) -> RegionConnection {
+    use crate::provisioning::{engine::ProvisioningEngine, leader, watch};
+    let elector = Arc::new(leader::LeaderElector::new(
+        client.clone(),
+        &leader::namespace(),
+        leader::identity(),
+    ));
+    let engine = Arc::new(
+        ProvisioningEngine::new(store, client.clone())
+            .for_region(&name)
+            .with_leader(elector.leading()),
+    );
+    tokio::spawn(elector.run(engine.waker()));
+    watch::spawn(client.clone(), engine.waker());
+    // The engine is level-triggered and every write idempotent: stopping it
+    // mid-pass with the process is safe; the next start carries on.
+    tokio::spawn(engine.clone().run(std::future::pending()));
+    RegionConnection {
+        name,
+        client,
+        wake: engine.waker(),
+    }
+}
+
+/// The regions and their clusters: those `--region` names, or else the one
+/// region `local` on the cluster or sandbox `--kubernetes` chooses.
+async fn connect_regions(
+    common: &CommonArgs,
+    args: &ServeArgs,
+) -> anyhow::Result<(KubernetesTarget, Vec<(String, kube::Client)>)> {
+    if args.regions.is_empty() {
+        let (target, client) = connect_kubernetes(common, args).await?;
+        return Ok((target, vec![(LOCAL_REGION.to_string(), client)]));
+    }
+    if matches!(args.kubernetes, crate::cli::KubernetesChoice::Sandbox) {
+        anyhow::bail!(
+            "--kubernetes sandbox and --region exclude each other: regions are real clusters"
+        );
+    }
+    check_distinct(&args.regions).map_err(anyhow::Error::msg)?;
+    let mut clients = Vec::new();
+    let mut servers = Vec::new();
+    for region in &args.regions {
+        let name = &region.name;
+        let path = region.kubeconfig.display();
+        let kubeconfig = kube::config::Kubeconfig::read_from(&region.kubeconfig)
+            .with_context(|| format!("region {name}: cannot read the kubeconfig {path}"))?;
+        let config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .with_context(|| format!("region {name}: the kubeconfig {path} names no usable cluster"))?;
+        servers.push(format!("{name} {}", config.cluster_url));
+        let client = kube::Client::try_from(config)
+            .with_context(|| format!("region {name}: cannot build the Kubernetes client"))?;
+        tracing::info!(
+            "Kubernetes: region {name} on {}",
+            servers[servers.len() - 1]
+        );
+        clients.push((name.clone(), client));
+    }
+    Ok((
+        KubernetesTarget::Cluster {
+            server: servers.join(", "),
+        },
+        clients,
+    ))
 }
 
 /// The cluster configured for this process, if any: in-cluster, `KUBECONFIG`

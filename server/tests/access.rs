@@ -74,7 +74,7 @@ async fn portal() -> (Router, Vec<Visitor>, tempfile::TempDir) {
             leptos_options: leptos_options(&args),
             store,
             kubernetes: None,
-            provisioning: None,
+            regions: Vec::new(),
         },
         &args,
         None,

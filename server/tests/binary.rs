@@ -38,6 +38,7 @@ fn help_documents_every_flag_and_its_environment_variable() {
         ("--public-url", "PORTAL_PUBLIC_URL"),
         ("--sso-config", "PORTAL_SSO_CONFIG"),
         ("--local-sign-in", "PORTAL_LOCAL_SIGN_IN"),
+        ("--region", "PORTAL_REGIONS"),
     ] {
         assert!(text.contains(flag), "serve --help lacks {flag}:\n{text}");
         assert!(text.contains(env), "serve --help lacks {env}:\n{text}");
@@ -359,4 +360,79 @@ fn a_configuration_that_lets_nobody_sign_in_is_refused_at_start() {
     let log = String::from_utf8_lossy(&output.stdout).to_string()
         + &String::from_utf8_lossy(&output.stderr);
     assert!(log.contains("sso.yaml"), "{log}");
+}
+
+/// With `--region NAME=KUBECONFIG` the portal provisions on those clusters
+/// (here two sandboxes on loopback, reached like real clusters through a
+/// kubeconfig), one engine and Lease per region, and no sandbox of its own.
+// Multi-threaded: the test blocks a thread reading the portal's log while
+// the two sandboxes it serves must keep answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_configured_region_gets_its_own_engine_and_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut clusters = Vec::new();
+    let mut arguments = Vec::new();
+    for region in ["eu-west", "us-east"] {
+        let cluster = sandbox::Sandbox::with_controllers(sandbox::Behaviour::default());
+        cluster.install_operator_crds();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = cluster.serve(listener).await.unwrap();
+        let kubeconfig = dir.path().join(format!("{region}.kubeconfig"));
+        std::fs::write(&kubeconfig, sandbox::Sandbox::kubeconfig(address)).unwrap();
+        arguments.push("--region".to_string());
+        arguments.push(format!("{region}={}", kubeconfig.display()));
+        clusters.push((cluster, kubeconfig));
+    }
+    let arguments: Vec<&str> = arguments.iter().map(String::as_str).collect();
+    let data = dir.path().join("data");
+    let mut running = Running::start_in(&data, &arguments);
+    running.wait_for("region eu-west on");
+    running.wait_for("region us-east on");
+    running.wait_for("serving on");
+    for (_cluster, kubeconfig) in &clusters {
+        // The engine's Lease appears in each region's cluster.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let leases = kubectl(kubeconfig, &["get", "lease", "-A", "-o", "name"]);
+            if leases.contains("dscloud-provisioning-engine") {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "no Lease: {leases}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    assert!(
+        !running
+            .log
+            .iter()
+            .any(|line| line.contains("built-in sandbox")),
+        "no sandbox of its own when regions are configured"
+    );
+    assert!(!data.join("sandbox.kubeconfig").exists());
+    assert!(running.terminate().success());
+}
+
+#[test]
+fn a_bad_region_is_refused_at_start_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.kubeconfig");
+    for (region, expected) in [
+        ("EU=/k".to_string(), "lowercase letters"),
+        ("eu-west".to_string(), "is not NAME=KUBECONFIG"),
+        (
+            format!("eu-west={}", missing.display()),
+            "region eu-west: cannot read the kubeconfig",
+        ),
+    ] {
+        let output = portal()
+            .args(["serve", "--listen", "127.0.0.1:0", "--region", &region])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{region} accepted");
+        let log = String::from_utf8_lossy(&output.stdout).to_string()
+            + &String::from_utf8_lossy(&output.stderr);
+        assert!(log.contains(expected), "{region}: {log}");
+    }
 }

@@ -11,11 +11,14 @@ use std::time::Duration;
 use app::databases::{DatabaseChange, Intent, NewDatabaseForm, Status};
 use app::roles::Role;
 use app::services::{Caller, Databases, ServiceError};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
+use kube::api::{Api, ListParams};
 use sandbox::{Behaviour, Sandbox};
 use server::databases::DatabaseService;
-use server::provisioning::credentials::CredentialsClient;
 use server::provisioning::engine::ProvisioningEngine;
+use server::provisioning::objects;
+use server::provisioning::regions::RegionConnection;
 use server::store::{self, AuditQuery, NewUser, Store};
 use tokio::sync::Notify;
 
@@ -70,8 +73,11 @@ async fn bed() -> Bed {
     let engine = ProvisioningEngine::new(store.clone(), client.clone());
     let service = DatabaseService::new(
         store.clone(),
-        Some(CredentialsClient::new(client)),
-        Some(Arc::new(Notify::new())),
+        vec![RegionConnection {
+            name: "local".into(),
+            client,
+            wake: Arc::new(Notify::new()),
+        }],
     );
     let mut callers = callers.into_iter();
     Bed {
@@ -528,4 +534,96 @@ async fn later_databases_get_an_estimate_from_earlier_provisions() {
             .estimate_seconds,
         None
     );
+}
+
+#[tokio::test]
+async fn each_database_is_provisioned_on_the_cluster_of_its_region() {
+    let bed = bed().await;
+    let cluster = || {
+        let sandbox = Sandbox::with_controllers(Behaviour {
+            operator_ready: Duration::from_millis(200),
+            job_run: Duration::from_millis(50),
+            ..Behaviour::default()
+        });
+        sandbox.install_operator_crds();
+        let client = Client::new(sandbox.router(), "default");
+        (sandbox, client)
+    };
+    let (_eu_sandbox, eu) = cluster();
+    let (_us_sandbox, us) = cluster();
+    let eu_engine = ProvisioningEngine::new(bed.store.clone(), eu.clone()).for_region("eu-west");
+    let us_engine = ProvisioningEngine::new(bed.store.clone(), us.clone()).for_region("us-east");
+    let service = DatabaseService::new(
+        bed.store.clone(),
+        vec![
+            RegionConnection {
+                name: "eu-west".into(),
+                client: eu.clone(),
+                wake: eu_engine.waker(),
+            },
+            RegionConnection {
+                name: "us-east".into(),
+                client: us.clone(),
+                wake: us_engine.waker(),
+            },
+        ],
+    );
+
+    // Only the configured regions are offered.
+    let message = invalid(service.create(&bed.cora, form("orders", "cassandra")).await);
+    assert!(
+        message.contains(r#"unknown region "local": choose eu-west, us-east"#),
+        "{message}"
+    );
+    let in_region = |name: &str, engine: &str, region: &str| NewDatabaseForm {
+        region: region.into(),
+        ..form(name, engine)
+    };
+    let orders = service
+        .create(&bed.cora, in_region("orders", "cassandra", "eu-west"))
+        .await
+        .unwrap();
+    let ledger = service
+        .create(&bed.cora, in_region("ledger", "postgresql", "us-east"))
+        .await
+        .unwrap();
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let _ = eu_engine.pass().await;
+        let _ = us_engine.pass().await;
+        let mut active = true;
+        for id in [&orders, &ledger] {
+            let detail = service.detail(&bed.cora, id).await.unwrap();
+            active &= detail.summary.status == Status::Active && detail.settled;
+        }
+        if active {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never both ACTIVE");
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+
+    // Each cluster holds its own region's database and nothing of the other.
+    let databases_on = |client: Client| async move {
+        let namespaces: Api<Namespace> = Api::all(client);
+        namespaces
+            .list(&ListParams::default().labels(objects::DATABASE_LABEL))
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter_map(|namespace| namespace.metadata.labels?.remove(objects::DATABASE_LABEL))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(databases_on(eu).await, vec![orders.clone()]);
+    assert_eq!(databases_on(us).await, vec![ledger.clone()]);
+    let detail = service.detail(&bed.cora, &orders).await.unwrap();
+    assert_eq!(detail.summary.region, "eu-west");
+
+    // The credentials are read from the database's own cluster.
+    for id in [&orders, &ledger] {
+        let password = service.reveal_password(&bed.cora, id).await.unwrap();
+        assert!(password.len() >= 20, "a generated password");
+    }
 }

@@ -36,6 +36,7 @@ pub fn NewDatabasePage() -> impl IntoView {
         Engine::Postgresql => "First database",
     };
     let request_key = request_key();
+    let regions = crate::kubernetes::regions();
     view! {
         <Title text="Create database" />
         <section class="panel">
@@ -116,7 +117,18 @@ pub fn NewDatabasePage() -> impl IntoView {
                 <label>
                     "Region"
                     <select name="form[region]">
-                        <option value=LOCAL_REGION selected>{format!("{LOCAL_REGION} (this portal's Kubernetes)")}</option>
+                        {regions
+                            .into_iter()
+                            .enumerate()
+                            .map(|(index, region)| {
+                                let label = if region == LOCAL_REGION {
+                                    format!("{region} (this portal's Kubernetes)")
+                                } else {
+                                    region.clone()
+                                };
+                                view! { <option value=region selected=index == 0>{label}</option> }
+                            })
+                            .collect_view()}
                     </select>
                 </label>
                 <div class="form-buttons">

@@ -15,20 +15,19 @@ use app::databases::{
 use app::roles::Role;
 use app::services::{Caller, ServiceError};
 use serde_json::json;
-use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::auth::accounts::{Actor, audit};
 use crate::provisioning::credentials::CredentialsClient;
 use crate::provisioning::engine::database_spec;
+use crate::provisioning::regions::RegionConnection;
 use crate::store::{DatabaseQuery, DatabaseRecord, NewDatabase, Outcome, Store, StoreError};
 
 pub struct DatabaseService {
     store: Arc<dyn Store>,
-    /// Reads and rotates the credentials Secret; `None` without Kubernetes.
-    credentials: Option<CredentialsClient>,
-    /// Wakes the provisioning engine after a change of desired state.
-    wake: Option<Arc<Notify>>,
+    /// Where databases are provisioned: each region's cluster (credentials
+    /// live there) and the wake-up of its engine. Empty without Kubernetes.
+    regions: Vec<RegionConnection>,
 }
 
 /// Who is calling, as the ownership checks need it.
@@ -39,15 +38,24 @@ struct Requester {
 }
 
 impl DatabaseService {
-    pub fn new(
-        store: Arc<dyn Store>,
-        credentials: Option<CredentialsClient>,
-        wake: Option<Arc<Notify>>,
-    ) -> Self {
-        DatabaseService {
-            store,
-            credentials,
-            wake,
+    pub fn new(store: Arc<dyn Store>, regions: Vec<RegionConnection>) -> Self {
+        DatabaseService { store, regions }
+    }
+
+    fn region(&self, name: &str) -> Option<&RegionConnection> {
+        self.regions.iter().find(|region| region.name == name)
+    }
+
+    /// The regions a new database may go to; without Kubernetes, `local`
+    /// (the desired state waits in the store for an engine).
+    fn offered_regions(&self) -> Vec<&str> {
+        if self.regions.is_empty() {
+            vec![LOCAL_REGION]
+        } else {
+            self.regions
+                .iter()
+                .map(|region| region.name.as_str())
+                .collect()
         }
     }
 
@@ -84,17 +92,22 @@ impl DatabaseService {
         }
     }
 
-    fn credentials(&self) -> Result<&CredentialsClient, ServiceError> {
-        self.credentials.as_ref().ok_or_else(|| {
-            ServiceError::Unavailable(
-                "no Kubernetes is connected to hold the credentials".to_string(),
-            )
-        })
+    /// The credentials Secret's client in the database's region.
+    fn credentials(&self, record: &DatabaseRecord) -> Result<CredentialsClient, ServiceError> {
+        self.region(&record.region)
+            .map(|region| CredentialsClient::new(region.client.clone()))
+            .ok_or_else(|| {
+                ServiceError::Unavailable(format!(
+                    "region {} is not connected to this portal, so its credentials cannot be reached",
+                    record.region
+                ))
+            })
     }
 
-    fn wake_engine(&self) {
-        if let Some(wake) = &self.wake {
-            wake.notify_one();
+    /// Wakes the engine of `region` after a change of desired state.
+    fn wake_engine(&self, region: &str) {
+        if let Some(region) = self.region(region) {
+            region.wake.notify_one();
         }
     }
 
@@ -282,9 +295,11 @@ impl app::services::Databases for DatabaseService {
             ))
         })?;
         let region = form.region.trim();
-        if region != LOCAL_REGION {
+        let offered = self.offered_regions();
+        if !offered.contains(&region) {
             return Err(ServiceError::Invalid(format!(
-                "unknown region {region:?}: this portal offers {LOCAL_REGION}"
+                "unknown region {region:?}: choose {}",
+                offered.join(", ")
             )));
         }
         let request_key = form.request_key.trim();
@@ -303,7 +318,7 @@ impl app::services::Databases for DatabaseService {
             .await;
         match created {
             Ok(record) => {
-                self.wake_engine();
+                self.wake_engine(&record.region);
                 audit(
                     self.store.as_ref(),
                     &requester.actor,
@@ -332,7 +347,7 @@ impl app::services::Databases for DatabaseService {
         let requester = Self::requester(caller)?;
         let record = self.visible(&requester, id).await?;
         let target = format!("database:{}", record.id);
-        let credentials = self.credentials()?;
+        let credentials = self.credentials(&record)?;
         let spec = database_spec(&record).map_err(ServiceError::Invalid)?;
         let revealed = credentials.password(&spec).await;
         let outcome = if revealed.is_ok() {
@@ -370,7 +385,7 @@ impl app::services::Databases for DatabaseService {
                 "only an ACTIVE database's password can be rotated: the new password is set inside the running database".to_string(),
             ));
         }
-        let credentials = self.credentials()?;
+        let credentials = self.credentials(&record)?;
         let spec = database_spec(&record).map_err(ServiceError::Invalid)?;
         let target = format!("database:{}", record.id);
         if let Err(error) = credentials.rotate(&spec).await {
@@ -393,7 +408,7 @@ impl app::services::Databases for DatabaseService {
             .request_reconfigure(record.id)
             .await
             .map_err(|error| unavailable(&error))?;
-        self.wake_engine();
+        self.wake_engine(&record.region);
         audit(
             self.store.as_ref(),
             &requester.actor,
@@ -495,7 +510,7 @@ impl app::services::Databases for DatabaseService {
             .set_database_intent(record.id, &intent, &tier_name)
             .await
             .map_err(|error| unavailable(&error))?;
-        self.wake_engine();
+        self.wake_engine(&record.region);
         audit(
             self.store.as_ref(),
             &requester.actor,

@@ -28,7 +28,7 @@ use crate::auth::sign_in::{self, Authenticator, SignedIn};
 use crate::auth::sso::{self, SingleSignOn, SsoConfig};
 use crate::cli::ServeArgs;
 use crate::manifests::PreviewRenderer;
-use crate::provisioning::credentials::CredentialsClient;
+use crate::provisioning::regions::RegionConnection;
 use crate::store::Store;
 
 /// What every handler can reach.
@@ -38,15 +38,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Which Kubernetes the portal runs on, for the UI to say.
     pub kubernetes: Option<app::kubernetes::KubernetesTarget>,
-    /// The Kubernetes client (credentials) and the engine's wake-up, when
-    /// the portal runs the provisioning engine.
-    pub provisioning: Option<Provisioning>,
-}
-
-#[derive(Clone)]
-pub struct Provisioning {
-    pub client: kube::Client,
-    pub wake: Arc<tokio::sync::Notify>,
+    /// The regions databases are provisioned in (empty without Kubernetes).
+    pub regions: Vec<RegionConnection>,
 }
 
 /// The name cargo-leptos gives the compiled front end (`pkg/<name>.wasm`, `.js`, `.css`).
@@ -106,24 +99,25 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
     });
     let database_service = Arc::new(crate::databases::DatabaseService::new(
         state.store.clone(),
-        state
-            .provisioning
-            .as_ref()
-            .map(|provisioning| CredentialsClient::new(provisioning.client.clone())),
-        state
-            .provisioning
-            .as_ref()
-            .map(|provisioning| provisioning.wake.clone()),
+        state.regions.clone(),
     ));
     let databases: Arc<dyn app::services::Databases> = database_service.clone();
     let context = {
         let store = state.store.clone();
         let kubernetes = state.kubernetes.clone();
+        let regions = app::kubernetes::Regions(
+            state
+                .regions
+                .iter()
+                .map(|region| region.name.clone())
+                .collect(),
+        );
         move || {
             provide_context(store.clone());
             if let Some(kubernetes) = kubernetes.clone() {
                 provide_context(kubernetes);
             }
+            provide_context(regions.clone());
             provide_context(renderer.clone());
             provide_context(accounts.clone());
             provide_context(databases.clone());

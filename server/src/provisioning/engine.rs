@@ -103,6 +103,8 @@ pub struct ProvisioningEngine {
     /// With leader election: true while this replica holds the lease.
     leading: Option<Arc<std::sync::atomic::AtomicBool>>,
     request_timeout: Duration,
+    /// Only databases of this region (`None`: every database).
+    region: Option<String>,
 }
 
 impl ProvisioningEngine {
@@ -115,7 +117,15 @@ impl ProvisioningEngine {
             concurrency: 16,
             leading: None,
             request_timeout: REQUEST_TIMEOUT,
+            region: None,
         }
+    }
+
+    /// Provisions only the databases of `region`: its client is that
+    /// region's cluster.
+    pub fn for_region(mut self, region: &str) -> Self {
+        self.region = Some(region.to_string());
+        self
     }
 
     /// How long one Kubernetes call may take (tests shorten it).
@@ -177,6 +187,11 @@ impl ProvisioningEngine {
             let backoff = self.backoff.lock().await;
             databases
                 .into_iter()
+                .filter(|db| {
+                    self.region
+                        .as_ref()
+                        .is_none_or(|region| *region == db.region)
+                })
                 .filter(|db| {
                     backoff
                         .get(&db.id)

@@ -8,4 +8,5 @@ pub mod leader;
 pub mod objects;
 pub mod plan;
 pub mod readiness;
+pub mod regions;
 pub mod watch;
