@@ -2,7 +2,8 @@
 //! real CRDs and simulated controllers: databases become ACTIVE, park and
 //! resume, terminate; a restart mid-provision, injected API faults and hung
 //! calls still converge, with nothing created twice; an operator's refusal
-//! and a failing configuration job are reported as they happen.
+//! and a failing configuration job are reported as they happen; the running
+//! loop with its watches converges while watches are cut.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
@@ -253,7 +254,11 @@ async fn api_faults_are_retried_and_the_database_still_converges() {
         .times(2),
     );
     let db = bed.create("flaky", "postgresql").await;
-    let engine = bed.engine();
+    // Backoff capped low: a streak of random failures must not outlast the
+    // deadline (at the 30 s default, seven in a row take a minute).
+    let engine = bed
+        .engine()
+        .with_backoff(Duration::from_millis(50), Duration::from_millis(500));
     bed.until(&engine, &[db.id], "ACTIVE").await;
     let steps = bed.store.steps(db.id).await.unwrap();
     assert!(
@@ -444,4 +449,57 @@ async fn a_hung_kubernetes_call_times_out_and_the_database_still_converges() {
         "{messages:?}"
     );
     assert_eq!(bed.namespaces_of(db.id).await, 1);
+}
+
+#[tokio::test]
+async fn the_running_engine_converges_while_watches_are_cut_resumes_expire_and_writes_fail() {
+    let bed = bed().await;
+    let faults = bed.sandbox.faults();
+    faults.cut_watches_after(Some(Duration::from_millis(200)));
+    faults.expire_resumes(true);
+    faults.inject(
+        Fault::always(Failure::Unavailable)
+            .on(Verb::Patch)
+            .rate(0.2),
+    );
+    faults.inject(Fault::always(Failure::Internal).on(Verb::Watch).rate(0.5));
+
+    // The loop `portal serve` runs: woken by its watches and by its timer.
+    let engine = Arc::new(
+        bed.engine()
+            .with_backoff(Duration::from_millis(50), Duration::from_millis(500)),
+    );
+    server::provisioning::watch::spawn(bed.client.clone(), engine.waker());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(engine.clone().run(async {
+        let _ = stopped.await;
+    }));
+    let cassandra = bed.create("alpha", "cassandra").await;
+    let postgres = bed.create("beta", "postgresql").await;
+    engine.waker().notify_one();
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let a = bed.store.database(cassandra.id).await.unwrap();
+        let b = bed.store.database(postgres.id).await.unwrap();
+        if [&a, &b]
+            .iter()
+            .all(|db| db.status == "ACTIVE" && db.settled)
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never both ACTIVE: {} {:?}, {} {:?}",
+            a.status,
+            a.status_message,
+            b.status,
+            b.status_message
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = stop.send(());
+    running.await.unwrap();
+    assert_eq!(bed.namespaces_of(cassandra.id).await, 1);
+    assert_eq!(bed.namespaces_of(postgres.id).await, 1);
 }

@@ -103,6 +103,9 @@ pub struct ProvisioningEngine {
     /// With leader election: true while this replica holds the lease.
     leading: Option<Arc<std::sync::atomic::AtomicBool>>,
     request_timeout: Duration,
+    /// Retries wait `first_backoff`, doubling, up to `max_backoff`.
+    first_backoff: Duration,
+    max_backoff: Duration,
     /// Only databases of this region (`None`: every database).
     region: Option<String>,
 }
@@ -117,6 +120,8 @@ impl ProvisioningEngine {
             concurrency: 16,
             leading: None,
             request_timeout: REQUEST_TIMEOUT,
+            first_backoff: FIRST_BACKOFF,
+            max_backoff: MAX_BACKOFF,
             region: None,
         }
     }
@@ -131,6 +136,14 @@ impl ProvisioningEngine {
     /// How long one Kubernetes call may take (tests shorten it).
     pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    /// How retries back off (tests that inject many faults shorten it, so
+    /// that a long streak of failures cannot outlast their deadline).
+    pub fn with_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.first_backoff = first;
+        self.max_backoff = max.max(first);
         self
     }
 
@@ -212,9 +225,10 @@ impl ProvisioningEngine {
                 Err(error) => {
                     let entry = backoff.entry(id).or_default();
                     entry.attempts += 1;
-                    let delay = FIRST_BACKOFF
+                    let delay = self
+                        .first_backoff
                         .saturating_mul(1 << entry.attempts.min(8))
-                        .min(MAX_BACKOFF);
+                        .min(self.max_backoff);
                     entry.next_try = Some(Instant::now() + delay);
                     tracing::warn!(database = %id, %error, attempt = entry.attempts, "reconcile failed; retrying in {delay:?}");
                 }
