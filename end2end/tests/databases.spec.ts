@@ -126,6 +126,9 @@ test('the create form works without JavaScript and refuses a taken name with the
   await expect(page).toHaveURL(/\/databases\/[0-9a-f-]{36}$/);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(name);
   await expect(badge(page)).toHaveText(/PENDING|INITIALIZING|ACTIVE/);
+  // Revealing the password needs the hydrated page: no audited reveal that shows nothing.
+  await expect(page.getByRole('button', { name: 'Show password' })).toBeDisabled();
+  await expect(page.getByTestId('password-needs-javascript')).toBeVisible();
 
   // The same name again: refused, and the form says why.
   await page.goto('/databases/new');

@@ -219,6 +219,11 @@ fn step_row(step: StepView) -> impl IntoView {
 fn ConnectPanel(current: Signal<DatabaseDetail>, actions: Actions) -> impl IntoView {
     let id = move || current.read().summary.id.clone();
     let snippets = move || snippets(&current.read());
+    // The password comes back as a server function's answer, which only the
+    // hydrated page can show: a plain form post would record a reveal in the
+    // audit log and show nothing. So the button waits for hydration.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     view! {
         <div class="card connect-panel">
             <h2>"Connect"</h2>
@@ -236,8 +241,13 @@ fn ConnectPanel(current: Signal<DatabaseDetail>, actions: Actions) -> impl IntoV
             }}
             <ActionForm action=actions.reveal attr:class="inline-form">
                 <input type="hidden" name="id" value=id />
-                <button type="submit" class="button-secondary">"Show password"</button>
+                <button type="submit" class="button-secondary" disabled=move || !hydrated.get()>"Show password"</button>
             </ActionForm>
+            <noscript>
+                <p class="hint" data-testid="password-needs-javascript">
+                    "Showing the password needs JavaScript: it is fetched on request and never part of the page."
+                </p>
+            </noscript>
             {move || match actions.reveal.value().get() {
                 Some(Ok(password)) => view! { <Secret value=password /> }.into_any(),
                 Some(Err(error)) => view! { <p class="status status-error" role="alert">{server_message(&error)}</p> }.into_any(),
