@@ -388,7 +388,21 @@ async fn each_configured_region_gets_its_own_engine_and_lease() {
     let mut running = Running::start_in(&data, &arguments);
     running.wait_for("region eu-west on");
     running.wait_for("region us-east on");
-    running.wait_for("serving on");
+    let address = running.address();
+    // Every page carries the regions for the create form (and the footer
+    // names each region's API server); the sign-in page is public.
+    let page = reqwest::get(format!("{address}/sign-in"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"<meta name="dscloud-regions" content="eu-west,us-east""#),
+        "{page}"
+    );
+    assert!(page.contains("Kubernetes cluster: "), "{page}");
+    assert!(page.contains("eu-west http://127.0.0.1:"), "{page}");
     for (_cluster, kubeconfig) in &clusters {
         // The engine's Lease appears in each region's cluster.
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
