@@ -389,7 +389,7 @@ fn snippets(detail: &DatabaseDetail) -> Vec<(&'static str, String)> {
             (
                 "Python (cassandra-driver)",
                 format!(
-                    "from cassandra.cluster import Cluster\nfrom cassandra.auth import PlainTextAuthProvider\n\nauth = PlainTextAuthProvider(\"{}\", os.environ[\"PASSWORD\"])\nsession = Cluster([\"{}\"], port={}, auth_provider=auth).connect(\"{}\")",
+                    "import os\nfrom cassandra.cluster import Cluster\nfrom cassandra.auth import PlainTextAuthProvider\n\nauth = PlainTextAuthProvider(\"{}\", os.environ[\"PASSWORD\"])\nsession = Cluster([\"{}\"], port={}, auth_provider=auth).connect(\"{}\")",
                     c.username, c.host, c.port, c.schema_name
                 ),
             ),
