@@ -85,7 +85,7 @@ async fn portal() -> (Router, Vec<Visitor>, tempfile::TempDir) {
 
 /// The router's pages, and the plain routes guarded like pages (downloads).
 fn page_paths() -> BTreeSet<String> {
-    leptos_axum::generate_route_list(app::App)
+    server::http::route_list()
         .iter()
         .map(|route| route.path().to_string())
         .chain(

@@ -12,7 +12,7 @@ use std::{sync::Arc, time::Duration};
 use app::{App, shell};
 use axum::{Router, http::StatusCode, routing::get};
 use leptos::prelude::*;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tower::ServiceBuilder;
 use tower_http::{
     compression::CompressionLayer,
@@ -58,11 +58,22 @@ pub fn leptos_options(args: &ServeArgs) -> LeptosOptions {
 /// pages (the guard and `tests/access.rs` read this list).
 pub const GUARDED_ROUTES: &[&str] = &[audit_export::PATH, crate::databases::events::PATH];
 
+/// The application's pages, generated once per process. While Leptos
+/// generates them it raises a process-wide flag that makes any resource
+/// first polled meanwhile, in any thread, wait forever
+/// (leptos-rs/leptos#4773); seen as a page hanging until the 408 timeout when
+/// tests built routers while others rendered. Callers wait for the one
+/// generation, and no page renders before a router exists.
+pub fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// The whole application as one router, ready to serve, with the single
 /// sign-on providers of `sso`. Fails when the configuration leaves no way
 /// to sign in.
 pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Result<Router, String> {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let provider_names: Vec<(String, String)> = sso
         .iter()
         .flat_map(|config| config.providers.iter())
