@@ -37,8 +37,9 @@ impl Caller {
     }
 }
 
-/// Why a service refused: the caller's request (400), their role (403), or
-/// the server (503).
+/// Why a service refused: the caller's request (400), their role (403),
+/// something they may not see (404), the current state of what they asked
+/// to change (409), or the server (503).
 /// The message is for people: it says what went wrong and what to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ServiceError {
@@ -48,6 +49,9 @@ pub enum ServiceError {
     /// Nothing by that name the caller may see (404): another customer's
     /// database looks exactly like one that does not exist.
     NotFound(String),
+    /// The request is fine but what it targets refuses it as it stands: a
+    /// name in use, deletion protection on, a database already parked (409).
+    Conflict(String),
     Unavailable(String),
 }
 
@@ -57,6 +61,7 @@ impl ServiceError {
             ServiceError::Invalid(_) => 400,
             ServiceError::Forbidden(_) => 403,
             ServiceError::NotFound(_) => 404,
+            ServiceError::Conflict(_) => 409,
             ServiceError::Unavailable(_) => 503,
         }
     }
@@ -66,6 +71,7 @@ impl ServiceError {
             ServiceError::Invalid(message)
             | ServiceError::Forbidden(message)
             | ServiceError::NotFound(message)
+            | ServiceError::Conflict(message)
             | ServiceError::Unavailable(message) => message,
         }
     }

@@ -99,10 +99,28 @@ test('a customer creates Cassandra and PostgreSQL databases, watches them come u
   await page.getByRole('button', { name: 'Terminate database' }).click();
   await expect(page.getByRole('alert')).toContainText(`type the database's name, ${cassandra}, to confirm`);
   await expect(badge(page)).toHaveText('ACTIVE');
+  // Deletion protection makes terminate refuse (409) until it is turned off.
+  await page.getByRole('button', { name: 'Turn deletion protection on' }).click();
+  await expect(page.getByText('Deletion protection on', { exact: true })).toBeVisible();
+  await confirm.fill(cassandra);
+  const refused = page.waitForResponse((response) => response.url().includes('change_database'));
+  await page.getByRole('button', { name: 'Terminate database' }).click();
+  expect((await refused).status()).toBe(409);
+  await expect(page.getByRole('alert')).toContainText(`${cassandra} has deletion protection on: turn it off first`);
+  await expect(badge(page)).toHaveText('ACTIVE');
+  await page.getByRole('button', { name: 'Turn deletion protection off' }).click();
+  await expect(page.getByText('Deletion protection off', { exact: true })).toBeVisible();
   await confirm.fill(cassandra);
   await page.getByRole('button', { name: 'Terminate database' }).click();
   await expect(badge(page)).toHaveText('TERMINATED', { timeout: 30_000 });
   await expect(page.getByText('Terminated: the record stays here as history.')).toBeVisible();
+
+  // Its name is free again: a new database may take it; the old row stays as history.
+  await createDatabase(page, cassandra, 'Cassandra');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(cassandra);
+  expect(page.url()).not.toBe(cassandraUrl);
+  await page.goto('/databases');
+  await expect(page.locator(`tr[data-database="${cassandra}"]`)).toHaveCount(2);
 
   // Another customer sees neither database, not even by its address.
   const other = await signedInAs(browser, baseURL, E2E_OTHER_CUSTOMER);

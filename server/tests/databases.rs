@@ -144,6 +144,17 @@ fn invalid(result: Result<impl std::fmt::Debug, ServiceError>) -> String {
     }
 }
 
+/// A refusal because of the database as it stands (HTTP 409).
+fn conflict(result: Result<impl std::fmt::Debug, ServiceError>) -> String {
+    match result {
+        Err(error @ ServiceError::Conflict(_)) => {
+            assert_eq!(error.status(), 409);
+            error.message().to_string()
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn bad_create_input_is_refused_with_the_reason_and_creates_nothing() {
     let bed = bed().await;
@@ -188,7 +199,7 @@ async fn bad_create_input_is_refused_with_the_reason_and_creates_nothing() {
         .create(&bed.cora, form("orders", "cassandra"))
         .await
         .unwrap();
-    let message = invalid(
+    let message = conflict(
         bed.service
             .create(&bed.cora, form("orders", "postgresql"))
             .await,
@@ -220,6 +231,14 @@ async fn the_same_form_sent_twice_creates_one_database() {
         .await
         .unwrap();
     assert_eq!(list.total, 1);
+    // One database, one "created" in the audit log.
+    let creates = bed
+        .audit_actions()
+        .await
+        .into_iter()
+        .filter(|(action, _)| action == "database.create")
+        .count();
+    assert_eq!(creates, 1);
 }
 
 #[tokio::test]
@@ -378,7 +397,7 @@ async fn a_database_lives_its_whole_life_through_the_service() {
         .await
         .unwrap();
     bed.until(&id, Status::Parked).await;
-    let message = invalid(
+    let message = conflict(
         bed.service
             .change(&bed.cora, &id, DatabaseChange::Park, String::new())
             .await,
@@ -421,7 +440,7 @@ async fn a_database_lives_its_whole_life_through_the_service() {
         )
         .await
         .unwrap();
-    let message = invalid(
+    let message = conflict(
         bed.service
             .change(&bed.cora, &id, DatabaseChange::Terminate, "shop".into())
             .await,
@@ -450,12 +469,23 @@ async fn a_database_lives_its_whole_life_through_the_service() {
     // The row stays as history; nothing changes it any more.
     let gone = bed.service.detail(&bed.cora, &id).await.unwrap();
     assert_eq!(gone.intent, Intent::Terminated);
-    let message = invalid(
+    let message = conflict(
         bed.service
             .change(&bed.cora, &id, DatabaseChange::Resume, String::new())
             .await,
     );
     assert!(message.contains("terminated"), "{message}");
+    // Its name is free for a new database; the terminated one stays.
+    let successor = bed
+        .service
+        .create(&bed.cora, form("shop", "cassandra"))
+        .await
+        .unwrap();
+    assert_ne!(successor, id);
+    assert_eq!(
+        bed.service.detail(&bed.cora, &id).await.unwrap().intent,
+        Intent::Terminated
+    );
 
     let actions = bed.audit_actions().await;
     for expected in [

@@ -670,6 +670,40 @@ async fn database_names_are_unique_per_owner(test: &TestStore) {
         other => panic!("expected a conflict, got {other:?}"),
     }
     test.store.create_database(orders(other.id)).await.unwrap();
+
+    // A terminated database stays as history and gives its name back.
+    test.store
+        .set_database_intent(created.id, "terminated", "small")
+        .await
+        .unwrap();
+    let again = test.store.create_database(orders(owner.id)).await.unwrap();
+    assert_ne!(again.id, created.id);
+    assert_eq!(
+        test.store.database(created.id).await.unwrap().name,
+        "orders"
+    );
+    match test.store.create_database(orders(owner.id)).await {
+        Err(StoreError::Conflict(message)) => assert!(message.contains("orders"), "{message}"),
+        other => panic!("the live one still holds the name, got {other:?}"),
+    }
+    test.store
+        .set_database_intent(again.id, "terminated", "small")
+        .await
+        .unwrap();
+    test.store.create_database(orders(owner.id)).await.unwrap();
+    let history = test
+        .store
+        .list_databases(&DatabaseQuery {
+            owner_id: Some(owner.id),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        history.total, 3,
+        "two terminated and one live, all named orders"
+    );
 }
 
 async fn databases_are_listed_per_owner_or_for_everyone(test: &TestStore) {
@@ -998,6 +1032,14 @@ async fn a_database_create_with_the_same_request_key_creates_one(test: &TestStor
         .await
         .unwrap();
     assert_eq!(page.total, 1);
+    // The same form sent twice at the same moment: one database for both.
+    let (one, other) = tokio::join!(
+        test.store
+            .create_database(new_database(owner.id, "carts", Some("form-3"))),
+        test.store
+            .create_database(new_database(owner.id, "carts", Some("form-3"))),
+    );
+    assert_eq!(one.unwrap().id, other.unwrap().id);
     // Another key with the same name is a conflict that names it.
     match test
         .store
@@ -1116,4 +1158,110 @@ async fn databases_are_searched_and_filtered_by_status(test: &TestStore) {
         .await
         .unwrap();
     assert_eq!(active.total, 0);
+}
+
+/// A SQLite file from before names were reusable (migration 5 rebuilds the
+/// databases table) keeps every database, its timeline and its foreign keys.
+#[tokio::test]
+async fn upgrading_a_sqlite_file_keeps_databases_and_their_timelines() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+    use std::str::FromStr;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("portal.db").display());
+    let owner = Uuid::now_v7();
+    let database = Uuid::now_v7();
+    {
+        let options = SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true)
+            .foreign_keys(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        let mut before = sqlx::migrate!("../migrations/sqlite");
+        let older: Vec<_> = before
+            .migrations
+            .iter()
+            .filter(|migration| migration.version < 5)
+            .cloned()
+            .collect();
+        before.migrations = std::borrow::Cow::Owned(older);
+        before.run(&pool).await.unwrap();
+        let now = Utc::now();
+        sqlx::query(
+            "INSERT INTO users (id, username, display_name, role, created_at, updated_at) \
+             VALUES ($1, 'olga', 'Olga', 'customer', $2, $2)",
+        )
+        .bind(owner)
+        .bind(now)
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO databases (id, owner_id, name, engine, tier, region, status, created_at, \
+             updated_at, schema_name, intent, settled, deletion_protection, request_key) \
+             VALUES ($1, $2, 'orders', 'cassandra', 'small', 'local', 'TERMINATED', $3, $3, \
+             'shop', 'terminated', TRUE, TRUE, 'form-1')",
+        )
+        .bind(database)
+        .bind(owner)
+        .bind(now)
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO provisioning_steps (database_id, step, attempt, started_at, outcome) \
+             VALUES ($1, 'namespace', 1, $2, 'success')",
+        )
+        .bind(database)
+        .bind(now)
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    }
+
+    let store = store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let kept = store.database(database).await.unwrap();
+    assert_eq!(
+        (
+            kept.name.as_str(),
+            kept.intent.as_str(),
+            kept.status.as_str()
+        ),
+        ("orders", "terminated", "TERMINATED")
+    );
+    assert!(kept.deletion_protection && kept.settled);
+    assert_eq!(store.steps(database).await.unwrap().len(), 1);
+    // Steps still need their database, and new ones follow the old ids.
+    let step = store.start_step(database, "namespace", 2).await.unwrap();
+    assert!(step > 1, "step ids continue after the kept one: {step}");
+    assert!(
+        store
+            .start_step(Uuid::now_v7(), "namespace", 1)
+            .await
+            .is_err()
+    );
+    // The terminated one gave its name back; the request key still counts.
+    let again = store
+        .create_database(new_database(owner, "orders", None))
+        .await
+        .unwrap();
+    assert_ne!(again.id, database);
+    let replay = store
+        .create_database(new_database(owner, "other", Some("form-1")))
+        .await
+        .unwrap();
+    assert_eq!(replay.id, database);
+    // Foreign keys are on again and point at the rebuilt table.
+    assert!(
+        store
+            .create_database(new_database(Uuid::now_v7(), "orphan", None))
+            .await
+            .is_err()
+    );
+    match store.delete_user(owner).await {
+        Err(StoreError::Conflict(message)) => assert!(message.contains("databases"), "{message}"),
+        other => panic!("the user's databases keep them, got {other:?}"),
+    }
 }

@@ -90,6 +90,8 @@ fn message(error: AccountError) -> ServiceError {
                 "the portal's database is not available; try again shortly".to_string(),
             )
         }
+        AccountError::Store(StoreError::Conflict(message)) => ServiceError::Conflict(message),
+        AccountError::LastAdmin(_) => ServiceError::Conflict(error.to_string()),
         other => ServiceError::Invalid(other.to_string()),
     }
 }

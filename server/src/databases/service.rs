@@ -303,6 +303,11 @@ impl app::services::Databases for DatabaseService {
             )));
         }
         let request_key = form.request_key.trim();
+        // To the microsecond, the precision both stores keep: a database
+        // made by this call is never older than this.
+        let now = chrono::Utc::now();
+        let asked_at =
+            chrono::DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
         let created = self
             .store
             .create_database(NewDatabase {
@@ -317,6 +322,9 @@ impl app::services::Databases for DatabaseService {
             })
             .await;
         match created {
+            // The same form again (a double click, a retry): the database it
+            // made before, already audited and known to the engine.
+            Ok(record) if record.created_at < asked_at => Ok(record.id.to_string()),
             Ok(record) => {
                 self.wake_engine(&record.region);
                 audit(
@@ -330,8 +338,8 @@ impl app::services::Databases for DatabaseService {
                 .await;
                 Ok(record.id.to_string())
             }
-            Err(StoreError::Conflict(message)) => Err(ServiceError::Invalid(format!(
-                "{message}; choose another name (names stay taken by terminated databases, which remain as history)"
+            Err(StoreError::Conflict(message)) => Err(ServiceError::Conflict(format!(
+                "{message}; choose another name"
             ))),
             Err(error) => Err(unavailable(&error)),
         }
@@ -433,12 +441,13 @@ impl app::services::Databases for DatabaseService {
         let target = format!("database:{}", record.id);
         let terminated = record.intent == Intent::Terminated.as_str();
         if terminated {
-            return Err(ServiceError::Invalid(format!(
+            return Err(ServiceError::Conflict(format!(
                 "{} is terminated; nothing can change it any more",
                 record.name
             )));
         }
-        let refused = |reason: String| ServiceError::Invalid(reason);
+        // Each refusal below is about the database as it stands, not the request.
+        let refused = |reason: String| ServiceError::Conflict(reason);
         let mut tier_name = record.tier.clone();
         let mut intent = record.intent.clone();
         match &change {
@@ -459,8 +468,11 @@ impl app::services::Databases for DatabaseService {
                 return Ok(());
             }
             DatabaseChange::Resize(new_tier) => {
-                let tier =
-                    tier(new_tier).ok_or_else(|| refused(format!("unknown size {new_tier:?}")))?;
+                let tier = tier(new_tier).ok_or_else(|| {
+                    ServiceError::Invalid(format!(
+                        "unknown size {new_tier:?}: choose starter, small, medium or large"
+                    ))
+                })?;
                 if tier.name == record.tier {
                     return Err(refused(format!("{} is already {}", record.name, tier.name)));
                 }
@@ -483,7 +495,7 @@ impl app::services::Databases for DatabaseService {
                     )));
                 }
                 if confirm_name.trim() != record.name {
-                    return Err(refused(format!(
+                    return Err(ServiceError::Invalid(format!(
                         "type the database's name, {}, to confirm",
                         record.name
                     )));

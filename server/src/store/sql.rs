@@ -424,7 +424,7 @@ macro_rules! impl_store_queries {
                             if database_error.is_foreign_key_violation() =>
                         {
                             StoreError::Conflict(
-                                "the user still owns databases: terminate them first".to_string(),
+                                "the user owns databases, which keep their owner even when terminated (they are history): disable the user instead".to_string(),
                             )
                         }
                         _ => StoreError::Database(error),
@@ -665,22 +665,12 @@ macro_rules! impl_store_queries {
             }
 
             async fn create_database_impl(&self, database: NewDatabase) -> StoreResult<DatabaseRecord> {
-                if let Some(key) = &database.request_key {
-                    let sql = format!(
-                        "SELECT {DATABASE_COLUMNS} FROM databases WHERE owner_id = $1 AND request_key = $2"
-                    );
-                    let earlier: Option<DatabaseRow> = sqlx::query_as(&sql)
-                        .bind(database.owner_id)
-                        .bind(key)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                    if let Some(earlier) = earlier {
-                        return Ok(earlier.into());
-                    }
+                if let Some(earlier) = self.database_by_request_key(&database).await? {
+                    return Ok(earlier);
                 }
                 let now = chrono::Utc::now();
                 let id = uuid::Uuid::now_v7();
-                sqlx::query(
+                let inserted = sqlx::query(
                     "INSERT INTO databases (id, owner_id, name, engine, tier, region, status, \
                      created_at, updated_at, schema_name, request_key) \
                      VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7, $7, $8, $9)",
@@ -695,13 +685,37 @@ macro_rules! impl_store_queries {
                 .bind(&database.schema_name)
                 .bind(&database.request_key)
                 .execute(&self.pool)
-                .await
-                .map_err(|error| {
-                    conflict_or(error, || {
+                .await;
+                if let Err(error) = inserted {
+                    // The same form sent twice at once: the other request
+                    // created it, and this one answers with that database.
+                    if let Some(earlier) = self.database_by_request_key(&database).await? {
+                        return Ok(earlier);
+                    }
+                    return Err(conflict_or(error, || {
                         format!("you already have a database named {:?}", database.name)
-                    })
-                })?;
+                    }));
+                }
                 self.database_impl(id).await
+            }
+
+            /// The database an earlier sending of the same create form made.
+            async fn database_by_request_key(
+                &self,
+                database: &NewDatabase,
+            ) -> StoreResult<Option<DatabaseRecord>> {
+                let Some(key) = &database.request_key else {
+                    return Ok(None);
+                };
+                let sql = format!(
+                    "SELECT {DATABASE_COLUMNS} FROM databases WHERE owner_id = $1 AND request_key = $2"
+                );
+                let earlier: Option<DatabaseRow> = sqlx::query_as(&sql)
+                    .bind(database.owner_id)
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(earlier.map(DatabaseRecord::from))
             }
 
             async fn database_impl(&self, id: uuid::Uuid) -> StoreResult<DatabaseRecord> {
