@@ -254,7 +254,10 @@ fn name_of(object: &Value) -> &str {
 }
 
 /// Writes `status` through the status subresource when it differs.
+/// Conditions whose status did not change keep their `lastTransitionTime`,
+/// as a real controller's do, so a repeated pass writes nothing.
 fn write_status(store: &mut Store, resource: &ResourceType, object: &Value, status: Value) {
+    let status = keep_transition_times(object.get("status").unwrap_or(&Value::Null), status);
     if object.get("status") == Some(&status) {
         return;
     }
@@ -380,7 +383,6 @@ fn roll_out_pods(store: &mut Store, workload: &Value, behaviour: &Behaviour, don
             "containerStatuses": [{"name": container["name"], "image": container["image"], "imageID": "",
                 "ready": ready, "restartCount": 0, "state": state}],
         });
-        let status = keep_transition_times(pod.get("status").unwrap_or(&Value::Null), status);
         write_status(store, &pods, &pod, status);
     }
 }
@@ -454,10 +456,7 @@ fn rollout_status(object: &Value, behaviour: &Behaviour, waited: Duration) -> Op
         status["currentRevision"] = json!(format!("{}-{generation}", name_of(object)));
         status["updateRevision"] = json!(format!("{}-{generation}", name_of(object)));
     }
-    Some(keep_transition_times(
-        object.get("status").unwrap_or(&Value::Null),
-        status,
-    ))
+    Some(status)
 }
 
 /// A Job runs one pod to the exit code the behaviour chooses.
@@ -603,7 +602,6 @@ fn cassandra(
     }
     let generation = object["metadata"]["generation"].as_i64().unwrap_or(1);
     if let Some(reason) = (behaviour.operator_failure)(object) {
-        let previous = object.get("status").cloned().unwrap_or(Value::Null);
         let status = json!({
             "cassandraOperatorProgress": "Updating",
             "conditions": [
@@ -611,12 +609,7 @@ fn cassandra(
                 condition("Ready", false, "", ""),
             ],
         });
-        write_status(
-            store,
-            resource,
-            object,
-            keep_transition_times(&previous, status),
-        );
+        write_status(store, resource, object, status);
         return false;
     }
     let stopped = object["spec"]["stopped"].as_bool() == Some(true);
@@ -651,7 +644,7 @@ fn cassandra(
                 .iter()
                 .any(|c| c["type"] == "Initialized" && c["status"] == "True")
         });
-    let status = json!({
+    let mut status = json!({
         "cassandraOperatorProgress": progress,
         "observedGeneration": if ready { json!(generation) } else { previous["observedGeneration"].clone() },
         "conditions": [
@@ -660,7 +653,6 @@ fn cassandra(
             condition("Stopped", ready && stopped, "", ""),
         ],
     });
-    let mut status = keep_transition_times(&previous, status);
     if status["observedGeneration"].is_null()
         && let Some(map) = status.as_object_mut()
     {
@@ -685,7 +677,6 @@ fn cloudnative_pg(
     let name = name_of(object).to_string();
     let instances = object["spec"]["instances"].as_i64().unwrap_or(1);
     if let Some(reason) = (behaviour.operator_failure)(object) {
-        let previous = object.get("status").cloned().unwrap_or(Value::Null);
         let phase = "Invalid cluster definition";
         let status = json!({
             "phase": phase,
@@ -694,12 +685,7 @@ fn cloudnative_pg(
             "readyInstances": 0,
             "conditions": [condition("Ready", false, "ClusterIsNotReady", phase)],
         });
-        write_status(
-            store,
-            resource,
-            object,
-            keep_transition_times(&previous, status),
-        );
+        write_status(store, resource, object, status);
         return false;
     }
     let hibernated = object["metadata"]["annotations"]["cnpg.io/hibernation"] == "on";
@@ -737,7 +723,6 @@ fn cloudnative_pg(
         (true, true) => ("Cluster in hibernation", false),
         (true, false) => ("Cluster in healthy state", true),
     };
-    let previous = object.get("status").cloned().unwrap_or(Value::Null);
     let status = json!({
         "phase": phase,
         "instances": instances,
@@ -748,12 +733,7 @@ fn cloudnative_pg(
             condition("Ready", is_ready, if is_ready { "ClusterIsReady" } else { "ClusterIsNotReady" }, phase),
         ],
     });
-    write_status(
-        store,
-        resource,
-        object,
-        keep_transition_times(&previous, status),
-    );
+    write_status(store, resource, object, status);
     !ready
 }
 

@@ -33,7 +33,8 @@ struct Bed {
     _dir: tempfile::TempDir,
 }
 
-async fn bed() -> Bed {
+/// A sandbox cluster with quick simulated operators, and a client for it.
+fn cluster() -> (Sandbox, Client) {
     let sandbox = Sandbox::with_controllers(Behaviour {
         operator_ready: Duration::from_millis(200),
         job_run: Duration::from_millis(50),
@@ -41,6 +42,11 @@ async fn bed() -> Bed {
     });
     sandbox.install_operator_crds();
     let client = Client::new(sandbox.router(), "default");
+    (sandbox, client)
+}
+
+async fn bed() -> Bed {
+    let (sandbox, client) = cluster();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("portal.db").display());
     let store = store::connect(&url).await.unwrap();
@@ -569,16 +575,6 @@ async fn later_databases_get_an_estimate_from_earlier_provisions() {
 #[tokio::test]
 async fn each_database_is_provisioned_on_the_cluster_of_its_region() {
     let bed = bed().await;
-    let cluster = || {
-        let sandbox = Sandbox::with_controllers(Behaviour {
-            operator_ready: Duration::from_millis(200),
-            job_run: Duration::from_millis(50),
-            ..Behaviour::default()
-        });
-        sandbox.install_operator_crds();
-        let client = Client::new(sandbox.router(), "default");
-        (sandbox, client)
-    };
     let (_eu_sandbox, eu) = cluster();
     let (_us_sandbox, us) = cluster();
     let eu_engine = ProvisioningEngine::new(bed.store.clone(), eu.clone()).for_region("eu-west");

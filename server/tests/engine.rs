@@ -124,6 +124,42 @@ impl Bed {
         panic!("never all {status}; statuses seen {seen:?}");
     }
 
+    /// Runs passes until the database is ACTIVE and settled; returns every
+    /// status message it showed on the way. With `pass_limit`, a pass that
+    /// takes longer fails the test.
+    async fn messages_until_active(
+        &self,
+        engine: &ProvisioningEngine,
+        id: Uuid,
+        pass_limit: Option<Duration>,
+    ) -> Vec<String> {
+        let mut messages = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let started = std::time::Instant::now();
+            let _ = engine.pass().await;
+            if let Some(limit) = pass_limit {
+                assert!(
+                    started.elapsed() < limit,
+                    "a pass waited on a hung call for {:?}",
+                    started.elapsed()
+                );
+            }
+            let current = self.store.database(id).await.unwrap();
+            if let Some(message) = current.status_message.clone() {
+                messages.push(message);
+            }
+            if current.status == "ACTIVE" && current.settled {
+                return messages;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never ACTIVE: {messages:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn namespaces_of(&self, id: Uuid) -> usize {
         let namespaces: Api<Namespace> = Api::all(self.client.clone());
         let selector = format!("{}={id}", objects::DATABASE_LABEL);
@@ -368,23 +404,7 @@ async fn a_failing_configuration_job_is_reported_removed_and_run_again() {
     let db = bed.create("retried", "cassandra").await;
     let engine = bed.engine();
     // Watch the status message while the engine works: the failure is shown.
-    let mut messages = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let _ = engine.pass().await;
-        let current = bed.store.database(db.id).await.unwrap();
-        if let Some(message) = current.status_message.clone() {
-            messages.push(message);
-        }
-        if current.status == "ACTIVE" && current.settled {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never ACTIVE: {messages:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let messages = bed.messages_until_active(&engine, db.id, None).await;
     assert!(
         messages
             .iter()
@@ -419,29 +439,9 @@ async fn a_hung_kubernetes_call_times_out_and_the_database_still_converges() {
     let engine = bed
         .engine()
         .with_request_timeout(Duration::from_millis(300));
-    let mut messages = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let started = std::time::Instant::now();
-        let _ = engine.pass().await;
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "a pass waited on a hung call for {:?}",
-            started.elapsed()
-        );
-        let current = bed.store.database(db.id).await.unwrap();
-        if let Some(message) = current.status_message.clone() {
-            messages.push(message);
-        }
-        if current.status == "ACTIVE" && current.settled {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never ACTIVE: {messages:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let messages = bed
+        .messages_until_active(&engine, db.id, Some(Duration::from_secs(5)))
+        .await;
     assert!(
         messages
             .iter()

@@ -691,17 +691,9 @@ async fn database_names_are_unique_per_owner(test: &TestStore) {
         .await
         .unwrap();
     test.store.create_database(orders(owner.id)).await.unwrap();
-    let history = test
-        .store
-        .list_databases(&DatabaseQuery {
-            owner_id: Some(owner.id),
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
     assert_eq!(
-        history.total, 3,
+        databases_owned_by(test, owner.id).await,
+        3,
         "two terminated and one live, all named orders"
     );
 }
@@ -987,6 +979,19 @@ async fn changing_a_password_can_keep_the_current_session(test: &TestStore) {
     assert!(test.store.session("phone").await.is_err());
 }
 
+/// How many databases, terminated ones included, the owner has.
+async fn databases_owned_by(test: &TestStore, owner_id: Uuid) -> u64 {
+    test.store
+        .list_databases(&DatabaseQuery {
+            owner_id: Some(owner_id),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .total
+}
+
 fn new_database(owner_id: Uuid, name: &str, key: Option<&str>) -> NewDatabase {
     NewDatabase {
         owner_id,
@@ -1022,16 +1027,7 @@ async fn a_database_create_with_the_same_request_key_creates_one(test: &TestStor
     );
     assert!(!first.settled && !first.configured);
     assert_eq!(first.schema_name, "shop");
-    let page = test
-        .store
-        .list_databases(&DatabaseQuery {
-            owner_id: Some(owner.id),
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(page.total, 1);
+    assert_eq!(databases_owned_by(test, owner.id).await, 1);
     // The same form sent twice at the same moment: one database for both.
     let (one, other) = tokio::join!(
         test.store
