@@ -12,6 +12,7 @@ mod crd;
 mod faults;
 mod http;
 mod journal;
+mod keys;
 mod openapi;
 mod operator_crds;
 mod patch;

@@ -21,6 +21,12 @@ use crate::status::{ApiError, ApiResult};
 use crate::store::{self, Event, EventKind, Store, WriteOptions};
 use crate::{openapi, patch};
 
+mod discovery;
+mod watch;
+
+use discovery::*;
+use watch::*;
+
 #[derive(Clone)]
 pub struct Shared {
     pub store: Arc<Mutex<Store>>,
@@ -50,88 +56,6 @@ pub fn router(shared: Shared) -> Router {
             ApiError::no_route(request.uri().path())
         })
         .with_state(shared)
-}
-
-async fn version() -> Response {
-    axum::Json(json!({
-        "major": "1",
-        "minor": "33",
-        "gitVersion": "v1.33.0-sandbox",
-        "platform": "linux/amd64",
-        "goVersion": "none (dscloud sandbox)",
-    }))
-    .into_response()
-}
-
-async fn openapi_root(State(shared): State<Shared>) -> Response {
-    axum::Json(openapi::root(shared.lock().types())).into_response()
-}
-
-async fn openapi_group_version(State(shared): State<Shared>, Path(path): Path<String>) -> Response {
-    match openapi::group_version(shared.lock().types(), &path) {
-        Some(document) => axum::Json(document).into_response(),
-        None => ApiError::no_route(&path).into_response(),
-    }
-}
-
-async fn core_versions() -> Response {
-    axum::Json(json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}))
-        .into_response()
-}
-
-async fn groups(State(shared): State<Shared>) -> Response {
-    let store = shared.lock();
-    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for resource in store
-        .types()
-        .iter()
-        .filter(|resource| !resource.group.is_empty())
-    {
-        let versions = groups.entry(resource.group.clone()).or_default();
-        if !versions.contains(&resource.version) {
-            versions.push(resource.version.clone());
-        }
-    }
-    let groups: Vec<Value> = groups
-        .iter()
-        .map(|(group, versions)| group_entry(group, versions))
-        .collect();
-    axum::Json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
-        .into_response()
-}
-
-fn group_entry(group: &str, versions: &[String]) -> Value {
-    let versions: Vec<Value> = versions
-        .iter()
-        .map(|version| json!({"groupVersion": format!("{group}/{version}"), "version": version}))
-        .collect();
-    json!({"name": group, "versions": versions, "preferredVersion": versions[0]})
-}
-
-fn resource_list(store: &Store, group: &str, version: &str) -> Option<Value> {
-    let resources: Vec<&ResourceType> = store
-        .types()
-        .iter()
-        .filter(|resource| resource.group == group && resource.version == version)
-        .collect();
-    if resources.is_empty() {
-        return None;
-    }
-    let mut entries = Vec::new();
-    for resource in resources {
-        entries.push(resource.discovery_entry());
-        if resource.status {
-            entries.push(resource.status_entry());
-        }
-    }
-    let group_version = if group.is_empty() {
-        version.to_string()
-    } else {
-        format!("{group}/{version}")
-    };
-    Some(
-        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": entries}),
-    )
 }
 
 /// What a path under `/api` or `/apis` names.
@@ -479,159 +403,6 @@ fn patch_object(
         }
         other => return Err(ApiError::unsupported_media_type(other)),
     }
-    let key = store::key(resource, namespace, name);
+    let key = crate::keys::key(resource, namespace, name);
     store.update(resource, key, existing, patched, options)
-}
-
-/// A watch: one JSON event a line, from `resourceVersion` on (or from the
-/// current state), until `timeoutSeconds` or the client leaves.
-async fn watch(
-    shared: Shared,
-    resource: ResourceType,
-    namespace: Option<String>,
-    query: &BTreeMap<String, String>,
-) -> Response {
-    let labels = match LabelSelector::parse(query.get("labelSelector").map_or("", String::as_str)) {
-        Ok(labels) => labels,
-        Err(error) => return error.into_response(),
-    };
-    let fields = match FieldSelector::parse(query.get("fieldSelector").map_or("", String::as_str)) {
-        Ok(fields) => fields,
-        Err(error) => return error.into_response(),
-    };
-    let bookmarks = query
-        .get("allowWatchBookmarks")
-        .is_some_and(|value| value == "true");
-    let timeout = query
-        .get("timeoutSeconds")
-        .and_then(|seconds| seconds.parse::<u64>().ok())
-        .map_or(Duration::from_secs(1800), Duration::from_secs);
-    let since = query
-        .get("resourceVersion")
-        .and_then(|version| version.parse::<u64>().ok())
-        .filter(|version| *version > 0);
-
-    let cut = shared.faults.watch_cut();
-    let expired = since.is_some() && shared.faults.resumes_expired();
-    let (backlog, mut receiver, mut last_revision) = {
-        let store = shared.lock();
-        let receiver = store.subscribe();
-        let backlog: Result<Vec<(EventKind, Value)>, ApiError> = match since {
-            Some(_) if expired => Err(ApiError::gone(
-                "too old resource version (an injected expiry)",
-            )),
-            Some(since) => store.events_since(since).map(|events| {
-                events
-                    .iter()
-                    .filter_map(|event| {
-                        visible(event, &resource, namespace.as_deref(), &labels, &fields)
-                    })
-                    .collect()
-            }),
-            None => Ok(store
-                .snapshot(&resource, namespace.as_deref())
-                .into_iter()
-                .filter(|object| labels.matches(&object_labels(object)) && fields.matches(object))
-                .map(|object| (EventKind::Added, object))
-                .collect()),
-        };
-        (backlog, receiver, store.revision())
-    };
-
-    let (sender, lines) = tokio::sync::mpsc::channel::<Result<Bytes, Infallible>>(256);
-    let send_line = |value: Value| Ok::<_, Infallible>(Bytes::from(format!("{value}\n")));
-    let kind = resource.kind.clone();
-    let api_version = resource.api_version();
-    tokio::spawn(async move {
-        let backlog = match backlog {
-            Ok(backlog) => backlog,
-            Err(gone) => {
-                let _ = sender
-                    .send(send_line(
-                        json!({"type": "ERROR", "object": gone.to_status()}),
-                    ))
-                    .await;
-                return;
-            }
-        };
-        for (event_kind, object) in backlog {
-            if sender
-                .send(send_line(
-                    json!({"type": event_kind.as_str(), "object": object}),
-                ))
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-        let deadline = tokio::time::Instant::now() + cut.map_or(timeout, |cut| cut.min(timeout));
-        let mut bookmark_timer = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep_until(deadline) => return,
-                _ = bookmark_timer.tick(), if bookmarks => {
-                    let bookmark = json!({"type": "BOOKMARK", "object": {
-                        "kind": kind, "apiVersion": api_version,
-                        "metadata": {"resourceVersion": last_revision.to_string()}
-                    }});
-                    if sender.send(send_line(bookmark)).await.is_err() {
-                        return;
-                    }
-                }
-                received = receiver.recv() => match received {
-                    Ok(event) => {
-                        last_revision = last_revision.max(event.revision);
-                        if let Some((event_kind, object)) = visible(&event, &resource, namespace.as_deref(), &labels, &fields)
-                            && sender.send(send_line(json!({"type": event_kind.as_str(), "object": object}))).await.is_err()
-                        {
-                            return;
-                        }
-                    }
-                    Err(RecvError::Lagged(_)) => {
-                        let gone = ApiError::gone("the watch fell behind; list again");
-                        let _ = sender.send(send_line(json!({"type": "ERROR", "object": gone.to_status()}))).await;
-                        return;
-                    }
-                    Err(RecvError::Closed) => return,
-                },
-            }
-        }
-    });
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from_stream(
-            tokio_stream::wrappers::ReceiverStream::new(lines),
-        ))
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
-}
-
-/// How an event looks to one watch: an object that stops matching its
-/// selector is DELETED for it, one that starts matching is ADDED.
-fn visible(
-    event: &Event,
-    resource: &ResourceType,
-    namespace: Option<&str>,
-    labels: &LabelSelector,
-    fields: &FieldSelector,
-) -> Option<(EventKind, Value)> {
-    if event.resource != resource.id()
-        || namespace.is_some_and(|namespace| event.namespace != namespace)
-    {
-        return None;
-    }
-    let matches = |object: &Value| labels.matches(&object_labels(object)) && fields.matches(object);
-    let now = matches(&event.object);
-    let before = event.previous.as_ref().is_some_and(matches);
-    let kind = match (event.kind, before, now) {
-        (EventKind::Deleted, true, _) | (EventKind::Deleted, _, true) => EventKind::Deleted,
-        (EventKind::Deleted, false, false) => return None,
-        (EventKind::Added, _, true) => EventKind::Added,
-        (EventKind::Modified, true, true) => EventKind::Modified,
-        (EventKind::Modified, false, true) => EventKind::Added,
-        (EventKind::Modified, true, false) => EventKind::Deleted,
-        _ => return None,
-    };
-    Some((kind, event.object.clone()))
 }
