@@ -2,11 +2,13 @@
 //! audit log: the types both sides share and the server functions' thin
 //! shells. Each server function checks its caller against `crate::access`
 //! (the same table the server's guard enforces), then calls the
-//! `services::Accounts` the server provides.
+//! [`Accounts`] service the server provides.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "ssr")]
+use crate::caller::{Caller, ServiceError, authorize, refuse};
 use crate::roles::Role;
 
 /// How this portal lets people sign in.
@@ -103,55 +105,10 @@ pub const USERS_PAGE_SIZE: u32 = 25;
 pub const AUDIT_PAGE_SIZE: u32 = 50;
 
 #[cfg(feature = "ssr")]
-fn accounts() -> Result<
-    (
-        crate::services::Caller,
-        std::sync::Arc<dyn crate::services::Accounts>,
-    ),
-    ServerFnError,
-> {
-    let service = use_context::<std::sync::Arc<dyn crate::services::Accounts>>()
+fn accounts() -> Result<(crate::caller::Caller, std::sync::Arc<dyn Accounts>), ServerFnError> {
+    let service = use_context::<std::sync::Arc<dyn Accounts>>()
         .ok_or_else(|| ServerFnError::new("accounts are not available on this server"))?;
-    Ok((crate::services::Caller::current(), service))
-}
-
-/// A service's refusal as the server function's error, with its HTTP status
-/// (400 or 503, not 500) for callers that read it; a plain form post without
-/// JavaScript keeps Leptos's redirect back to the page.
-#[cfg(feature = "ssr")]
-pub(crate) fn refuse(error: crate::services::ServiceError) -> ServerFnError {
-    let plain_form = use_context::<http::request::Parts>()
-        .and_then(|parts| {
-            parts
-                .headers
-                .get(http::header::ACCEPT)
-                .and_then(|accept| accept.to_str().ok())
-                .map(|accept| accept.contains("text/html"))
-        })
-        .unwrap_or(false);
-    if !plain_form
-        && let (Some(options), Ok(status)) = (
-            use_context::<leptos_axum::ResponseOptions>(),
-            http::StatusCode::from_u16(error.status()),
-        )
-    {
-        options.set_status(status);
-    }
-    ServerFnError::new(error.message())
-}
-
-/// Refuses the call unless `crate::access` lets the caller make it (the
-/// server's guard refused it already; this keeps the function safe if it is
-/// ever mounted elsewhere).
-#[cfg(feature = "ssr")]
-pub(crate) fn authorize(endpoint: &str) -> Result<(), ServerFnError> {
-    let role = crate::viewer::current().map(|viewer| viewer.role);
-    match crate::access::server_function(endpoint) {
-        Some(access) if access.allows(role) => Ok(()),
-        _ => Err(refuse(crate::services::ServiceError::Forbidden(
-            "your role does not allow this".to_string(),
-        ))),
-    }
+    Ok((crate::caller::Caller::current(), service))
 }
 
 #[server(endpoint = "sign_in_options")]
@@ -281,6 +238,44 @@ pub fn check_username(username: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(feature = "ssr")]
+/// Accounts, users and the audit log.
+#[async_trait::async_trait]
+pub trait Accounts: Send + Sync + 'static {
+    async fn account(&self, caller: &Caller) -> Result<AccountView, ServiceError>;
+    async fn change_password(
+        &self,
+        caller: &Caller,
+        current_password: String,
+        new_password: String,
+    ) -> Result<(), ServiceError>;
+    async fn list_users(&self, search: String, page: u32) -> Result<UserList, ServiceError>;
+    /// Returns the generated password.
+    async fn create_user(
+        &self,
+        caller: &Caller,
+        username: String,
+        display_name: String,
+        email: String,
+        role: crate::roles::Role,
+    ) -> Result<String, ServiceError>;
+    async fn update_user(
+        &self,
+        caller: &Caller,
+        username: String,
+        role: crate::roles::Role,
+        disabled: bool,
+    ) -> Result<(), ServiceError>;
+    async fn end_sessions(&self, caller: &Caller, username: String) -> Result<u64, ServiceError>;
+    async fn delete_user(&self, caller: &Caller, username: String) -> Result<(), ServiceError>;
+    async fn list_audit(
+        &self,
+        filter: AuditFilter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<AuditList, ServiceError>;
 }
 
 #[cfg(test)]

@@ -10,15 +10,16 @@
 
 pub mod access;
 pub mod accounts;
+#[cfg(feature = "ssr")]
+pub mod caller;
 mod components;
 pub mod databases;
 pub mod dscloud;
 pub mod kubernetes;
 mod meta;
+pub mod names;
 mod pages;
 pub mod roles;
-#[cfg(feature = "ssr")]
-pub mod services;
 mod shell;
 pub mod theme;
 pub mod viewer;

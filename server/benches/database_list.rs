@@ -11,11 +11,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::databases::Status;
+use app::caller::Caller;
+use app::databases::Databases;
+use app::databases::{Engine, Status};
 use app::roles::Role;
-use app::services::{Caller, Databases};
 use server::databases::DatabaseService;
-use server::store::{self, DatabaseState, NewDatabase, NewUser, Store};
+use server::store::{self, EngineReport, NewDatabase, NewUser, Store};
 use sqlx::Connection as _;
 
 const DATABASES: usize = 10_000;
@@ -47,6 +48,7 @@ async fn seed(store: &Arc<dyn Store>) -> Result<(Caller, Caller), Box<dyn std::e
             oidc_identity: None,
         })
         .await?;
+    let small = *app::databases::tier("small").ok_or("no small tier")?;
     for index in 0..DATABASES {
         let owner = &customers[index % CUSTOMERS];
         let created = store
@@ -54,31 +56,34 @@ async fn seed(store: &Arc<dyn Store>) -> Result<(Caller, Caller), Box<dyn std::e
                 owner_id: owner.id,
                 name: format!("db-{index:05}"),
                 engine: if index % 2 == 0 {
-                    "cassandra"
+                    Engine::Cassandra
                 } else {
-                    "postgresql"
-                }
-                .into(),
-                tier: "small".into(),
+                    Engine::Postgresql
+                },
+                tier: small,
                 region: "local".into(),
                 schema_name: "app".into(),
                 request_key: None,
             })
-            .await?;
+            .await?
+            .into_record();
         // Most are ACTIVE, some are still on their way or parked.
         let status = match index % 10 {
-            0 => "PENDING",
-            1 => "PARKED",
-            _ => "ACTIVE",
+            0 => Status::Pending,
+            1 => Status::Parked,
+            _ => Status::Active,
         };
         store
-            .update_database_state(
+            .report_database(
                 created.id,
-                DatabaseState {
-                    status: status.into(),
+                None,
+                &EngineReport {
+                    generation: created.generation,
+                    status,
                     message: None,
                     settled: true,
                     configured: true,
+                    configured_version: 1,
                 },
             )
             .await?;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use app::databases::{Engine, Status};
 use app::roles::Role;
 use axum::http::Method;
 use sandbox::{Behaviour, Sandbox};
@@ -82,6 +83,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     #[allow(non_snake_case)]
     let DATABASES = databases();
     let started = Instant::now();
+    let small = *app::databases::tier("small").ok_or("no small tier")?;
     let creates = (0..DATABASES).map(|index| {
         let store = store.clone();
         async move {
@@ -90,12 +92,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     owner_id: owner,
                     name: format!("db-{index:04}"),
                     engine: if index % 2 == 0 {
-                        "cassandra"
+                        Engine::Cassandra
                     } else {
-                        "postgresql"
-                    }
-                    .into(),
-                    tier: "small".into(),
+                        Engine::Postgresql
+                    },
+                    tier: small,
                     region: "local".into(),
                     schema_name: "app".into(),
                     request_key: Some(format!("bench-{index}")),
@@ -115,7 +116,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         passes += 1;
         let active = store
             .list_databases(&DatabaseQuery {
-                status: Some("ACTIVE".into()),
+                status: Some(Status::Active),
                 limit: 1,
                 ..Default::default()
             })
@@ -135,7 +136,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .total;
     let active = store
         .list_databases(&DatabaseQuery {
-            status: Some("ACTIVE".into()),
+            status: Some(Status::Active),
             limit: 1,
             ..Default::default()
         })

@@ -5,7 +5,8 @@ use std::io::BufRead;
 
 use anyhow::Context;
 
-use crate::auth::accounts::{self, Actor, NewLocalUser};
+use crate::audit::Actor;
+use crate::auth::accounts::{self, NewLocalUser};
 use crate::cli::{AdminCommand, CommonArgs};
 use crate::serve::open_store;
 

@@ -179,7 +179,7 @@ pub struct ServeArgs {
     /// with commas in the variable) for several. None: one region, `local`,
     /// on the cluster or sandbox `--kubernetes` chooses.
     #[arg(long = "region", env = "PORTAL_REGIONS", value_delimiter = ',')]
-    pub regions: Vec<crate::provisioning::regions::RegionArg>,
+    pub regions: Vec<crate::cluster::RegionArg>,
 
     /// Whether local accounts may sign in with a password. Turn it off once
     /// single sign-on works (`--local-sign-in false`); `portal admin` still works.

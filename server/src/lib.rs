@@ -2,12 +2,16 @@
 //! the features land, sign-in, the engines and the Kubernetes client.
 
 pub mod admin_cli;
+pub mod audit;
 pub mod auth;
 pub mod cli;
+pub mod cluster;
 pub mod databases;
+pub mod engine;
 pub mod http;
 pub mod manifests;
 pub mod provisioning;
+pub mod random;
 pub mod serve;
 pub mod store;
 pub mod telemetry;

@@ -9,8 +9,9 @@ use app::databases::LOCAL_REGION;
 use app::kubernetes::KubernetesTarget;
 
 use crate::cli::{CommonArgs, ServeArgs};
+use crate::cluster::check_distinct;
 use crate::http::{self, AppState};
-use crate::provisioning::regions::{RegionConnection, check_distinct};
+use crate::provisioning::start_region;
 use crate::store::{self, Store, redact_url};
 
 /// Opens the configured store, creating the data directory the SQLite default needs.
@@ -56,7 +57,7 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
         None => None,
     };
     let (kubernetes, clusters) = connect_regions(common, args).await?;
-    let regions = clusters
+    let running: Vec<_> = clusters
         .into_iter()
         .map(|(name, client)| start_region(store.clone(), name, client))
         .collect();
@@ -64,7 +65,10 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
         leptos_options: http::leptos_options(args),
         store,
         kubernetes: Some(kubernetes),
-        regions,
+        regions: running
+            .iter()
+            .map(|region| region.connection.clone())
+            .collect(),
     };
     let app = http::router(state, args, sso).map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(args.listen)
@@ -81,35 +85,17 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
     .with_graceful_shutdown(shutdown)
     .await
     .context("the HTTP server failed")?;
+    // Give the Leases up, so another replica takes over at once.
+    for region in &running {
+        let release = region.elector.release();
+        match tokio::time::timeout(std::time::Duration::from_secs(5), release).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "cannot release the engine's lease"),
+            Err(_) => tracing::warn!("releasing the engine's lease timed out"),
+        }
+    }
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Starts provisioning in one region: its engine, which acts only while
-/// this replica holds the region's Lease (the others wait to take over),
-/// and the watches that wake it.
-fn start_region(store: Arc<dyn Store>, name: String, client: kube::Client) -> RegionConnection {
-    use crate::provisioning::{engine::ProvisioningEngine, leader, watch};
-    let elector = Arc::new(leader::LeaderElector::new(
-        client.clone(),
-        &leader::namespace(),
-        leader::identity(),
-    ));
-    let engine = Arc::new(
-        ProvisioningEngine::new(store, client.clone())
-            .for_region(&name)
-            .with_leader(elector.leading()),
-    );
-    tokio::spawn(elector.run(engine.waker()));
-    watch::spawn(client.clone(), engine.waker());
-    // The engine is level-triggered and every write idempotent: stopping it
-    // mid-pass with the process is safe; the next start carries on.
-    tokio::spawn(engine.clone().run(std::future::pending()));
-    RegionConnection {
-        name,
-        client,
-        wake: engine.waker(),
-    }
 }
 
 /// The regions and their clusters: those `--region` names, or else the one

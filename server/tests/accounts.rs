@@ -7,7 +7,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use app::roles::Role;
-use server::auth::accounts::{self, Actor, FIRST_ADMIN, NewLocalUser};
+use server::audit::Actor;
+use server::auth::accounts::{self, FIRST_ADMIN, NewLocalUser};
 use server::auth::password;
 use server::store::{self, AuditQuery, NewSession};
 

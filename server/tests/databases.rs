@@ -8,19 +8,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use app::caller::{Caller, ServiceError};
+use app::databases::Databases;
 use app::databases::{DatabaseChange, Intent, NewDatabaseForm, Status};
 use app::roles::Role;
-use app::services::{Caller, Databases, ServiceError};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
 use kube::api::{Api, ListParams};
 use sandbox::{Behaviour, Sandbox};
 use server::databases::DatabaseService;
+use server::provisioning::RegionConnection;
 use server::provisioning::engine::ProvisioningEngine;
 use server::provisioning::objects;
-use server::provisioning::regions::RegionConnection;
 use server::store::{self, AuditQuery, NewUser, Store};
-use tokio::sync::Notify;
 
 struct Bed {
     store: Arc<dyn Store>,
@@ -82,7 +82,7 @@ async fn bed() -> Bed {
         vec![RegionConnection {
             name: "local".into(),
             client,
-            wake: Arc::new(Notify::new()),
+            engine: engine.handle(),
         }],
     );
     let mut callers = callers.into_iter();
@@ -370,8 +370,8 @@ async fn a_database_lives_its_whole_life_through_the_service() {
     let password = bed.service.reveal_password(&bed.cora, &id).await.unwrap();
     assert!(password.len() >= 20, "{password}");
     bed.service.rotate_password(&bed.cora, &id).await.unwrap();
-    let rotated = bed.service.reveal_password(&bed.cora, &id).await.unwrap();
-    assert_ne!(password, rotated);
+    // Desired state: the engine writes the new password, then sets it
+    // inside the database; the database stays ACTIVE throughout.
     assert_eq!(
         bed.service
             .detail(&bed.cora, &id)
@@ -383,6 +383,8 @@ async fn a_database_lives_its_whole_life_through_the_service() {
         "a rotation keeps the database ACTIVE"
     );
     bed.until(&id, Status::Active).await;
+    let rotated = bed.service.reveal_password(&bed.cora, &id).await.unwrap();
+    assert_ne!(password, rotated);
     let configure_runs = bed
         .service
         .detail(&bed.cora, &id)
@@ -585,12 +587,12 @@ async fn each_database_is_provisioned_on_the_cluster_of_its_region() {
             RegionConnection {
                 name: "eu-west".into(),
                 client: eu.clone(),
-                wake: eu_engine.waker(),
+                engine: eu_engine.handle(),
             },
             RegionConnection {
                 name: "us-east".into(),
                 client: us.clone(),
-                wake: us_engine.waker(),
+                engine: us_engine.handle(),
             },
         ],
     );

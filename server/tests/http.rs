@@ -361,7 +361,7 @@ async fn portal_with_user(
     store.migrate().await.unwrap();
     server::auth::accounts::create_local_user(
         store.as_ref(),
-        &server::auth::accounts::Actor::command_line(),
+        &server::audit::Actor::command_line(),
         server::auth::accounts::NewLocalUser {
             username: username.to_string(),
             display_name: Some("Kim Developer".to_string()),

@@ -1,23 +1,53 @@
-//! Two portal replicas on one cluster (the sandbox): one holds the engine's
-//! Lease; the other waits, and takes over once the holder stops renewing.
+//! Two portal replicas on one cluster (the sandbox) and one store: one
+//! holds the engine's Lease and a term in the store; the other waits, and
+//! takes over once the holder has stopped renewing for a whole lease
+//! duration by its own clock. A holder whose renewal hangs stops acting
+//! before that, and its late writes are refused by the store.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::Client;
 use kube::api::{Api, PostParams};
-use sandbox::{Behaviour, Sandbox};
-use server::provisioning::leader::{LEASE_NAME, LeaderElector};
+use sandbox::{Behaviour, Fault, Sandbox, Verb};
+use server::engine::{LeaderElector, Leadership, LeaseTimings};
+use server::store::{Store, StoreError};
+
+mod support;
+
+const LEASE: &str = "dscloud-provisioning-engine";
+
+/// Short timings, so that the expiries below take a second, not a minute
+/// (a Lease states its duration in whole seconds).
+const TIMINGS: LeaseTimings = LeaseTimings {
+    duration: Duration::from_secs(1),
+    renew_every: Duration::from_millis(100),
+    renew_deadline: Duration::from_millis(500),
+};
+
+fn elector(client: &Client, store: &Arc<dyn Store>, name: &str) -> LeaderElector {
+    LeaderElector::new(
+        client.clone(),
+        "default",
+        LEASE,
+        name.to_string(),
+        store.clone(),
+        Leadership::new("provisioning/local"),
+    )
+    .with_timings(TIMINGS)
+}
 
 #[tokio::test]
-async fn one_replica_leads_and_a_silent_one_is_taken_over() {
+async fn one_replica_leads_and_a_silent_one_is_taken_over_by_the_others_clock() {
     let sandbox = Sandbox::with_controllers(Behaviour::instant());
     let client = Client::new(sandbox.router(), "default");
-    let first = LeaderElector::new(client.clone(), "default", "replica-a".into());
-    let second = LeaderElector::new(client.clone(), "default", "replica-b".into());
+    let (store, _dir) = support::sqlite().await;
+    let first = elector(&client, &store, "replica-a");
+    let second = elector(&client, &store, "replica-b");
 
     assert!(
         first.round().await.unwrap(),
@@ -26,36 +56,101 @@ async fn one_replica_leads_and_a_silent_one_is_taken_over() {
     assert!(!second.round().await.unwrap(), "the second one follows");
     assert!(first.round().await.unwrap(), "the holder renews");
     assert!(!second.round().await.unwrap());
+    assert_eq!(first.leadership().current().unwrap().term, 1);
+    assert!(second.leadership().current().is_none());
 
-    // Replica A hangs: its last renewal ages past the lease's duration.
+    // A renewal stamped long ago by a skewed wall clock is still a renewal:
+    // only the Lease not changing for a whole duration counts.
     let leases: Api<Lease> = Api::namespaced(client.clone(), "default");
-    let mut lease = leases.get(LEASE_NAME).await.unwrap();
-    let spec = lease.spec.as_mut().unwrap();
-    spec.renew_time = Some(MicroTime(
-        jiff::Timestamp::now() - jiff::SignedDuration::from_secs(20),
+    let mut lease = leases.get(LEASE).await.unwrap();
+    lease.spec.as_mut().unwrap().renew_time = Some(MicroTime(
+        jiff::Timestamp::now() - jiff::SignedDuration::from_secs(3600),
     ));
     leases
-        .replace(LEASE_NAME, &PostParams::default(), &lease)
+        .replace(LEASE, &PostParams::default(), &lease)
         .await
         .unwrap();
+    assert!(!second.round().await.unwrap(), "a changed lease is alive");
 
+    // A goes silent. B's own clock runs past the lease's duration.
+    tokio::time::sleep(TIMINGS.duration).await;
     assert!(
         second.round().await.unwrap(),
-        "B takes the expired lease over"
+        "B takes the silent lease over"
     );
-    let lease = leases.get(LEASE_NAME).await.unwrap();
-    let spec = lease.spec.unwrap();
+    let spec = leases.get(LEASE).await.unwrap().spec.unwrap();
     assert_eq!(spec.holder_identity.as_deref(), Some("replica-b"));
     assert_eq!(spec.lease_transitions, Some(1));
+    assert_eq!(second.leadership().current().unwrap().term, 2);
     assert!(!first.round().await.unwrap(), "A, back, follows B");
+    assert!(first.leadership().current().is_none());
+}
+
+#[tokio::test]
+async fn a_leader_whose_renewal_hangs_stops_acting_and_its_late_write_is_refused() {
+    let sandbox = Sandbox::with_controllers(Behaviour::instant());
+    let client = Client::new(sandbox.router(), "default");
+    let (store, _dir) = support::sqlite().await;
+    let first = elector(&client, &store, "replica-a");
+    let second = elector(&client, &store, "replica-b");
+    assert!(first.round().await.unwrap());
+    let old_fence = first.leadership().current().unwrap();
+    let owner = support::user(store.as_ref(), "cora", app::roles::Role::Customer).await;
+    let database = store
+        .create_database(support::new_database(
+            owner.id,
+            "orders",
+            "cassandra",
+            "small",
+        ))
+        .await
+        .unwrap()
+        .into_record();
+    assert!(!second.round().await.unwrap());
+
+    // A's next renewal hangs in the API server.
+    sandbox.faults().inject(
+        Fault::latency(Duration::from_secs(3600))
+            .for_resource("leases.coordination.k8s.io")
+            .on(Verb::Get)
+            .times(1),
+    );
+    let hung = tokio::time::timeout(TIMINGS.renew_deadline, first.round()).await;
+    assert!(hung.is_err(), "the renewal hung");
+    // By its deadline, shorter than the lease, A no longer acts.
+    assert!(
+        first.leadership().current().is_none(),
+        "a leader that cannot renew stops before anyone may take over"
+    );
+
+    // B takes over once the lease went unchanged for its duration.
+    assert!(!second.round().await.unwrap());
+    tokio::time::sleep(TIMINGS.duration).await;
+    assert!(second.round().await.unwrap());
+    let new_fence = second.leadership().current().unwrap();
+    assert!(new_fence.term > old_fence.term);
+
+    // A's write, decided before it hung, arrives late: refused.
+    match store
+        .start_step(database.id, Some(&old_fence), "namespace", 1)
+        .await
+    {
+        Err(StoreError::Deposed { term, .. }) => assert_eq!(term, old_fence.term),
+        other => panic!("a deposed leader's write went through: {other:?}"),
+    }
+    store
+        .start_step(database.id, Some(&new_fence), "namespace", 1)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn two_replicas_taking_over_at_once_cannot_both_win() {
     let sandbox = Sandbox::with_controllers(Behaviour::instant());
     let client = Client::new(sandbox.router(), "default");
+    let (store, _dir) = support::sqlite().await;
     let electors: Vec<LeaderElector> = (0..6)
-        .map(|index| LeaderElector::new(client.clone(), "default", format!("replica-{index}")))
+        .map(|index| elector(&client, &store, &format!("replica-{index}")))
         .collect();
     let rounds = futures_util::future::join_all(electors.iter().map(LeaderElector::round)).await;
     let winners = rounds
@@ -63,10 +158,26 @@ async fn two_replicas_taking_over_at_once_cannot_both_win() {
         .filter(|won| *won.as_ref().unwrap())
         .count();
     assert_eq!(winners, 1);
-    // Nobody runs the engine until a round says so.
+    let leading = electors
+        .iter()
+        .filter(|elector| elector.leadership().current().is_some())
+        .count();
+    assert_eq!(leading, 1, "exactly the winner acts");
+}
+
+#[tokio::test]
+async fn a_released_lease_is_taken_at_once() {
+    let sandbox = Sandbox::with_controllers(Behaviour::instant());
+    let client = Client::new(sandbox.router(), "default");
+    let (store, _dir) = support::sqlite().await;
+    let first = elector(&client, &store, "replica-a");
+    let second = elector(&client, &store, "replica-b");
+    assert!(first.round().await.unwrap());
+    assert!(!second.round().await.unwrap());
+    first.release().await.unwrap();
+    assert!(first.leadership().current().is_none());
     assert!(
-        electors
-            .iter()
-            .all(|elector| !elector.leading().load(Ordering::SeqCst))
+        second.round().await.unwrap(),
+        "no need to wait for the lease to expire"
     );
 }

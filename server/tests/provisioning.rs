@@ -5,37 +5,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use app::databases::Engine;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
-use kube::api::{
-    Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
-};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use sandbox::{Behaviour, Sandbox};
 use serde_json::Value;
-use server::provisioning::objects::{self, DatabaseSpec, FIELD_MANAGER};
+use server::provisioning::ENGINE;
+use server::provisioning::objects::{self, DatabaseSpec};
+
+mod support;
 use server::provisioning::plan::Readiness;
 use server::provisioning::readiness::readiness;
 use uuid::Uuid;
 
 async fn sandbox_with_operators() -> (Client, Sandbox) {
-    let sandbox = Sandbox::with_controllers(Behaviour::default());
-    let client = Client::new(sandbox.router(), "default");
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/crds");
-    for file in [
-        "cassandra.datastax.com_cassandradatacenters.yaml",
-        "postgresql.cnpg.io_clusters.yaml",
-    ] {
-        let text = std::fs::read_to_string(directory.join(file)).unwrap_or_else(|error| {
-            panic!("the real CRD {file} must be in ../shared/crds: {error}")
-        });
-        let crd: CustomResourceDefinition = serde_saphyr::from_str(&text).unwrap();
-        crds.create(&PostParams::default(), &crd).await.unwrap();
-    }
+    let (sandbox, client) = support::cluster(Behaviour::default()).await;
     (client, sandbox)
 }
 
@@ -67,7 +53,7 @@ async fn apply(client: &Client, object: &Value) -> DynamicObject {
     api_for(client, object)
         .patch(
             name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
+            &PatchParams::apply(ENGINE.field_manager).force(),
             &Patch::Apply(object),
         )
         .await
@@ -110,7 +96,7 @@ async fn both_engines_objects_are_valid_and_reach_ready_then_parked_and_back() {
             objects::namespace(&spec),
             objects::quota(&spec),
             objects::network_policy(&spec),
-            objects::credentials(&spec, "generated-password-123"),
+            objects::credentials(&spec, 1, "generated-password-123", None),
             objects::operator_resource(&spec),
         ] {
             apply(&client, &object).await;
@@ -152,7 +138,7 @@ async fn a_resource_against_the_crd_is_refused_with_the_field_named() {
     let error = api_for(&client, &resource)
         .patch(
             objects::RESOURCE_NAME,
-            &PatchParams::apply(FIELD_MANAGER).force(),
+            &PatchParams::apply(ENGINE.field_manager).force(),
             &Patch::Apply(&resource),
         )
         .await

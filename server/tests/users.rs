@@ -6,10 +6,12 @@
 
 use std::sync::Arc;
 
+use app::accounts::Accounts;
 use app::accounts::AuditFilter;
+use app::caller::Caller;
 use app::roles::Role;
-use app::services::{Accounts, Caller};
-use server::auth::accounts::{self, Actor, NewLocalUser};
+use server::audit::Actor;
+use server::auth::accounts::{self, NewLocalUser};
 use server::auth::password;
 use server::auth::service::AccountService;
 use server::auth::sso::Identity;

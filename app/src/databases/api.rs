@@ -1,6 +1,6 @@
 //! What the databases pages show and the server functions behind them. Each
 //! function checks its caller against `crate::access`, then calls the
-//! `services::Databases` the server provides, which decides whose databases
+//! `Databases` service the server provides, which decides whose databases
 //! the caller may see (customers: their own; admins: everyone's).
 
 use leptos::prelude::*;
@@ -128,20 +128,15 @@ pub fn default_schema_name(name: &str) -> String {
 }
 
 #[cfg(feature = "ssr")]
-fn databases() -> Result<
-    (
-        crate::services::Caller,
-        std::sync::Arc<dyn crate::services::Databases>,
-    ),
-    ServerFnError,
-> {
-    let service = use_context::<std::sync::Arc<dyn crate::services::Databases>>()
+fn databases()
+-> Result<(crate::caller::Caller, std::sync::Arc<dyn super::Databases>), ServerFnError> {
+    let service = use_context::<std::sync::Arc<dyn super::Databases>>()
         .ok_or_else(|| ServerFnError::new("databases are not available on this server"))?;
-    Ok((crate::services::Caller::current(), service))
+    Ok((crate::caller::Caller::current(), service))
 }
 
 #[cfg(feature = "ssr")]
-use crate::accounts::{authorize, refuse};
+use crate::caller::{authorize, refuse};
 
 #[server(endpoint = "list_databases")]
 pub async fn list_databases(

@@ -9,7 +9,11 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 mod api;
+#[cfg(feature = "ssr")]
+mod service;
 pub use api::*;
+#[cfg(feature = "ssr")]
+pub use service::Databases;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -248,27 +252,17 @@ pub const MAX_NAME_LENGTH: usize = 40;
 
 /// A database name is a DNS-1123 label of at most 40 characters.
 pub fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("give the database a name".to_string());
-    }
-    if name.len() > MAX_NAME_LENGTH {
-        return Err(format!(
-            "{name:?} has {} characters; at most {MAX_NAME_LENGTH}",
-            name.len()
-        ));
-    }
-    if !name
-        .bytes()
-        .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
-    {
-        return Err(format!(
-            "{name:?}: use lowercase letters, digits and '-' only"
-        ));
-    }
-    if name.starts_with('-') || name.ends_with('-') {
-        return Err(format!("{name:?}: start and end with a letter or digit"));
-    }
-    Ok(())
+    use crate::names::{LabelProblem, dns_label};
+    dns_label(name, MAX_NAME_LENGTH).map_err(|problem| match problem {
+        LabelProblem::Empty => "give the database a name".to_string(),
+        LabelProblem::TooLong(length) => {
+            format!("{name:?} has {length} characters; at most {MAX_NAME_LENGTH}")
+        }
+        LabelProblem::Characters => {
+            format!("{name:?}: use lowercase letters, digits and '-' only")
+        }
+        LabelProblem::Ends => format!("{name:?}: start and end with a letter or digit"),
+    })
 }
 
 /// The first keyspace or database: a letter, then letters, digits or `_`,

@@ -18,3 +18,16 @@ pub use check::{Checked, check};
 pub use model::*;
 pub use names::MAX_LABEL;
 pub use problem::{Position, Problem, Severity};
+
+#[cfg(feature = "ssr")]
+/// Renders a checked `dscloud.yaml` into Kubernetes objects.
+pub trait ManifestRenderer: Send + Sync + 'static {
+    /// The YAML of every object of one environment, for a file that is not
+    /// deployed yet (the commit is a placeholder). Errors are for people.
+    fn render_preview(
+        &self,
+        app: &str,
+        environment: &str,
+        file: &DscloudFile,
+    ) -> Result<String, String>;
+}

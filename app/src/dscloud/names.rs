@@ -1,28 +1,23 @@
 //! The naming rules: component and environment names become Kubernetes object
 //! names (DNS-1123 labels); variables become environment variables.
 
+use crate::names::LabelProblem;
+
 /// The longest DNS-1123 label.
 pub const MAX_LABEL: usize = 63;
 
 /// Why `name` is not a DNS-1123 label, if it is not one.
 pub fn dns_label_problem(name: &str) -> Option<String> {
     let rule = "use lower-case letters, digits and `-`, starting and ending with a letter or digit";
-    if name.is_empty() {
-        return Some("a name cannot be empty".to_string());
-    }
-    if name.len() > MAX_LABEL {
-        return Some(format!(
-            "`{name}` is {} characters long; names have at most {MAX_LABEL} because they become Kubernetes object names",
-            name.len()
-        ));
-    }
-    let valid_characters = name
-        .bytes()
-        .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
-    let valid_ends = name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if valid_characters && valid_ends {
-        return None;
+    match crate::names::dns_label(name, MAX_LABEL) {
+        Ok(()) => return None,
+        Err(LabelProblem::Empty) => return Some("a name cannot be empty".to_string()),
+        Err(LabelProblem::TooLong(length)) => {
+            return Some(format!(
+                "`{name}` is {length} characters long; names have at most {MAX_LABEL} because they become Kubernetes object names"
+            ));
+        }
+        Err(LabelProblem::Characters | LabelProblem::Ends) => {}
     }
     let suggestion = suggest_label(name);
     let mut message =

@@ -26,16 +26,16 @@ pub async fn render_manifests(
     app: String,
     environment: String,
 ) -> Result<String, ServerFnError> {
-    let renderer = use_context::<std::sync::Arc<dyn crate::services::ManifestRenderer>>()
+    let renderer = use_context::<std::sync::Arc<dyn crate::dscloud::ManifestRenderer>>()
         .ok_or_else(|| ServerFnError::new("rendering is not available on this server"))?;
     let Some(file) = check(&text).file else {
-        return Err(crate::accounts::refuse(
+        return Err(crate::caller::refuse(
             "the file has errors; fix them to see its objects".into(),
         ));
     };
     renderer
         .render_preview(&app, &environment, &file)
-        .map_err(|message| crate::accounts::refuse(message.into()))
+        .map_err(|message| crate::caller::refuse(message.into()))
 }
 
 #[component]

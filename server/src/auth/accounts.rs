@@ -6,7 +6,9 @@ use app::roles::Role;
 use serde_json::json;
 
 use super::password::{self, PasswordError};
-use crate::store::{NewAuditEvent, NewUser, Outcome, Store, StoreError, User};
+use crate::audit::{Actor, audit};
+use crate::store::prelude::*;
+use crate::store::{NewUser, Outcome, StoreError, User};
 
 /// The username of the admin created on the first start.
 pub const FIRST_ADMIN: &str = "admin";
@@ -25,33 +27,6 @@ pub enum AccountError {
     Store(#[from] StoreError),
 }
 
-/// Who made a change, for the audit log.
-#[derive(Clone, Debug)]
-pub struct Actor {
-    pub id: Option<uuid::Uuid>,
-    pub name: String,
-    pub address: Option<String>,
-}
-
-impl Actor {
-    /// Changes made from the command line on the portal's host.
-    pub fn command_line() -> Self {
-        Actor {
-            id: None,
-            name: "portal-cli".to_string(),
-            address: None,
-        }
-    }
-
-    fn system() -> Self {
-        Actor {
-            id: None,
-            name: "portal".to_string(),
-            address: None,
-        }
-    }
-}
-
 pub struct NewLocalUser {
     pub username: String,
     pub display_name: Option<String>,
@@ -68,7 +43,7 @@ pub async fn create_local_user(
     user: NewLocalUser,
 ) -> Result<(User, Option<String>), AccountError> {
     app::accounts::check_username(&user.username).map_err(AccountError::InvalidUsername)?;
-    let generated = user.password.is_none().then(password::generate);
+    let generated = user.password.is_none().then(crate::random::password);
     let chosen = user
         .password
         .as_deref()
@@ -115,7 +90,7 @@ pub async fn reset_password(
         Err(StoreError::NotFound) => return Err(AccountError::UnknownUser(username.to_string())),
         Err(error) => return Err(error.into()),
     };
-    let generated = new_password.is_none().then(password::generate);
+    let generated = new_password.is_none().then(crate::random::password);
     let chosen = new_password
         .as_deref()
         .or(generated.as_deref())
@@ -278,27 +253,4 @@ pub async fn ensure_first_admin(store: &dyn Store) -> Result<Option<String>, Acc
     )
     .await?;
     Ok(password)
-}
-
-/// Appends one event; a failing audit log is logged, never fatal to the change.
-pub(crate) async fn audit(
-    store: &dyn Store,
-    actor: &Actor,
-    action: &str,
-    target: &str,
-    outcome: Outcome,
-    details: serde_json::Value,
-) {
-    let event = NewAuditEvent {
-        actor_id: actor.id,
-        actor_name: actor.name.clone(),
-        client_address: actor.address.clone(),
-        action: action.to_string(),
-        target: target.to_string(),
-        outcome,
-        details,
-    };
-    if let Err(error) = store.append_audit(event).await {
-        tracing::error!(%error, action, target, "cannot append to the audit log");
-    }
 }

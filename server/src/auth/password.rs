@@ -1,10 +1,9 @@
 //! Local passwords: argon2id hashes (OWASP's minimum parameters: 19 MiB,
-//! two passes, one lane), a length policy, and generated passwords.
+//! two passes, one lane) and a length policy.
 
 use argon2::Argon2;
-use argon2::password_hash::rand_core::{OsRng, RngCore};
+use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use base64::Engine as _;
 
 /// Shorter passwords are refused; longer ones are cut off by nobody.
 pub const MIN_LENGTH: usize = 12;
@@ -51,13 +50,6 @@ pub fn verify(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// A random password of 24 URL-safe characters (144 bits).
-pub fn generate() -> String {
-    let mut bytes = [0u8; 18];
-    OsRng.fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,13 +72,5 @@ mod tests {
     fn the_policy_is_explained() {
         assert_eq!(hash("short"), Err(PasswordError::TooShort));
         assert_eq!(hash(&"x".repeat(257)), Err(PasswordError::TooLong));
-    }
-
-    #[test]
-    fn generated_passwords_are_long_and_different() {
-        let (a, b) = (generate(), generate());
-        assert_eq!(a.len(), 24);
-        assert_ne!(a, b);
-        assert!(hash(&a).is_ok());
     }
 }

@@ -1,5 +1,5 @@
 //! What the account, users and audit pages' server functions call: the
-//! `app::services::Accounts` the server provides. Every change is audited
+//! `app::accounts::Accounts` the server provides. Every change is audited
 //! with who made it and from where; passwords never leave here.
 
 use std::collections::HashMap;
@@ -8,13 +8,14 @@ use std::sync::Arc;
 use app::accounts::{
     AccountView, AuditEntry, AuditFilter, AuditList, USERS_PAGE_SIZE, UserList, UserSummary,
 };
+use app::caller::{Caller, ServiceError};
 use app::roles::Role;
-use app::services::{Caller, ServiceError};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::json;
 
-use super::accounts::{self, AccountError, Actor, NewLocalUser, audit};
+use super::accounts::{self, AccountError, NewLocalUser};
 use super::password;
+use crate::audit::{Actor, audit};
 use crate::store::{AuditQuery, Outcome, Store, StoreError, User, UserQuery};
 
 pub struct AccountService {
@@ -157,7 +158,7 @@ pub fn audit_entry(event: crate::store::AuditEvent) -> AuditEntry {
 }
 
 #[async_trait::async_trait]
-impl app::services::Accounts for AccountService {
+impl app::accounts::Accounts for AccountService {
     async fn account(&self, caller: &Caller) -> Result<AccountView, ServiceError> {
         let user = self.caller_user(caller).await?;
         Ok(AccountView {

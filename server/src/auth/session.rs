@@ -5,9 +5,7 @@
 
 use std::time::Duration;
 
-use argon2::password_hash::rand_core::{OsRng, RngCore};
 use axum::http::{HeaderMap, header};
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -17,9 +15,7 @@ pub const COOKIE: &str = "dscloud_session";
 
 /// A new token: what the browser keeps. The store keeps [`token_hash`] of it.
 pub fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    crate::random::token()
 }
 
 /// What the store keys sessions by: a leaked database reveals no usable token.

@@ -56,7 +56,7 @@ impl Authenticator {
             lifetimes,
             local_sign_in: true,
             sso: None,
-            decoy_hash: password::hash(&password::generate()).unwrap_or_default(),
+            decoy_hash: password::hash(&crate::random::password()).unwrap_or_default(),
         }
     }
 

@@ -11,7 +11,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::services::{Caller, ServiceError};
+use app::caller::{Caller, ServiceError};
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};

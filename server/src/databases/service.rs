@@ -7,21 +7,24 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use app::caller::{Caller, ServiceError};
 use app::databases::{
     ConnectionInfo, DATABASES_PAGE_SIZE, DatabaseChange, DatabaseDetail, DatabaseList,
-    DatabaseSummary, Engine, Intent, LOCAL_REGION, NewDatabaseForm, Status, StepView, check_name,
+    DatabaseSummary, Engine, LOCAL_REGION, NewDatabaseForm, Status, StepView, check_name,
     check_schema_name, default_schema_name, tier,
 };
 use app::roles::Role;
-use app::services::{Caller, ServiceError};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::auth::accounts::{Actor, audit};
+use crate::audit::{Actor, audit};
+use crate::provisioning::RegionConnection;
 use crate::provisioning::credentials::CredentialsClient;
 use crate::provisioning::engine::database_spec;
-use crate::provisioning::regions::RegionConnection;
-use crate::store::{DatabaseQuery, DatabaseRecord, NewDatabase, Outcome, Store, StoreError};
+use crate::store::prelude::*;
+use crate::store::{
+    Creation, DatabaseQuery, DatabaseRecord, DesiredChange, NewDatabase, Outcome, StoreError,
+};
 
 pub struct DatabaseService {
     store: Arc<dyn Store>,
@@ -104,10 +107,11 @@ impl DatabaseService {
             })
     }
 
-    /// Wakes the engine of `region` after a change of desired state.
-    fn wake_engine(&self, region: &str) {
-        if let Some(region) = self.region(region) {
-            region.wake.notify_one();
+    /// Wakes the engine of the database's region after a change of its
+    /// desired state.
+    fn wake_engine(&self, record: &DatabaseRecord) {
+        if let Some(region) = self.region(&record.region) {
+            region.engine.changed(record.id);
         }
     }
 
@@ -133,26 +137,22 @@ impl DatabaseService {
             .steps(record.id)
             .await
             .map_err(|error| unavailable(&error))?;
-        let status: Status = record.status.parse().unwrap_or(Status::Error);
-        let coming_up = matches!(status, Status::Pending | Status::Initializing);
+        let coming_up = matches!(record.status, Status::Pending | Status::Initializing);
         let estimate_seconds = if coming_up {
             self.estimate(&record).await
         } else {
             None
         };
-        let engine: Engine = record.engine.parse().unwrap_or(Engine::Cassandra);
-        let (host, username) = database_spec(&record)
-            .map(|spec| (spec.service_host(), spec.username()))
-            .unwrap_or_default();
+        let spec = database_spec(&record);
         Ok(DatabaseDetail {
-            intent: record.intent.parse().unwrap_or(Intent::Running),
+            intent: record.intent,
             deletion_protection: record.deletion_protection,
             status_message: record.status_message.clone(),
             settled: record.settled,
             connection: ConnectionInfo {
-                host,
-                port: engine.port(),
-                username,
+                host: spec.service_host(),
+                port: record.engine.port(),
+                username: spec.username(),
                 schema_name: record.schema_name.clone(),
             },
             steps: steps.into_iter().map(step_view).collect(),
@@ -167,7 +167,7 @@ impl DatabaseService {
     async fn estimate(&self, record: &DatabaseRecord) -> Option<u64> {
         let mut past = self
             .store
-            .provisioning_durations(&record.engine, 25)
+            .provisioning_durations(record.engine, 25)
             .await
             .ok()?;
         if past.is_empty() {
@@ -199,13 +199,13 @@ impl DatabaseService {
 fn summary(record: DatabaseRecord, owner: Option<String>) -> DatabaseSummary {
     DatabaseSummary {
         id: record.id.to_string(),
-        engine: record.engine.parse().unwrap_or(Engine::Cassandra),
-        status: record.status.parse().unwrap_or(Status::Error),
+        engine: record.engine,
+        status: record.status,
         created_at: record
             .created_at
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         name: record.name,
-        tier: record.tier,
+        tier: record.tier.name.to_string(),
         region: record.region,
         owner,
     }
@@ -235,7 +235,7 @@ fn unavailable(error: &StoreError) -> ServiceError {
 }
 
 #[async_trait::async_trait]
-impl app::services::Databases for DatabaseService {
+impl app::databases::Databases for DatabaseService {
     async fn list(
         &self,
         caller: &Caller,
@@ -249,7 +249,7 @@ impl app::services::Databases for DatabaseService {
         let query = DatabaseQuery {
             owner_id: (!requester.admin).then_some(requester.id),
             search: (!search.is_empty()).then(|| search.to_lowercase()),
-            status: status.map(|status| status.as_str().to_string()),
+            status,
             limit: DATABASES_PAGE_SIZE,
             offset: (page - 1).saturating_mul(DATABASES_PAGE_SIZE),
         };
@@ -303,18 +303,13 @@ impl app::services::Databases for DatabaseService {
             )));
         }
         let request_key = form.request_key.trim();
-        // To the microsecond, the precision both stores keep: a database
-        // made by this call is never older than this.
-        let now = chrono::Utc::now();
-        let asked_at =
-            chrono::DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
         let created = self
             .store
             .create_database(NewDatabase {
                 owner_id: requester.id,
                 name: name.clone(),
-                engine: engine.as_str().to_string(),
-                tier: tier.name.to_string(),
+                engine,
+                tier: *tier,
                 region: region.to_string(),
                 schema_name: schema_name.clone(),
                 request_key: (!request_key.is_empty())
@@ -324,9 +319,9 @@ impl app::services::Databases for DatabaseService {
         match created {
             // The same form again (a double click, a retry): the database it
             // made before, already audited and known to the engine.
-            Ok(record) if record.created_at < asked_at => Ok(record.id.to_string()),
-            Ok(record) => {
-                self.wake_engine(&record.region);
+            Ok(Creation::Replayed(record)) => Ok(record.id.to_string()),
+            Ok(Creation::Created(record)) => {
+                self.wake_engine(&record);
                 audit(
                     self.store.as_ref(),
                     &requester.actor,
@@ -356,7 +351,7 @@ impl app::services::Databases for DatabaseService {
         let record = self.visible(&requester, id).await?;
         let target = format!("database:{}", record.id);
         let credentials = self.credentials(&record)?;
-        let spec = database_spec(&record).map_err(ServiceError::Invalid)?;
+        let spec = database_spec(&record);
         let revealed = credentials.password(&spec).await;
         let outcome = if revealed.is_ok() {
             Outcome::Success
@@ -388,42 +383,19 @@ impl app::services::Databases for DatabaseService {
     async fn rotate_password(&self, caller: &Caller, id: &str) -> Result<(), ServiceError> {
         let requester = Self::requester(caller)?;
         let record = self.visible(&requester, id).await?;
-        if record.intent != Intent::Running.as_str() || record.status != Status::Active.as_str() {
-            return Err(ServiceError::Invalid(
-                "only an ACTIVE database's password can be rotated: the new password is set inside the running database".to_string(),
-            ));
-        }
-        let credentials = self.credentials(&record)?;
-        let spec = database_spec(&record).map_err(ServiceError::Invalid)?;
-        let target = format!("database:{}", record.id);
-        if let Err(error) = credentials.rotate(&spec).await {
-            tracing::warn!(database = %record.id, %error, "cannot rotate the credentials");
-            audit(
-                self.store.as_ref(),
-                &requester.actor,
-                "database.credential.rotate",
-                &target,
-                Outcome::Failure,
-                json!({"name": record.name}),
-            )
-            .await;
-            return Err(ServiceError::Unavailable(
-                "Kubernetes did not answer; nothing changed, try again".to_string(),
-            ));
-        }
-        // The configuration job sets the new password inside the database.
-        self.store
-            .request_reconfigure(record.id)
-            .await
-            .map_err(|error| unavailable(&error))?;
-        self.wake_engine(&record.region);
+        // Desired state only: the engine writes the new password and sets it
+        // inside the database, whatever happens to this process meanwhile.
+        let changed = self
+            .apply_change(&record, DesiredChange::RotateCredentials)
+            .await?;
+        self.wake_engine(&changed);
         audit(
             self.store.as_ref(),
             &requester.actor,
             "database.credential.rotate",
-            &target,
+            &format!("database:{}", record.id),
             Outcome::Success,
-            json!({"name": record.name}),
+            json!({"name": record.name, "credentials_version": changed.credentials_version}),
         )
         .await;
         Ok(())
@@ -439,47 +411,34 @@ impl app::services::Databases for DatabaseService {
         let requester = Self::requester(caller)?;
         let record = self.visible(&requester, id).await?;
         let target = format!("database:{}", record.id);
-        let terminated = record.intent == Intent::Terminated.as_str();
-        if terminated {
-            return Err(ServiceError::Conflict(format!(
-                "{} is terminated; nothing can change it any more",
-                record.name
-            )));
-        }
-        // Each refusal below is about the database as it stands, not the request.
-        let refused = |reason: String| ServiceError::Conflict(reason);
-        let mut tier_name = record.tier.clone();
-        let mut intent = record.intent.clone();
-        match &change {
+        let desired = match &change {
             DatabaseChange::DeletionProtection(enabled) => {
-                self.store
-                    .set_deletion_protection(record.id, *enabled)
-                    .await
-                    .map_err(|error| unavailable(&error))?;
-                audit(
-                    self.store.as_ref(),
-                    &requester.actor,
-                    change.audit_action(),
-                    &target,
-                    Outcome::Success,
-                    json!({"name": record.name, "enabled": enabled}),
-                )
-                .await;
-                return Ok(());
+                DesiredChange::DeletionProtection(*enabled)
             }
             DatabaseChange::Resize(new_tier) => {
-                let tier = tier(new_tier).ok_or_else(|| {
+                DesiredChange::Resize(*tier(new_tier).ok_or_else(|| {
                     ServiceError::Invalid(format!(
                         "unknown size {new_tier:?}: choose starter, small, medium or large"
                     ))
-                })?;
-                if tier.name == record.tier {
-                    return Err(refused(format!("{} is already {}", record.name, tier.name)));
-                }
-                tier_name = tier.name.to_string();
+                })?)
             }
-            DatabaseChange::Terminate => {
-                if record.deletion_protection {
+            DatabaseChange::Terminate => DesiredChange::Terminate,
+            DatabaseChange::Park => DesiredChange::Park,
+            DatabaseChange::Resume => DesiredChange::Resume,
+        };
+        if desired == DesiredChange::Terminate && desired.refusal(&record).is_none() {
+            // Checked before anything else, so a wrong name changes nothing.
+            if confirm_name.trim() != record.name {
+                return Err(ServiceError::Invalid(format!(
+                    "type the database's name, {}, to confirm",
+                    record.name
+                )));
+            }
+        }
+        let changed = match self.apply_change(&record, desired).await {
+            Ok(changed) => changed,
+            Err(refused) => {
+                if desired == DesiredChange::Terminate && record.deletion_protection {
                     audit(
                         self.store.as_ref(),
                         &requester.actor,
@@ -489,49 +448,55 @@ impl app::services::Databases for DatabaseService {
                         json!({"name": record.name, "reason": "deletion protection"}),
                     )
                     .await;
-                    return Err(refused(format!(
-                        "{} has deletion protection on: turn it off first",
-                        record.name
-                    )));
                 }
-                if confirm_name.trim() != record.name {
-                    return Err(ServiceError::Invalid(format!(
-                        "type the database's name, {}, to confirm",
-                        record.name
-                    )));
-                }
-                intent = Intent::Terminated.as_str().to_string();
+                return Err(refused);
             }
-            DatabaseChange::Park | DatabaseChange::Resume => {
-                let wanted = change.intent().unwrap_or(Intent::Running);
-                if record.intent == wanted.as_str() {
-                    return Err(refused(format!(
-                        "{} is already {}",
-                        record.name,
-                        if wanted == Intent::Parked {
-                            "parked"
-                        } else {
-                            "running"
-                        }
-                    )));
-                }
-                intent = wanted.as_str().to_string();
+        };
+        let details = match desired {
+            DesiredChange::DeletionProtection(enabled) => {
+                json!({"name": record.name, "enabled": enabled})
             }
-        }
-        self.store
-            .set_database_intent(record.id, &intent, &tier_name)
-            .await
-            .map_err(|error| unavailable(&error))?;
-        self.wake_engine(&record.region);
+            _ => {
+                self.wake_engine(&changed);
+                json!({
+                    "name": record.name,
+                    "before": {"intent": record.intent.as_str(), "tier": record.tier.name},
+                    "after": {"intent": changed.intent.as_str(), "tier": changed.tier.name},
+                })
+            }
+        };
         audit(
             self.store.as_ref(),
             &requester.actor,
             change.audit_action(),
             &target,
             Outcome::Success,
-            json!({"name": record.name, "before": {"intent": record.intent, "tier": record.tier}, "after": {"intent": intent, "tier": tier_name}}),
+            details,
         )
         .await;
         Ok(())
+    }
+}
+
+impl DatabaseService {
+    /// Makes a change the database allows as it stands, checked and made
+    /// in one statement; a refusal says why (409).
+    async fn apply_change(
+        &self,
+        record: &DatabaseRecord,
+        change: DesiredChange,
+    ) -> Result<DatabaseRecord, ServiceError> {
+        if let Some(reason) = change.refusal(record) {
+            return Err(ServiceError::Conflict(reason));
+        }
+        match self.store.change_database(record.id, change).await {
+            Ok(changed) => Ok(changed),
+            Err(StoreError::Conflict(reason)) => Err(ServiceError::Conflict(reason)),
+            Err(StoreError::NotFound) => Err(ServiceError::NotFound(format!(
+                "no database {} among yours",
+                record.id
+            ))),
+            Err(error) => Err(unavailable(&error)),
+        }
     }
 }

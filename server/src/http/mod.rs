@@ -28,7 +28,7 @@ use crate::auth::sign_in::{self, Authenticator, SignedIn};
 use crate::auth::sso::{self, SingleSignOn, SsoConfig};
 use crate::cli::ServeArgs;
 use crate::manifests::PreviewRenderer;
-use crate::provisioning::regions::RegionConnection;
+use crate::provisioning::RegionConnection;
 use crate::store::Store;
 
 /// What every handler can reach.
@@ -103,16 +103,16 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
             .with_sign_in_methods(args.local_sign_in, single_sign_on),
     );
     let sign_in_options = authenticator.sign_in_options();
-    let accounts: Arc<dyn app::services::Accounts> =
+    let accounts: Arc<dyn app::accounts::Accounts> =
         Arc::new(AccountService::new(state.store.clone(), provider_names));
-    let renderer: Arc<dyn app::services::ManifestRenderer> = Arc::new(PreviewRenderer {
+    let renderer: Arc<dyn app::dscloud::ManifestRenderer> = Arc::new(PreviewRenderer {
         registry: args.image_registry.clone(),
     });
     let database_service = Arc::new(crate::databases::DatabaseService::new(
         state.store.clone(),
         state.regions.clone(),
     ));
-    let databases: Arc<dyn app::services::Databases> = database_service.clone();
+    let databases: Arc<dyn app::databases::Databases> = database_service.clone();
     let context = {
         let store = state.store.clone();
         let kubernetes = state.kubernetes.clone();
@@ -239,7 +239,7 @@ fn provide_viewer() {
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|info| info.0.ip().to_string())
     });
-    let mut caller = app::services::Caller {
+    let mut caller = app::caller::Caller {
         address,
         ..Default::default()
     };

@@ -157,15 +157,7 @@ pub fn render(file: &DscloudFile, target: &Target<'_>) -> Result<Vec<Manifest>, 
 }
 
 fn validate_target(target: &Target<'_>) -> Result<(), RenderError> {
-    let label = |name: &str| {
-        !name.is_empty()
-            && name.len() <= MAX_LABEL
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !name.starts_with('-')
-            && !name.ends_with('-')
-    };
+    let label = |name: &str| app::names::dns_label(name, MAX_LABEL).is_ok();
     if !label(target.app) {
         return Err(RenderError::AppName(target.app.to_string()));
     }

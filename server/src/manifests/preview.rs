@@ -1,7 +1,7 @@
 //! The renderer the validate page calls: the objects of a file not yet deployed.
 
 use app::dscloud::DscloudFile;
-use app::services::ManifestRenderer;
+use app::dscloud::ManifestRenderer;
 
 use super::{Target, render, to_yaml};
 

@@ -23,6 +23,10 @@ pub struct Desired {
     /// Whether the first keyspace/database and the application role exist
     /// (the configuration job succeeded once).
     pub configured: bool,
+    /// The credentials the customer wants (each rotation asks for the next).
+    pub credentials_version: i64,
+    /// The credentials version the configuration job last set inside the database.
+    pub configured_version: i64,
 }
 
 /// What Kubernetes reports for one database, gathered by the engine's IO.
@@ -32,9 +36,17 @@ pub struct Observed {
     /// The hash annotation of each supporting object (None: absent).
     pub quota: Option<String>,
     pub network_policy: Option<String>,
-    pub credentials: Option<String>,
+    /// The credentials version the Secret carries (None: no Secret).
+    pub credentials: Option<i64>,
     pub resource: Option<Resource>,
-    pub configure_job: Option<JobState>,
+    pub configure_job: Option<ConfigureJob>,
+}
+
+/// The configuration job, for the credentials version it sets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigureJob {
+    pub version: i64,
+    pub state: JobState,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -79,12 +91,18 @@ pub enum Action {
     ApplyNamespace,
     ApplyQuota,
     ApplyNetworkPolicy,
+    /// Creates the credentials Secret, once: never over an existing one
+    /// (the database may have been bootstrapped with it).
     ApplyCredentials,
+    /// Replaces the password with a new one, keeping the previous one for
+    /// the configuration job to log in with.
+    RotateCredentials,
     ApplyResource,
     StartConfigureJob,
     /// The configure job failed: remove it so the next attempt starts clean.
     DeleteConfigureJob,
-    /// The configure job succeeded: record it in the store (no Kubernetes write).
+    /// The configure job succeeded: record it, with the credentials
+    /// version it set, in the store (no Kubernetes write).
     MarkConfigured,
     DeleteResource,
     DeleteNamespace,
@@ -221,30 +239,43 @@ pub fn decide(desired: &Desired, observed: &Observed, previous: Status) -> Decis
         (Readiness::Ready, Intent::Parked) => {
             Decision::wait(Status::Parking, "waiting for the nodes to stop")
         }
-        (Readiness::Ready, _) if desired.configured => Decision::settled(Status::Active),
-        // A first start, or new credentials to set (a rotation, while ACTIVE).
-        (Readiness::Ready, _) => configure(
-            observed,
-            if starting {
+        (Readiness::Ready, _) => {
+            let status = if starting {
                 Status::Initializing
             } else {
                 Status::Active
-            },
-        ),
+            };
+            let in_secret = observed.credentials.unwrap_or_default();
+            if in_secret < desired.credentials_version {
+                // A rotation: the new password first, then the job sets it.
+                Decision::act(status, vec![Action::RotateCredentials])
+            } else if desired.configured && desired.configured_version >= in_secret {
+                Decision::settled(Status::Active)
+            } else {
+                configure(observed, status, in_secret)
+            }
+        }
     }
 }
 
-/// The last step of a first start: the keyspace or database and the
-/// application role, through a job.
-fn configure(observed: &Observed, status: Status) -> Decision {
-    match &observed.configure_job {
-        None => Decision::act(status, vec![Action::StartConfigureJob]),
-        Some(JobState::Running) => Decision::wait(
+/// The last step of a first start, and of a rotation: the keyspace or
+/// database and the application role with the Secret's password (version
+/// `version`), through a job.
+fn configure(observed: &Observed, status: Status, version: i64) -> Decision {
+    let Some(job) = &observed.configure_job else {
+        return Decision::act(status, vec![Action::StartConfigureJob]);
+    };
+    if job.version != version {
+        // A job for other credentials (an earlier rotation): run it anew.
+        return Decision::act(status, vec![Action::DeleteConfigureJob]);
+    }
+    match &job.state {
+        JobState::Running => Decision::wait(
             status,
             "setting up the keyspace or database and the application role",
         ),
-        Some(JobState::Succeeded) => Decision::act(status, vec![Action::MarkConfigured]),
-        Some(JobState::Failed(reason)) => Decision {
+        JobState::Succeeded => Decision::act(status, vec![Action::MarkConfigured]),
+        JobState::Failed(reason) => Decision {
             actions: vec![Action::DeleteConfigureJob],
             status,
             message: Some(format!("the configuration job failed ({reason}); retrying")),
@@ -306,7 +337,13 @@ mod tests {
             spec_hash: HASH.to_string(),
             support_hash: HASH.to_string(),
             configured,
+            credentials_version: 1,
+            configured_version: i64::from(configured),
         }
+    }
+
+    fn job(state: JobState) -> Option<ConfigureJob> {
+        Some(ConfigureJob { version: 1, state })
     }
 
     fn everything(readiness: Readiness) -> Observed {
@@ -314,7 +351,7 @@ mod tests {
             namespace: Presence::Present,
             quota: Some(HASH.into()),
             network_policy: Some(HASH.into()),
-            credentials: Some(HASH.into()),
+            credentials: Some(1),
             resource: Some(Resource {
                 spec_hash: HASH.into(),
                 deleting: false,
@@ -335,10 +372,12 @@ mod tests {
         let mut actions = Vec::new();
         let mut statuses = Vec::new();
         let mut configured = desired.configured;
+        let mut configured_version = desired.configured_version;
         for _ in 0..20 {
             let decision = decide(
                 &Desired {
                     configured,
+                    configured_version,
                     ..desired.clone()
                 },
                 &observed,
@@ -364,8 +403,10 @@ mod tests {
                 } else if observed.namespace == Presence::Terminating {
                     observed.namespace = Presence::Absent;
                 }
-                if observed.configure_job == Some(JobState::Running) {
-                    observed.configure_job = Some(JobState::Succeeded);
+                if let Some(job) = observed.configure_job.as_mut()
+                    && job.state == JobState::Running
+                {
+                    job.state = JobState::Succeeded;
                 }
                 continue;
             }
@@ -377,7 +418,9 @@ mod tests {
                     Action::ApplyNetworkPolicy => {
                         observed.network_policy = Some(desired.support_hash.clone())
                     }
-                    Action::ApplyCredentials => observed.credentials = Some("generated".into()),
+                    Action::ApplyCredentials | Action::RotateCredentials => {
+                        observed.credentials = Some(desired.credentials_version)
+                    }
                     Action::ApplyResource => {
                         observed.resource = Some(Resource {
                             spec_hash: desired.spec_hash.clone(),
@@ -385,9 +428,17 @@ mod tests {
                             readiness: Readiness::Progressing,
                         });
                     }
-                    Action::StartConfigureJob => observed.configure_job = Some(JobState::Running),
+                    Action::StartConfigureJob => {
+                        observed.configure_job = Some(ConfigureJob {
+                            version: observed.credentials.unwrap_or_default(),
+                            state: JobState::Running,
+                        })
+                    }
                     Action::DeleteConfigureJob => observed.configure_job = None,
-                    Action::MarkConfigured => configured = true,
+                    Action::MarkConfigured => {
+                        configured = true;
+                        configured_version = observed.credentials.unwrap_or_default();
+                    }
                     Action::DeleteResource => {
                         if let Some(resource) = observed.resource.as_mut() {
                             resource.deleting = true;
@@ -546,7 +597,7 @@ mod tests {
     #[test]
     fn a_failed_configure_job_is_removed_and_tried_again() {
         let mut observed = everything(Readiness::Ready);
-        observed.configure_job = Some(JobState::Failed("exit code 1".into()));
+        observed.configure_job = job(JobState::Failed("exit code 1".into()));
         let decision = decide(
             &desired(Intent::Running, false),
             &observed,
@@ -566,5 +617,42 @@ mod tests {
         let decision = decide(&desired(Intent::Running, false), &observed, Status::Pending);
         assert!(decision.actions.is_empty());
         assert_eq!(decision.status, Status::Pending);
+    }
+
+    #[test]
+    fn a_rotation_replaces_the_password_then_sets_it_inside_the_database() {
+        let mut wanted = desired(Intent::Running, true);
+        wanted.credentials_version = 2;
+        let mut observed = everything(Readiness::Ready);
+        // The job that set the first password is still there.
+        observed.configure_job = job(JobState::Succeeded);
+        let (actions, statuses) = run(&wanted, observed, Status::Active, Readiness::Ready);
+        assert_eq!(
+            actions,
+            [
+                Action::RotateCredentials,
+                Action::DeleteConfigureJob,
+                Action::StartConfigureJob,
+                Action::MarkConfigured,
+            ]
+        );
+        assert!(statuses.iter().all(|status| *status == Status::Active));
+    }
+
+    #[test]
+    fn a_crash_after_the_new_password_was_written_only_sets_it() {
+        // The Secret has version 2; the job for it never ran.
+        let mut wanted = desired(Intent::Running, true);
+        wanted.credentials_version = 2;
+        let mut observed = everything(Readiness::Ready);
+        observed.credentials = Some(2);
+        let decision = decide(&wanted, &observed, Status::Active);
+        assert_eq!(decision.actions, [Action::StartConfigureJob]);
+        // Once set inside the database, nothing more.
+        wanted.configured_version = 2;
+        assert_eq!(
+            decide(&wanted, &observed, Status::Active),
+            Decision::settled(Status::Active)
+        );
     }
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use sqlx::{PgPool, postgres::PgPoolOptions};
 
-use super::sql::impl_store_queries;
+use super::impl_store;
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -22,7 +22,7 @@ impl PostgresStore {
         Ok(PostgresStore { pool })
     }
 
-    async fn run_migrations(&self) -> StoreResult<()> {
+    async fn run_migrations(&self) -> super::StoreResult<()> {
         sqlx::migrate!("../migrations/postgres")
             .run(&self.pool)
             .await?;
@@ -30,4 +30,4 @@ impl PostgresStore {
     }
 }
 
-impl_store_queries!(PostgresStore);
+impl_store!(PostgresStore);

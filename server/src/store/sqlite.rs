@@ -7,7 +7,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
-use super::sql::impl_store_queries;
+use super::impl_store;
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -33,7 +33,7 @@ impl SqliteStore {
         Ok(SqliteStore { pool })
     }
 
-    async fn run_migrations(&self) -> StoreResult<()> {
+    async fn run_migrations(&self) -> super::StoreResult<()> {
         sqlx::migrate!("../migrations/sqlite")
             .run(&self.pool)
             .await?;
@@ -41,4 +41,4 @@ impl SqliteStore {
     }
 }
 
-impl_store_queries!(SqliteStore);
+impl_store!(SqliteStore);

@@ -116,12 +116,11 @@ pub fn parse(text: &str) -> Result<SsoConfig, String> {
     let config: SsoConfig = serde_saphyr::from_str(text).map_err(|error| error.to_string())?;
     let mut seen = BTreeSet::new();
     for provider in &config.providers {
-        let id_ok = !provider.id.is_empty()
-            && provider.id.len() <= 40
-            && provider
-                .id
-                .bytes()
-                .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
+        // A label, but `-` may lead or trail: ids already in use stay valid.
+        let id_ok = matches!(
+            app::names::dns_label(&provider.id, 40),
+            Ok(()) | Err(app::names::LabelProblem::Ends)
+        );
         if !id_ok {
             return Err(format!(
                 "provider id {:?}: use 1 to 40 lowercase letters, digits and '-' (it appears in URLs)",

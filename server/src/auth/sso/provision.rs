@@ -7,7 +7,7 @@
 use serde_json::json;
 
 use super::{Identity, ProviderConfig};
-use crate::auth::accounts::{Actor, audit};
+use crate::audit::{Actor, audit};
 use crate::store::{NewUser, OidcIdentity, Outcome, Store, StoreError, User};
 
 #[derive(Debug, thiserror::Error)]

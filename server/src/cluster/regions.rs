@@ -1,12 +1,9 @@
-//! Regions: each one a Kubernetes cluster the portal provisions databases
-//! on. Without configuration there is one, `local`: the configured cluster
-//! or the built-in sandbox. `--region NAME=KUBECONFIG` (repeatable) names
-//! clusters instead; every region runs its own engine, watches and Lease.
+//! Regions: each one a Kubernetes cluster the portal runs things on.
+//! Without configuration there is one, `local`: the configured cluster or
+//! the built-in sandbox. `--region NAME=KUBECONFIG` (repeatable) names
+//! clusters instead; every region runs its own engines, watches and Leases.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-
-use tokio::sync::Notify;
 
 /// A region as `--region NAME=KUBECONFIG` gives it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,13 +36,8 @@ impl std::str::FromStr for RegionArg {
 /// Region names show in the UI and are stored with every database: short
 /// DNS-1123 labels, as cluster names usually are.
 pub fn check_region_name(name: &str) -> Result<(), String> {
-    let valid = !name.is_empty()
-        && name.len() <= 32
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && !name.ends_with('-');
+    let valid = app::names::dns_label(name, 32).is_ok()
+        && name.starts_with(|c: char| c.is_ascii_lowercase());
     if valid {
         Ok(())
     } else {
@@ -66,15 +58,6 @@ pub fn check_distinct(regions: &[RegionArg]) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// A connected region, as the services need it: its cluster and the
-/// wake-up of the engine that provisions there.
-#[derive(Clone)]
-pub struct RegionConnection {
-    pub name: String,
-    pub client: kube::Client,
-    pub wake: Arc<Notify>,
 }
 
 #[cfg(test)]

@@ -1,0 +1,30 @@
+//! What the databases pages' server functions need from the server.
+
+use super::{DatabaseChange, DatabaseDetail, DatabaseList, NewDatabaseForm, Status};
+use crate::caller::{Caller, ServiceError};
+
+/// Databases: the caller's own (admins: everyone's), their creation and
+/// lifecycle. Ownership is checked here, on every call.
+#[async_trait::async_trait]
+pub trait Databases: Send + Sync + 'static {
+    async fn list(
+        &self,
+        caller: &Caller,
+        search: String,
+        status: Option<Status>,
+        page: u32,
+    ) -> Result<DatabaseList, ServiceError>;
+    /// Returns the new database's id (or the earlier one's, for a repeated
+    /// request key).
+    async fn create(&self, caller: &Caller, form: NewDatabaseForm) -> Result<String, ServiceError>;
+    async fn detail(&self, caller: &Caller, id: &str) -> Result<DatabaseDetail, ServiceError>;
+    async fn reveal_password(&self, caller: &Caller, id: &str) -> Result<String, ServiceError>;
+    async fn rotate_password(&self, caller: &Caller, id: &str) -> Result<(), ServiceError>;
+    async fn change(
+        &self,
+        caller: &Caller,
+        id: &str,
+        change: DatabaseChange,
+        confirm_name: String,
+    ) -> Result<(), ServiceError>;
+}

@@ -1,0 +1,54 @@
+//! The audit writer every service shares: who did what to which target,
+//! with what outcome. Details summarise a change; they never hold a secret.
+
+use crate::store::{AuditStore, NewAuditEvent, Outcome};
+
+/// Who made a change, for the audit log.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub id: Option<uuid::Uuid>,
+    pub name: String,
+    pub address: Option<String>,
+}
+
+impl Actor {
+    /// Changes made from the command line on the portal's host.
+    pub fn command_line() -> Self {
+        Actor {
+            id: None,
+            name: "portal-cli".to_string(),
+            address: None,
+        }
+    }
+
+    pub(crate) fn system() -> Self {
+        Actor {
+            id: None,
+            name: "portal".to_string(),
+            address: None,
+        }
+    }
+}
+
+/// Appends one event; a failing audit log is logged, never fatal to the change.
+pub async fn audit(
+    store: &dyn AuditStore,
+    actor: &Actor,
+    action: &str,
+    target: &str,
+    outcome: Outcome,
+    details: serde_json::Value,
+) {
+    let event = NewAuditEvent {
+        actor_id: actor.id,
+        actor_name: actor.name.clone(),
+        client_address: actor.address.clone(),
+        action: action.to_string(),
+        target: target.to_string(),
+        outcome,
+        details,
+    };
+    if let Err(error) = store.append_audit(event).await {
+        tracing::error!(%error, action, target, "cannot append to the audit log");
+    }
+}

@@ -1,0 +1,191 @@
+//! Kubernetes plumbing every engine shares: the kinds they touch, one
+//! client that applies with the engine's own field manager, and the labels
+//! that tell whose object is whose. Everything goes through kube-rs; every
+//! call has a deadline, so a hung API server cannot hold an engine.
+
+mod kinds;
+mod labels;
+pub mod regions;
+
+use std::time::Duration;
+
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use serde_json::Value;
+
+pub use kinds::Kind;
+pub use labels::*;
+pub use regions::{RegionArg, check_distinct, check_region_name};
+
+/// How long one Kubernetes call may take before it counts as failed (and
+/// is retried with backoff).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("Kubernetes: {0}")]
+    Kubernetes(#[from] kube::Error),
+    #[error("Kubernetes did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("Kubernetes returned an object that cannot be read: {0}")]
+    Unreadable(#[from] serde_json::Error),
+}
+
+impl ClusterError {
+    /// The API refused the write because the object changed meanwhile (or
+    /// exists already): read again and decide again.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, ClusterError::Kubernetes(kube::Error::Api(response)) if response.code == 409)
+    }
+}
+
+/// What a create found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Created {
+    Created,
+    /// Someone made it first; it was left as it is.
+    AlreadyExists,
+}
+
+/// One engine's view of a cluster: its client, its field manager, its
+/// deadline per call.
+#[derive(Clone)]
+pub struct Cluster {
+    client: kube::Client,
+    field_manager: &'static str,
+    timeout: Duration,
+}
+
+impl Cluster {
+    pub fn new(client: kube::Client, field_manager: &'static str) -> Self {
+        Cluster {
+            client,
+            field_manager,
+            timeout: REQUEST_TIMEOUT,
+        }
+    }
+
+    /// How long one call may take (tests shorten it).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn client(&self) -> &kube::Client {
+        &self.client
+    }
+
+    fn api(&self, kind: Kind, namespace: Option<&str>) -> Api<DynamicObject> {
+        let resource = kind.resource();
+        match namespace {
+            Some(namespace) => Api::namespaced_with(self.client.clone(), namespace, &resource),
+            None => Api::all_with(self.client.clone(), &resource),
+        }
+    }
+
+    async fn within<T>(
+        &self,
+        call: impl Future<Output = Result<T, kube::Error>>,
+    ) -> Result<T, ClusterError> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(ClusterError::Timeout(self.timeout)),
+        }
+    }
+
+    /// The object as JSON; `None` when it does not exist.
+    pub async fn get(
+        &self,
+        kind: Kind,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Value>, ClusterError> {
+        let object = self.within(self.api(kind, namespace).get_opt(name)).await?;
+        Ok(object.map(serde_json::to_value).transpose()?)
+    }
+
+    /// Server-side apply with this engine's field manager, taking over
+    /// fields another manager set.
+    pub async fn apply(&self, kind: Kind, object: &Value) -> Result<(), ClusterError> {
+        let (namespace, name) = identity(object);
+        let params = PatchParams::apply(self.field_manager).force();
+        self.within(
+            self.api(kind, namespace)
+                .patch(name, &params, &Patch::Apply(object)),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Creates the object unless it exists: for what must be written once
+    /// and never overwritten (a password the database was bootstrapped with).
+    pub async fn create(&self, kind: Kind, object: &Value) -> Result<Created, ClusterError> {
+        let (namespace, _) = identity(object);
+        let object: DynamicObject = serde_json::from_value(object.clone())?;
+        let params = PostParams {
+            field_manager: Some(self.field_manager.to_string()),
+            ..PostParams::default()
+        };
+        match self
+            .within(self.api(kind, namespace).create(&params, &object))
+            .await
+        {
+            Ok(_) => Ok(Created::Created),
+            Err(error) if error.is_conflict() => Ok(Created::AlreadyExists),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Replaces the object if it is still at the `metadata.resourceVersion`
+    /// it carries; a conflict (`is_conflict`) means someone changed it.
+    pub async fn replace(&self, kind: Kind, object: &Value) -> Result<(), ClusterError> {
+        let (namespace, name) = identity(object);
+        let typed: DynamicObject = serde_json::from_value(object.clone())?;
+        let params = PostParams {
+            field_manager: Some(self.field_manager.to_string()),
+            ..PostParams::default()
+        };
+        self.within(self.api(kind, namespace).replace(name, &params, &typed))
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes the object (its dependents in the background); one already
+    /// gone is what was wanted.
+    pub async fn delete(
+        &self,
+        kind: Kind,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<(), ClusterError> {
+        match self
+            .within(
+                self.api(kind, namespace)
+                    .delete(name, &DeleteParams::background()),
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(ClusterError::Kubernetes(kube::Error::Api(response))) if response.code == 404 => {
+                Ok(())
+            }
+            Err(error) => Err(error),
+        }
+    }
+}
+
+fn identity(object: &Value) -> (Option<&str>, &str) {
+    (
+        object["metadata"]["namespace"].as_str(),
+        object["metadata"]["name"].as_str().unwrap_or_default(),
+    )
+}
+
+/// Whether a Kubernetes object is being deleted (a deletion timestamp is set).
+pub fn is_deleting(object: &Value) -> bool {
+    object["metadata"].get("deletionTimestamp").is_some()
+}
+
+/// An annotation of an object, if set.
+pub fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+    object["metadata"]["annotations"][key].as_str()
+}

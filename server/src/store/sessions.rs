@@ -1,0 +1,207 @@
+//! Sessions of signed-in users, and single-sign-on flows in progress.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::StoreResult;
+
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    pub token_hash: String,
+    pub user_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub client_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SessionRecord {
+    pub token_hash: String,
+    pub user_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub client_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A single-sign-on flow between the redirect to the provider and its callback.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SignInFlow {
+    /// SHA-256 of the random value in the browser's flow cookie.
+    pub id_hash: String,
+    pub provider: String,
+    pub csrf_state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    /// Where to go after signing in (a path of this site).
+    pub next_path: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_session(&self, session: NewSession) -> StoreResult<()>;
+    async fn session(&self, token_hash: &str) -> StoreResult<SessionRecord>;
+    async fn touch_session(&self, token_hash: &str, seen_at: DateTime<Utc>) -> StoreResult<()>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// Ends every session of one user; returns how many there were.
+    async fn delete_sessions_of_user(&self, user_id: Uuid) -> StoreResult<u64>;
+    /// Ends every session of one user but the one with `keep_token_hash`.
+    async fn delete_other_sessions_of_user(
+        &self,
+        user_id: Uuid,
+        keep_token_hash: &str,
+    ) -> StoreResult<u64>;
+
+    async fn create_sign_in_flow(&self, flow: SignInFlow) -> StoreResult<()>;
+    /// Reads and deletes a flow: a flow can finish once only.
+    async fn take_sign_in_flow(&self, id_hash: &str) -> StoreResult<SignInFlow>;
+    /// Forgets the flows started before `before` (abandoned sign-ins).
+    async fn delete_sign_in_flows_before(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+macro_rules! impl_session_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::SessionStore for $store {
+            async fn create_session(
+                &self,
+                session: $crate::store::NewSession,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, \
+                     expires_at, client_address, user_agent) VALUES ($1, $2, $3, $3, $4, $5, $6)",
+                )
+                .bind(&session.token_hash)
+                .bind(session.user_id)
+                .bind(session.created_at)
+                .bind(session.expires_at)
+                .bind(&session.client_address)
+                .bind(&session.user_agent)
+                .execute(&self.pool)
+                .await
+                .map_err(|error| {
+                    $crate::store::shared::conflict_or(error, || {
+                        "the session exists already".to_string()
+                    })
+                })?;
+                Ok(())
+            }
+
+            async fn session(
+                &self,
+                token_hash: &str,
+            ) -> $crate::store::StoreResult<$crate::store::SessionRecord> {
+                let row: Option<$crate::store::SessionRecord> = sqlx::query_as(
+                    "SELECT token_hash, user_id, created_at, last_seen_at, expires_at, \
+                     client_address, user_agent FROM sessions WHERE token_hash = $1",
+                )
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.ok_or($crate::store::StoreError::NotFound)
+            }
+
+            async fn touch_session(
+                &self,
+                token_hash: &str,
+                seen_at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<()> {
+                let done =
+                    sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")
+                        .bind(token_hash)
+                        .bind(seen_at)
+                        .execute(&self.pool)
+                        .await?;
+                $crate::store::users::found(done.rows_affected())
+            }
+
+            async fn delete_session(&self, token_hash: &str) -> $crate::store::StoreResult<()> {
+                sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn delete_sessions_of_user(
+                &self,
+                user_id: uuid::Uuid,
+            ) -> $crate::store::StoreResult<u64> {
+                let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn delete_other_sessions_of_user(
+                &self,
+                user_id: uuid::Uuid,
+                keep_token_hash: &str,
+            ) -> $crate::store::StoreResult<u64> {
+                let done =
+                    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+                        .bind(user_id)
+                        .bind(keep_token_hash)
+                        .execute(&self.pool)
+                        .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn create_sign_in_flow(
+                &self,
+                flow: $crate::store::SignInFlow,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO sign_in_flows (id_hash, provider, csrf_state, nonce, \
+                     pkce_verifier, next_path, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&flow.id_hash)
+                .bind(&flow.provider)
+                .bind(&flow.csrf_state)
+                .bind(&flow.nonce)
+                .bind(&flow.pkce_verifier)
+                .bind(&flow.next_path)
+                .bind(flow.created_at)
+                .execute(&self.pool)
+                .await
+                .map_err(|error| {
+                    $crate::store::shared::conflict_or(error, || {
+                        "the sign-in flow exists already".to_string()
+                    })
+                })?;
+                Ok(())
+            }
+
+            async fn take_sign_in_flow(
+                &self,
+                id_hash: &str,
+            ) -> $crate::store::StoreResult<$crate::store::SignInFlow> {
+                let row: Option<$crate::store::SignInFlow> = sqlx::query_as(
+                    "DELETE FROM sign_in_flows WHERE id_hash = $1 RETURNING id_hash, provider, \
+                     csrf_state, nonce, pkce_verifier, next_path, created_at",
+                )
+                .bind(id_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.ok_or($crate::store::StoreError::NotFound)
+            }
+
+            async fn delete_sign_in_flows_before(
+                &self,
+                before: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<u64> {
+                let done = sqlx::query("DELETE FROM sign_in_flows WHERE created_at < $1")
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+        }
+    };
+}
+pub(crate) use impl_session_store;

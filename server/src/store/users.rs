@@ -1,0 +1,348 @@
+//! Users: local accounts and single-sign-on identities, their roles.
+
+use app::roles::Role;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Page, StoreError, StoreResult};
+
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub role: Role,
+    /// An argon2id PHC string, never a password.
+    pub password_hash: Option<String>,
+    pub oidc_identity: Option<OidcIdentity>,
+}
+
+/// How a single-sign-on user is known: the issuer and its subject.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OidcIdentity {
+    pub issuer: String,
+    pub subject: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub role: Role,
+    pub password_hash: Option<String>,
+    pub oidc_identity: Option<OidcIdentity>,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct UserQuery {
+    /// Matches username, display name or email, case-insensitively.
+    pub search: Option<String>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<User>;
+    /// Usernames match regardless of case.
+    async fn user_by_username(&self, username: &str) -> StoreResult<User>;
+    async fn list_users(&self, query: &UserQuery) -> StoreResult<Page<User>>;
+    async fn count_users(&self) -> StoreResult<u64>;
+    /// Replaces a user's password hash (an argon2id PHC string).
+    async fn set_password_hash(&self, user_id: Uuid, password_hash: &str) -> StoreResult<()>;
+    /// Changes role and disabled state in one write; returns the user after it.
+    async fn update_user_access(
+        &self,
+        user_id: Uuid,
+        role: Role,
+        disabled: bool,
+    ) -> StoreResult<User>;
+    /// How many enabled admins there are (the last one may not be demoted or disabled).
+    async fn count_active_admins(&self) -> StoreResult<u64>;
+    /// The single-sign-on user with this issuer and subject.
+    async fn user_by_oidc_identity(&self, identity: &OidcIdentity) -> StoreResult<User>;
+    /// Brings a single-sign-on user's name, email and role up to date.
+    async fn update_user_profile(
+        &self,
+        user_id: Uuid,
+        display_name: &str,
+        email: Option<&str>,
+        role: Role,
+    ) -> StoreResult<User>;
+    /// Deletes a user and their sessions; `Conflict` while they own databases.
+    async fn delete_user(&self, user_id: Uuid) -> StoreResult<()>;
+    /// Notes a successful sign-in.
+    async fn record_sign_in(&self, user_id: Uuid, at: DateTime<Utc>) -> StoreResult<()>;
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    id: Uuid,
+    username: String,
+    display_name: String,
+    email: Option<String>,
+    role: String,
+    password_hash: Option<String>,
+    oidc_issuer: Option<String>,
+    oidc_subject: Option<String>,
+    disabled: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    last_sign_in_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> StoreResult<User> {
+        let role: Role = row
+            .role
+            .parse()
+            .map_err(|error| StoreError::Corrupt(format!("user {}: {error}", row.id)))?;
+        let oidc_identity = match (row.oidc_issuer, row.oidc_subject) {
+            (Some(issuer), Some(subject)) => Some(OidcIdentity { issuer, subject }),
+            _ => None,
+        };
+        Ok(User {
+            id: row.id,
+            username: row.username,
+            display_name: row.display_name,
+            email: row.email,
+            role,
+            password_hash: row.password_hash,
+            oidc_identity,
+            disabled: row.disabled,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            last_sign_in_at: row.last_sign_in_at,
+        })
+    }
+}
+
+pub(crate) const USER_COLUMNS: &str = "id, username, display_name, email, role, password_hash, \
+     oidc_issuer, oidc_subject, disabled, created_at, updated_at, last_sign_in_at";
+
+/// A change to one row that must find it, else `NotFound`.
+pub(crate) fn found(rows_affected: u64) -> StoreResult<()> {
+    if rows_affected == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+macro_rules! impl_user_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::UserStore for $store {
+            async fn create_user(&self, user: $crate::store::NewUser) -> $crate::store::StoreResult<$crate::store::User> {
+                let now = chrono::Utc::now();
+                let id = uuid::Uuid::now_v7();
+                let (issuer, subject) = match &user.oidc_identity {
+                    Some(identity) => (Some(identity.issuer.clone()), Some(identity.subject.clone())),
+                    None => (None, None),
+                };
+                sqlx::query(
+                    "INSERT INTO users (id, username, display_name, email, role, password_hash, \
+                     oidc_issuer, oidc_subject, disabled, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, FALSE, $9, $9)",
+                )
+                .bind(id)
+                .bind(&user.username)
+                .bind(&user.display_name)
+                .bind(&user.email)
+                .bind(user.role.as_str())
+                .bind(&user.password_hash)
+                .bind(&issuer)
+                .bind(&subject)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(|error| {
+                    $crate::store::shared::conflict_or(error, || {
+                        format!("a user named {:?} already exists", user.username)
+                    })
+                })?;
+                self.user_by_id(id).await
+            }
+
+            async fn user_by_id(&self, id: uuid::Uuid) -> $crate::store::StoreResult<$crate::store::User> {
+                let sql = format!("SELECT {} FROM users WHERE id = $1", $crate::store::users::USER_COLUMNS);
+                let row: Option<$crate::store::users::UserRow> =
+                    sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?;
+                row.ok_or($crate::store::StoreError::NotFound)?.try_into()
+            }
+
+            async fn user_by_username(&self, username: &str) -> $crate::store::StoreResult<$crate::store::User> {
+                let sql = format!(
+                    "SELECT {} FROM users WHERE LOWER(username) = LOWER($1)",
+                    $crate::store::users::USER_COLUMNS
+                );
+                let row: Option<$crate::store::users::UserRow> =
+                    sqlx::query_as(&sql).bind(username).fetch_optional(&self.pool).await?;
+                row.ok_or($crate::store::StoreError::NotFound)?.try_into()
+            }
+
+            async fn list_users(
+                &self,
+                query: &$crate::store::UserQuery,
+            ) -> $crate::store::StoreResult<$crate::store::Page<$crate::store::User>> {
+                let pattern = query.search.as_deref().map($crate::store::shared::contains_pattern);
+                let filter = "($1 IS NULL OR LOWER(username) LIKE $1 ESCAPE '\\' \
+                     OR LOWER(display_name) LIKE $1 ESCAPE '\\' \
+                     OR LOWER(COALESCE(email, '')) LIKE $1 ESCAPE '\\')";
+                let sql = format!(
+                    "SELECT {} FROM users WHERE {filter} \
+                     ORDER BY LOWER(username), id LIMIT $2 OFFSET $3",
+                    $crate::store::users::USER_COLUMNS
+                );
+                let rows: Vec<$crate::store::users::UserRow> = sqlx::query_as(&sql)
+                    .bind(&pattern)
+                    .bind($crate::store::page_size(query.limit))
+                    .bind(i64::from(query.offset))
+                    .fetch_all(&self.pool)
+                    .await?;
+                let total: i64 =
+                    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM users WHERE {filter}"))
+                        .bind(&pattern)
+                        .fetch_one(&self.pool)
+                        .await?;
+                Ok($crate::store::Page {
+                    items: rows
+                        .into_iter()
+                        .map($crate::store::User::try_from)
+                        .collect::<$crate::store::StoreResult<_>>()?,
+                    total: $crate::store::shared::count(total),
+                })
+            }
+
+            async fn count_users(&self) -> $crate::store::StoreResult<u64> {
+                let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok($crate::store::shared::count(total))
+            }
+
+            async fn set_password_hash(
+                &self,
+                user_id: uuid::Uuid,
+                password_hash: &str,
+            ) -> $crate::store::StoreResult<()> {
+                let done =
+                    sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                        .bind(password_hash)
+                        .bind(chrono::Utc::now())
+                        .bind(user_id)
+                        .execute(&self.pool)
+                        .await?;
+                $crate::store::users::found(done.rows_affected())
+            }
+
+            async fn update_user_access(
+                &self,
+                user_id: uuid::Uuid,
+                role: app::roles::Role,
+                disabled: bool,
+            ) -> $crate::store::StoreResult<$crate::store::User> {
+                let done = sqlx::query(
+                    "UPDATE users SET role = $1, disabled = $2, updated_at = $3 WHERE id = $4",
+                )
+                .bind(role.as_str())
+                .bind(disabled)
+                .bind(chrono::Utc::now())
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+                $crate::store::users::found(done.rows_affected())?;
+                self.user_by_id(user_id).await
+            }
+
+            async fn count_active_admins(&self) -> $crate::store::StoreResult<u64> {
+                let count: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = FALSE",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                Ok($crate::store::shared::count(count))
+            }
+
+            async fn user_by_oidc_identity(
+                &self,
+                identity: &$crate::store::OidcIdentity,
+            ) -> $crate::store::StoreResult<$crate::store::User> {
+                let sql = format!(
+                    "SELECT {} FROM users WHERE oidc_issuer = $1 AND oidc_subject = $2",
+                    $crate::store::users::USER_COLUMNS
+                );
+                let row: Option<$crate::store::users::UserRow> = sqlx::query_as(&sql)
+                    .bind(&identity.issuer)
+                    .bind(&identity.subject)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.ok_or($crate::store::StoreError::NotFound)?.try_into()
+            }
+
+            async fn update_user_profile(
+                &self,
+                user_id: uuid::Uuid,
+                display_name: &str,
+                email: Option<&str>,
+                role: app::roles::Role,
+            ) -> $crate::store::StoreResult<$crate::store::User> {
+                let done = sqlx::query(
+                    "UPDATE users SET display_name = $1, email = $2, role = $3, updated_at = $4 \
+                     WHERE id = $5",
+                )
+                .bind(display_name)
+                .bind(email)
+                .bind(role.as_str())
+                .bind(chrono::Utc::now())
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+                $crate::store::users::found(done.rows_affected())?;
+                self.user_by_id(user_id).await
+            }
+
+            async fn delete_user(&self, user_id: uuid::Uuid) -> $crate::store::StoreResult<()> {
+                let done = sqlx::query("DELETE FROM users WHERE id = $1")
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|error| match &error {
+                        sqlx::Error::Database(database_error)
+                            if database_error.is_foreign_key_violation() =>
+                        {
+                            $crate::store::StoreError::Conflict(
+                                "the user owns databases, which keep their owner even when terminated (they are history): disable the user instead".to_string(),
+                            )
+                        }
+                        _ => $crate::store::StoreError::Database(error),
+                    })?;
+                $crate::store::users::found(done.rows_affected())
+            }
+
+            async fn record_sign_in(
+                &self,
+                user_id: uuid::Uuid,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query("UPDATE users SET last_sign_in_at = $1 WHERE id = $2")
+                    .bind(at)
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use impl_user_store;

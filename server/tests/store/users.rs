@@ -1,0 +1,330 @@
+//! Users: local and single-sign-on accounts, search, roles, deletion.
+
+use super::*;
+
+on_both_stores!(
+    users_are_found_by_id_and_by_username_in_any_case,
+    a_taken_username_is_a_conflict_that_names_it,
+    an_sso_identity_belongs_to_one_user,
+    user_search_pages_through_every_match_once,
+    user_search_treats_wildcards_as_text,
+    access_changes_and_active_admins_are_counted,
+    a_password_hash_is_replaced_for_one_user,
+    an_sso_user_is_found_by_issuer_and_subject_and_kept_up_to_date,
+    a_deleted_user_takes_their_sessions_but_not_their_databases,
+);
+
+async fn users_are_found_by_id_and_by_username_in_any_case(test: &TestStore) {
+    let created = test
+        .store
+        .create_user(local_user("Grace", Role::Developer))
+        .await
+        .unwrap();
+    assert_eq!(created.role, Role::Developer);
+    assert!(!created.disabled);
+    assert!(created.last_sign_in_at.is_none());
+
+    let by_id = test.store.user_by_id(created.id).await.unwrap();
+    assert_eq!(by_id.username, "Grace");
+    assert_eq!(by_id.email.as_deref(), Some("Grace@example.test"));
+
+    let by_name = test.store.user_by_username("grace").await.unwrap();
+    assert_eq!(by_name.id, created.id);
+
+    assert!(matches!(
+        test.store.user_by_username("nobody").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        test.store.user_by_id(Uuid::now_v7()).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn a_taken_username_is_a_conflict_that_names_it(test: &TestStore) {
+    test.store
+        .create_user(local_user("linus", Role::Customer))
+        .await
+        .unwrap();
+    match test
+        .store
+        .create_user(local_user("LINUS", Role::Admin))
+        .await
+    {
+        Err(StoreError::Conflict(message)) => assert!(message.contains("LINUS"), "{message}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(test.store.count_users().await.unwrap(), 1);
+}
+
+async fn an_sso_identity_belongs_to_one_user(test: &TestStore) {
+    let identity = OidcIdentity {
+        issuer: "https://idp.example.test".to_string(),
+        subject: "alice".to_string(),
+    };
+    let mut first = local_user("alice", Role::Customer);
+    first.password_hash = None;
+    first.oidc_identity = Some(identity.clone());
+    let created = test.store.create_user(first).await.unwrap();
+    assert_eq!(created.oidc_identity, Some(identity.clone()));
+    assert!(created.password_hash.is_none());
+
+    let mut second = local_user("alice2", Role::Customer);
+    second.oidc_identity = Some(identity);
+    assert!(matches!(
+        test.store.create_user(second).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+async fn user_search_pages_through_every_match_once(test: &TestStore) {
+    for index in 0..25 {
+        test.store
+            .create_user(local_user(&format!("team-{index:02}"), Role::Developer))
+            .await
+            .unwrap();
+    }
+    test.store
+        .create_user(local_user("outsider", Role::Customer))
+        .await
+        .unwrap();
+
+    let mut seen = Vec::new();
+    for page in 0..3 {
+        let found = test
+            .store
+            .list_users(&UserQuery {
+                search: Some("TEAM".to_string()),
+                limit: 10,
+                offset: page * 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(found.total, 25);
+        seen.extend(found.items.into_iter().map(|user| user.username));
+    }
+    let expected: Vec<String> = (0..25).map(|index| format!("team-{index:02}")).collect();
+    assert_eq!(seen, expected, "sorted by username, each exactly once");
+
+    let everyone = test
+        .store
+        .list_users(&UserQuery {
+            search: None,
+            limit: 100,
+            offset: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(everyone.total, 26);
+
+    let by_email = test
+        .store
+        .list_users(&UserQuery {
+            search: Some("outsider@example".to_string()),
+            limit: 10,
+            offset: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_email.total, 1);
+}
+
+async fn user_search_treats_wildcards_as_text(test: &TestStore) {
+    test.store
+        .create_user(local_user("under_score", Role::Developer))
+        .await
+        .unwrap();
+    test.store
+        .create_user(local_user("underxscore", Role::Developer))
+        .await
+        .unwrap();
+    let found = test
+        .store
+        .list_users(&UserQuery {
+            search: Some("under_".to_string()),
+            limit: 10,
+            offset: 0,
+        })
+        .await
+        .unwrap();
+    let names: Vec<_> = found
+        .items
+        .iter()
+        .map(|user| user.username.as_str())
+        .collect();
+    assert_eq!(names, ["under_score"]);
+
+    let percent = test
+        .store
+        .list_users(&UserQuery {
+            search: Some("%".to_string()),
+            limit: 10,
+            offset: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(percent.total, 0);
+}
+
+async fn access_changes_and_active_admins_are_counted(test: &TestStore) {
+    let ada = test
+        .store
+        .create_user(local_user("ada", Role::Admin))
+        .await
+        .unwrap();
+    test.store
+        .create_user(local_user("bob", Role::Admin))
+        .await
+        .unwrap();
+    test.store
+        .create_user(local_user("cy", Role::Customer))
+        .await
+        .unwrap();
+    assert_eq!(test.store.count_active_admins().await.unwrap(), 2);
+    let ada = test
+        .store
+        .update_user_access(ada.id, Role::Admin, true)
+        .await
+        .unwrap();
+    assert!(ada.disabled);
+    assert_eq!(test.store.count_active_admins().await.unwrap(), 1);
+    let ada = test
+        .store
+        .update_user_access(ada.id, Role::Developer, false)
+        .await
+        .unwrap();
+    assert_eq!((ada.role, ada.disabled), (Role::Developer, false));
+    assert!(matches!(
+        test.store
+            .update_user_access(uuid::Uuid::now_v7(), Role::Admin, false)
+            .await,
+        Err(server::store::StoreError::NotFound)
+    ));
+}
+
+async fn a_password_hash_is_replaced_for_one_user(test: &TestStore) {
+    let kim = test
+        .store
+        .create_user(local_user("kim", Role::Developer))
+        .await
+        .unwrap();
+    let lee = test
+        .store
+        .create_user(local_user("lee", Role::Developer))
+        .await
+        .unwrap();
+    test.store
+        .set_password_hash(kim.id, "$argon2id$new")
+        .await
+        .unwrap();
+    assert_eq!(
+        test.store
+            .user_by_id(kim.id)
+            .await
+            .unwrap()
+            .password_hash
+            .as_deref(),
+        Some("$argon2id$new")
+    );
+    assert_eq!(
+        test.store.user_by_id(lee.id).await.unwrap().password_hash,
+        lee.password_hash
+    );
+    assert!(matches!(
+        test.store
+            .set_password_hash(uuid::Uuid::now_v7(), "$argon2id$x")
+            .await,
+        Err(server::store::StoreError::NotFound)
+    ));
+}
+
+async fn an_sso_user_is_found_by_issuer_and_subject_and_kept_up_to_date(test: &TestStore) {
+    let identity = OidcIdentity {
+        issuer: "https://idp.example.test".to_string(),
+        subject: "sub-42".to_string(),
+    };
+    let mut new = local_user("maria", Role::Customer);
+    new.password_hash = None;
+    new.oidc_identity = Some(identity.clone());
+    let created = test.store.create_user(new).await.unwrap();
+    let found = test.store.user_by_oidc_identity(&identity).await.unwrap();
+    assert_eq!(found.id, created.id);
+    let other_issuer = OidcIdentity {
+        issuer: "https://other.example.test".to_string(),
+        subject: "sub-42".to_string(),
+    };
+    assert!(matches!(
+        test.store.user_by_oidc_identity(&other_issuer).await,
+        Err(StoreError::NotFound)
+    ));
+    let updated = test
+        .store
+        .update_user_profile(created.id, "Maria S.", None, Role::Developer)
+        .await
+        .unwrap();
+    assert_eq!(updated.display_name, "Maria S.");
+    assert_eq!(updated.email, None);
+    assert_eq!(updated.role, Role::Developer);
+    assert!(matches!(
+        test.store
+            .update_user_profile(Uuid::now_v7(), "x", None, Role::Customer)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn a_deleted_user_takes_their_sessions_but_not_their_databases(test: &TestStore) {
+    let gone = test
+        .store
+        .create_user(local_user("gone", Role::Customer))
+        .await
+        .unwrap();
+    let owner = test
+        .store
+        .create_user(local_user("owner", Role::Customer))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    test.store
+        .create_session(NewSession {
+            token_hash: "gone-session".to_string(),
+            user_id: gone.id,
+            created_at: now,
+            expires_at: now + Duration::hours(1),
+            client_address: None,
+            user_agent: None,
+        })
+        .await
+        .unwrap();
+    test.store.delete_user(gone.id).await.unwrap();
+    assert!(matches!(
+        test.store.user_by_id(gone.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        test.store.session("gone-session").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        test.store.delete_user(gone.id).await,
+        Err(StoreError::NotFound)
+    ));
+
+    test.store
+        .create_database(NewDatabase {
+            owner_id: owner.id,
+            name: "orders".to_string(),
+            engine: Engine::Postgresql,
+            tier: small(),
+            region: "local".to_string(),
+            schema_name: "shop".to_string(),
+            request_key: None,
+        })
+        .await
+        .unwrap();
+    match test.store.delete_user(owner.id).await {
+        Err(StoreError::Conflict(message)) => assert!(message.contains("databases"), "{message}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(test.store.user_by_id(owner.id).await.is_ok());
+}

@@ -1,0 +1,86 @@
+//! Set-up the integration suites share: a fresh store, a sandbox cluster
+//! with the operators' real CRDs, users. Each suite takes what it needs.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use app::roles::Role;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
+use kube::api::{Api, PostParams};
+use sandbox::{Behaviour, Sandbox};
+use server::store::{self, NewUser, Store, User};
+
+/// A migrated store in a fresh SQLite file; the directory lives as long as
+/// the returned guard.
+pub async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("portal.db").display());
+    let store = store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    (store, dir)
+}
+
+/// The operators' real CRDs, from ../shared/crds.
+pub fn real_crds() -> Vec<CustomResourceDefinition> {
+    let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/crds");
+    [
+        "cassandra.datastax.com_cassandradatacenters.yaml",
+        "postgresql.cnpg.io_clusters.yaml",
+    ]
+    .iter()
+    .map(|file| {
+        let text = std::fs::read_to_string(directory.join(file)).unwrap_or_else(|error| {
+            panic!("the real CRD {file} must be in ../shared/crds: {error}")
+        });
+        serde_saphyr::from_str(&text).unwrap()
+    })
+    .collect()
+}
+
+/// A sandbox with simulated controllers and the real CRDs, installed
+/// through its API as a cluster admin would.
+pub async fn cluster(behaviour: Behaviour) -> (Sandbox, Client) {
+    let sandbox = Sandbox::with_controllers(behaviour);
+    let client = Client::new(sandbox.router(), "default");
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in real_crds() {
+        crds.create(&PostParams::default(), &crd).await.unwrap();
+    }
+    (sandbox, client)
+}
+
+/// A user without a password (services are called directly).
+pub async fn user(store: &dyn Store, username: &str, role: Role) -> User {
+    store
+        .create_user(NewUser {
+            username: username.into(),
+            display_name: username.into(),
+            email: None,
+            role,
+            password_hash: None,
+            oidc_identity: None,
+        })
+        .await
+        .unwrap()
+}
+
+/// A new database's desired state, by engine name and tier name.
+pub fn new_database(
+    owner_id: uuid::Uuid,
+    name: &str,
+    engine: &str,
+    tier: &str,
+) -> server::store::NewDatabase {
+    server::store::NewDatabase {
+        owner_id,
+        name: name.into(),
+        engine: engine.parse().unwrap(),
+        tier: *app::databases::tier(tier).unwrap(),
+        region: "local".into(),
+        schema_name: "shop".into(),
+        request_key: None,
+    }
+}
