@@ -15,3 +15,4 @@ pub mod random;
 pub mod serve;
 pub mod store;
 pub mod telemetry;
+pub mod web;

@@ -15,8 +15,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use server::cli::ServeArgs;
 use server::http::{AppState, leptos_options, router};
-use server::store::{self, NewSession, NewUser, Store};
+use server::store::{NewSession, NewUser, Store};
 use tower::ServiceExt;
+
+mod support;
 
 /// A visitor: no cookie, or the session cookie of a user with this role.
 struct Visitor {
@@ -63,10 +65,7 @@ async fn visitors(store: &Arc<dyn Store>) -> Vec<Visitor> {
 }
 
 async fn portal() -> (Router, Vec<Visitor>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("portal.db").display());
-    let store = store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    let (store, dir) = support::sqlite().await;
     let visitors = visitors(&store).await;
     let args = ServeArgs::default();
     let app = router(

@@ -12,12 +12,10 @@ use server::auth::accounts::{self, FIRST_ADMIN, NewLocalUser};
 use server::auth::password;
 use server::store::{self, AuditQuery, NewSession};
 
+mod support;
+
 async fn sqlite() -> (std::sync::Arc<dyn store::Store>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("portal.db").display());
-    let store = store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    (store, dir)
+    support::sqlite().await
 }
 
 #[tokio::test]

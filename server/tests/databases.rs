@@ -20,7 +20,9 @@ use server::databases::DatabaseService;
 use server::provisioning::RegionConnection;
 use server::provisioning::engine::ProvisioningEngine;
 use server::provisioning::objects;
-use server::store::{self, AuditQuery, NewUser, Store};
+use server::store::{AuditQuery, Store};
+
+mod support;
 
 struct Bed {
     store: Arc<dyn Store>,
@@ -47,27 +49,14 @@ fn cluster() -> (Sandbox, Client) {
 
 async fn bed() -> Bed {
     let (sandbox, client) = cluster();
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("portal.db").display());
-    let store = store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    let (store, dir) = support::sqlite().await;
     let mut callers = Vec::new();
     for (username, role) in [
         ("cora", Role::Customer),
         ("carl", Role::Customer),
         ("ada", Role::Admin),
     ] {
-        let user = store
-            .create_user(NewUser {
-                username: username.into(),
-                display_name: username.into(),
-                email: None,
-                role,
-                password_hash: None,
-                oidc_identity: None,
-            })
-            .await
-            .unwrap();
+        let user = support::user(store.as_ref(), username, role).await;
         callers.push(Caller {
             username: Some(username.into()),
             role: Some(role),

@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use app::roles::Role;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 use sandbox::{Behaviour, Failure, Fault, Sandbox, Verb};
 use server::provisioning::engine::ProvisioningEngine;
 use server::provisioning::objects;
@@ -136,14 +136,7 @@ impl Bed {
     }
 
     async fn namespaces_of(&self, id: Uuid) -> usize {
-        let namespaces: Api<Namespace> = Api::all(self.client.clone());
-        let selector = format!("{}={id}", objects::DATABASE_LABEL);
-        namespaces
-            .list(&ListParams::default().labels(&selector))
-            .await
-            .unwrap()
-            .items
-            .len()
+        support::namespaces_of(&self.client, id).await
     }
 }
 

@@ -18,6 +18,8 @@ use server::{
 use sqlx::Connection;
 use tower::ServiceExt;
 
+mod support;
+
 /// The portal as a signed-in admin sees it: every request carries a session.
 async fn portal_with(store: Arc<dyn Store>) -> Router {
     let admin = store
@@ -67,10 +69,7 @@ fn anonymous_portal(store: Arc<dyn Store>) -> Router {
 }
 
 async fn sqlite_portal() -> (Router, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("portal.db").display());
-    let store = store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    let (store, dir) = support::sqlite().await;
     (portal_with(store).await, dir)
 }
 
@@ -355,10 +354,7 @@ async fn portal_with_user(
     username: &str,
     password: &str,
 ) -> (Router, Arc<dyn Store>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("portal.db").display());
-    let store = store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    let (store, dir) = support::sqlite().await;
     server::auth::accounts::create_local_user(
         store.as_ref(),
         &server::audit::Actor::command_line(),
@@ -513,10 +509,7 @@ async fn wrong_passwords_are_refused_then_throttled_and_next_cannot_leave_the_si
 
 #[tokio::test]
 async fn without_a_session_pages_lead_to_sign_in_and_everything_else_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("portal.db").display());
-    let store = store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    let (store, _dir) = support::sqlite().await;
     let app = anonymous_portal(store);
     let page = get(&app, "/apps/validate?text=x").await;
     assert_eq!(page.status(), StatusCode::SEE_OTHER);

@@ -29,6 +29,37 @@ const TIMINGS: LeaseTimings = LeaseTimings {
     renew_deadline: Duration::from_millis(500),
 };
 
+/// A cluster and a store, with an elector for each replica named.
+struct Replicas {
+    sandbox: Sandbox,
+    client: Client,
+    store: Arc<dyn Store>,
+    electors: Vec<LeaderElector>,
+    _dir: tempfile::TempDir,
+}
+
+async fn replicas(count: usize) -> Replicas {
+    let sandbox = Sandbox::with_controllers(Behaviour::instant());
+    let client = Client::new(sandbox.router(), "default");
+    let (store, dir) = support::sqlite().await;
+    let electors = (0..count)
+        .map(|index| {
+            elector(
+                &client,
+                &store,
+                &format!("replica-{}", (b'a' + index as u8) as char),
+            )
+        })
+        .collect();
+    Replicas {
+        sandbox,
+        client,
+        store,
+        electors,
+        _dir: dir,
+    }
+}
+
 fn elector(client: &Client, store: &Arc<dyn Store>, name: &str) -> LeaderElector {
     LeaderElector::new(
         client.clone(),
@@ -43,11 +74,8 @@ fn elector(client: &Client, store: &Arc<dyn Store>, name: &str) -> LeaderElector
 
 #[tokio::test]
 async fn one_replica_leads_and_a_silent_one_is_taken_over_by_the_others_clock() {
-    let sandbox = Sandbox::with_controllers(Behaviour::instant());
-    let client = Client::new(sandbox.router(), "default");
-    let (store, _dir) = support::sqlite().await;
-    let first = elector(&client, &store, "replica-a");
-    let second = elector(&client, &store, "replica-b");
+    let bed = replicas(2).await;
+    let (first, second) = (&bed.electors[0], &bed.electors[1]);
 
     assert!(
         first.round().await.unwrap(),
@@ -61,7 +89,7 @@ async fn one_replica_leads_and_a_silent_one_is_taken_over_by_the_others_clock() 
 
     // A renewal stamped long ago by a skewed wall clock is still a renewal:
     // only the Lease not changing for a whole duration counts.
-    let leases: Api<Lease> = Api::namespaced(client.clone(), "default");
+    let leases: Api<Lease> = Api::namespaced(bed.client.clone(), "default");
     let mut lease = leases.get(LEASE).await.unwrap();
     lease.spec.as_mut().unwrap().renew_time = Some(MicroTime(
         jiff::Timestamp::now() - jiff::SignedDuration::from_secs(3600),
@@ -88,15 +116,13 @@ async fn one_replica_leads_and_a_silent_one_is_taken_over_by_the_others_clock() 
 
 #[tokio::test]
 async fn a_leader_whose_renewal_hangs_stops_acting_and_its_late_write_is_refused() {
-    let sandbox = Sandbox::with_controllers(Behaviour::instant());
-    let client = Client::new(sandbox.router(), "default");
-    let (store, _dir) = support::sqlite().await;
-    let first = elector(&client, &store, "replica-a");
-    let second = elector(&client, &store, "replica-b");
+    let bed = replicas(2).await;
+    let (first, second) = (&bed.electors[0], &bed.electors[1]);
     assert!(first.round().await.unwrap());
     let old_fence = first.leadership().current().unwrap();
-    let owner = support::user(store.as_ref(), "cora", app::roles::Role::Customer).await;
-    let database = store
+    let owner = support::user(bed.store.as_ref(), "cora", app::roles::Role::Customer).await;
+    let database = bed
+        .store
         .create_database(support::new_database(
             owner.id,
             "orders",
@@ -109,7 +135,7 @@ async fn a_leader_whose_renewal_hangs_stops_acting_and_its_late_write_is_refused
     assert!(!second.round().await.unwrap());
 
     // A's next renewal hangs in the API server.
-    sandbox.faults().inject(
+    bed.sandbox.faults().inject(
         Fault::latency(Duration::from_secs(3600))
             .for_resource("leases.coordination.k8s.io")
             .on(Verb::Get)
@@ -131,14 +157,15 @@ async fn a_leader_whose_renewal_hangs_stops_acting_and_its_late_write_is_refused
     assert!(new_fence.term > old_fence.term);
 
     // A's write, decided before it hung, arrives late: refused.
-    match store
+    match bed
+        .store
         .start_step(database.id, Some(&old_fence), "namespace", 1)
         .await
     {
         Err(StoreError::Deposed { term, .. }) => assert_eq!(term, old_fence.term),
         other => panic!("a deposed leader's write went through: {other:?}"),
     }
-    store
+    bed.store
         .start_step(database.id, Some(&new_fence), "namespace", 1)
         .await
         .unwrap();
@@ -146,12 +173,8 @@ async fn a_leader_whose_renewal_hangs_stops_acting_and_its_late_write_is_refused
 
 #[tokio::test]
 async fn two_replicas_taking_over_at_once_cannot_both_win() {
-    let sandbox = Sandbox::with_controllers(Behaviour::instant());
-    let client = Client::new(sandbox.router(), "default");
-    let (store, _dir) = support::sqlite().await;
-    let electors: Vec<LeaderElector> = (0..6)
-        .map(|index| elector(&client, &store, &format!("replica-{index}")))
-        .collect();
+    let bed = replicas(6).await;
+    let electors = &bed.electors;
     let rounds = futures_util::future::join_all(electors.iter().map(LeaderElector::round)).await;
     let winners = rounds
         .into_iter()
@@ -167,11 +190,8 @@ async fn two_replicas_taking_over_at_once_cannot_both_win() {
 
 #[tokio::test]
 async fn a_released_lease_is_taken_at_once() {
-    let sandbox = Sandbox::with_controllers(Behaviour::instant());
-    let client = Client::new(sandbox.router(), "default");
-    let (store, _dir) = support::sqlite().await;
-    let first = elector(&client, &store, "replica-a");
-    let second = elector(&client, &store, "replica-b");
+    let bed = replicas(2).await;
+    let (first, second) = (&bed.electors[0], &bed.electors[1]);
     assert!(first.round().await.unwrap());
     assert!(!second.round().await.unwrap());
     first.release().await.unwrap();

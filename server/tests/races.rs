@@ -15,9 +15,9 @@ use app::roles::Role;
 use async_trait::async_trait;
 use axum::http::Method;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 use sandbox::{Behaviour, Fault, Sandbox, Verb};
 use server::provisioning::engine::ProvisioningEngine;
 use server::provisioning::objects;
@@ -243,14 +243,7 @@ impl Bed {
     }
 
     async fn namespaces_of(&self, id: Uuid) -> usize {
-        let namespaces: Api<Namespace> = Api::all(self.client.clone());
-        let selector = format!("{}={id}", objects::DATABASE_LABEL);
-        namespaces
-            .list(&ListParams::default().labels(&selector))
-            .await
-            .unwrap()
-            .items
-            .len()
+        support::namespaces_of(&self.client, id).await
     }
 
     async fn secret(&self, id: Uuid) -> Secret {

@@ -19,14 +19,12 @@ use server::auth::sso::config;
 use server::auth::sso::provision::{self, Refusal};
 use server::store::{self, AuditQuery, NewSession, Store};
 
+mod support;
+
 const PASSWORD: &str = "correct horse battery";
 
 async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("portal.db").display());
-    let store = store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    (store, dir)
+    support::sqlite().await
 }
 
 async fn user(store: &dyn Store, username: &str, role: Role) {

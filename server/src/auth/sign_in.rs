@@ -2,13 +2,12 @@
 //! routes (`POST /auth/sign-in`, `POST /auth/sign-out`), plain form posts
 //! that work without JavaScript.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Form;
-use axum::extract::{ConnectInfo, FromRequest, Request};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -18,6 +17,7 @@ use super::session::{self, Lifetimes, Validity};
 use super::sso::SingleSignOn;
 use super::throttle::Throttle;
 use crate::store::{NewAuditEvent, NewSession, Outcome, Store, StoreError, User};
+use crate::web::{client_address, is_https, urlencode, with_cookie};
 
 /// Who is signed in on a request, put there by [`identify`].
 #[derive(Clone, Debug)]
@@ -314,35 +314,12 @@ struct SignInForm {
     next: String,
 }
 
-pub(crate) fn client_address(request: &Request) -> String {
-    request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_string(), |info| info.0.ip().to_string())
-}
-
-/// Over https (directly or behind a proxy that says so), cookies are Secure.
-pub(crate) fn is_https(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
-}
-
-/// Only paths of this site: never `//evil.example` or an absolute URL.
 pub fn safe_next(next: &str) -> &str {
     if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
         next
     } else {
         "/"
     }
-}
-
-pub(crate) fn with_cookie(mut response: Response, cookie: &str) -> Response {
-    if let Ok(value) = HeaderValue::from_str(cookie) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-    response
 }
 
 pub async fn sign_in_route(auth: Arc<Authenticator>, request: Request) -> Response {
@@ -388,17 +365,6 @@ pub async fn sign_out_route(auth: Arc<Authenticator>, request: Request) -> Respo
         Redirect::to("/sign-in?signed_out=1").into_response(),
         &session::expired_cookie(is_https(request.headers())),
     )
-}
-
-pub(crate) fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (byte as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -67,6 +67,21 @@ pub async fn user(store: &dyn Store, username: &str, role: Role) -> User {
         .unwrap()
 }
 
+/// How many namespaces Kubernetes has for a database (by its label).
+pub async fn namespaces_of(client: &Client, database: uuid::Uuid) -> usize {
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let selector = format!(
+        "{}={database}",
+        server::provisioning::objects::DATABASE_LABEL
+    );
+    namespaces
+        .list(&kube::api::ListParams::default().labels(&selector))
+        .await
+        .unwrap()
+        .items
+        .len()
+}
+
 /// A new database's desired state, by engine name and tier name.
 pub fn new_database(
     owner_id: uuid::Uuid,

@@ -18,9 +18,8 @@ use serde::Deserialize;
 use super::provision::{self, Refusal};
 use super::{Callback, FLOW_COOKIE, FLOW_LIFETIME, SsoError};
 use crate::auth::session;
-use crate::auth::sign_in::{
-    Authenticator, client_address, is_https, safe_next, urlencode, with_cookie,
-};
+use crate::auth::sign_in::{Authenticator, safe_next};
+use crate::web::{client_address, is_https, urlencode, with_cookie};
 
 #[derive(Deserialize)]
 struct StartForm {
