@@ -2,12 +2,15 @@
 //! the features land, sign-in, the engines and the Kubernetes client.
 
 pub mod admin_cli;
+pub mod apps;
 pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod cluster;
+pub mod crypto;
 pub mod databases;
 pub mod engine;
+pub mod git;
 pub mod http;
 pub mod manifests;
 pub mod provisioning;

@@ -78,7 +78,11 @@ impl DatabaseStore for Interleaving {
     ) -> StoreResult<DatabaseRecord> {
         self.inner.change_database(id, change).await
     }
-    async fn pending_databases(&self, region: Option<&str>, limit: u32) -> StoreResult<Vec<Uuid>> {
+    async fn pending_databases(
+        &self,
+        region: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<server::store::Pending>> {
         self.inner.pending_databases(region, limit).await
     }
     async fn report_database(

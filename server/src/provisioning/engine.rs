@@ -5,8 +5,9 @@
 //! reports the new status for the generation it read: a customer's change
 //! made meanwhile is never overwritten, it is reconciled next.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use app::databases::Intent;
 use async_trait::async_trait;
@@ -42,12 +43,19 @@ impl From<EngineError> for Failure {
     }
 }
 
+/// How long a record read with the list of unfinished databases stands in
+/// for a fresh read: a pass reconciles right after it lists, and the
+/// generation check refuses a report from anything staler.
+const PREFETCH_FRESH: Duration = Duration::from_secs(1);
+
 /// The database specifics the runner drives.
 pub struct Provisioner {
     store: Arc<dyn DatabaseStore>,
     cluster: Cluster,
     /// Only databases of this region (`None`: every database).
     region: Option<String>,
+    /// Records read with the last list, taken once each.
+    prefetched: Mutex<HashMap<Uuid, (Instant, DatabaseRecord)>>,
 }
 
 #[async_trait]
@@ -59,14 +67,37 @@ impl Reconciler for Provisioner {
     }
 
     async fn pending(&self) -> Result<Vec<Uuid>, Failure> {
-        self.store
+        let pending = self
+            .store
             .pending_databases(self.region.as_deref(), 10_000)
             .await
-            .map_err(|error| Failure::Retry(format!("store: {error}")))
+            .map_err(|error| Failure::Retry(format!("store: {error}")))?;
+        let now = Instant::now();
+        let mut prefetched = self.prefetched();
+        prefetched.clear();
+        let ids = pending
+            .into_iter()
+            .map(|pending| {
+                if let Some(record) = pending.record {
+                    prefetched.insert(pending.id, (now, record));
+                }
+                pending.id
+            })
+            .collect();
+        Ok(ids)
     }
 
     async fn reconcile(&self, id: &Uuid, term: &Term, attempt: u32) -> Result<Next, Failure> {
-        let database = match self.store.database(*id).await {
+        let fresh = self
+            .prefetched()
+            .remove(id)
+            .filter(|(read_at, _)| read_at.elapsed() < PREFETCH_FRESH)
+            .map(|(_, record)| record);
+        let read = match fresh {
+            Some(record) => Ok(record),
+            None => self.store.database(*id).await,
+        };
+        let database = match read {
             Ok(database) => database,
             Err(StoreError::NotFound) => return Ok(Next::Done),
             // The engine cannot act on what it cannot read: say so on the
@@ -92,6 +123,12 @@ impl Reconciler for Provisioner {
 }
 
 impl Provisioner {
+    fn prefetched(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, (Instant, DatabaseRecord)>> {
+        self.prefetched
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     async fn reconcile_database(
         &self,
         db: &DatabaseRecord,
@@ -229,6 +266,7 @@ impl ProvisioningEngine {
             store,
             cluster: Cluster::new(client, ENGINE.field_manager),
             region: None,
+            prefetched: Mutex::default(),
         };
         ProvisioningEngine {
             runner: Runner::new(provisioner, RunnerSettings::default()),

@@ -171,6 +171,14 @@ impl DesiredChange {
     }
 }
 
+/// An unfinished database, as the engine lists them: its record, or
+/// `None` when the row cannot be read (the engine then says so on it).
+#[derive(Clone, Debug)]
+pub struct Pending {
+    pub id: Uuid,
+    pub record: Option<DatabaseRecord>,
+}
+
 /// What the engine found, for the generation it read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineReport {
@@ -220,8 +228,12 @@ pub trait DatabaseStore: Send + Sync {
     -> StoreResult<DatabaseRecord>;
 
     /// The databases the engine has work to do for (in `region`, or all),
-    /// least recently touched first.
-    async fn pending_databases(&self, region: Option<&str>, limit: u32) -> StoreResult<Vec<Uuid>>;
+    /// least recently touched first, each read with the list when it can be.
+    async fn pending_databases(
+        &self,
+        region: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Pending>>;
     /// Records what the engine found, unless the desired state moved on
     /// (`Stale`) or the engine's term ended (`Deposed`).
     async fn report_database(
@@ -320,6 +332,15 @@ impl TryFrom<DatabaseRow> for DatabaseRecord {
             credentials_version: row.credentials_version,
             configured_version: row.configured_version,
         })
+    }
+}
+
+/// A listed unfinished database: a row that cannot be read is still listed.
+pub(crate) fn pending(row: DatabaseRow) -> Pending {
+    let id = row.id;
+    Pending {
+        id,
+        record: DatabaseRecord::try_from(row).ok(),
     }
 }
 

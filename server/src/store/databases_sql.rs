@@ -129,16 +129,18 @@ macro_rules! impl_database_store {
                 &self,
                 region: Option<&str>,
                 limit: u32,
-            ) -> $crate::store::StoreResult<Vec<uuid::Uuid>> {
-                let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
-                    "SELECT id FROM databases WHERE settled = FALSE \
+            ) -> $crate::store::StoreResult<Vec<$crate::store::Pending>> {
+                let sql = format!(
+                    "SELECT {} FROM databases WHERE settled = FALSE \
                      AND ($1 IS NULL OR region = $1) ORDER BY updated_at, id LIMIT $2",
-                )
-                .bind(region)
-                .bind(i64::from(limit.max(1)))
-                .fetch_all(&self.pool)
-                .await?;
-                Ok(ids)
+                    $crate::store::databases::DATABASE_COLUMNS
+                );
+                let rows: Vec<$crate::store::databases::DatabaseRow> = sqlx::query_as(&sql)
+                    .bind(region)
+                    .bind(i64::from(limit.max(1)))
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.into_iter().map($crate::store::databases::pending).collect())
             }
 
             async fn report_database(

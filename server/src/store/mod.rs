@@ -8,6 +8,8 @@
 //! options, migrations). The store tests (`server/tests/store/`, one file
 //! per domain) run every check on both.
 
+mod apps;
+mod apps_sql;
 mod audit;
 mod databases;
 mod databases_sql;
@@ -22,6 +24,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use apps::*;
 pub use audit::*;
 pub use databases::*;
 pub use postgres::PostgresStore;
@@ -33,7 +36,9 @@ pub use users::*;
 
 /// The domain traits, for callers that hold an `Arc<dyn Store>`.
 pub mod prelude {
-    pub use super::{AuditStore, DatabaseStore, SessionStore, Store, TermStore, UserStore};
+    pub use super::{
+        AppStore, AuditStore, DatabaseStore, SessionStore, Store, TermStore, UserStore,
+    };
 }
 
 /// What can go wrong talking to the store, in terms the callers act on.
@@ -63,7 +68,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// upkeep. Implemented once per database engine.
 #[async_trait]
 pub trait Store:
-    UserStore + SessionStore + AuditStore + DatabaseStore + TermStore + Send + Sync + 'static
+    UserStore + SessionStore + AuditStore + DatabaseStore + AppStore + TermStore + Send + Sync + 'static
 {
     /// The engine's name, for logs and `/readyz`.
     fn kind(&self) -> &'static str;
@@ -98,6 +103,7 @@ macro_rules! impl_store {
         $crate::store::sessions::impl_session_store!($store);
         $crate::store::audit::impl_audit_store!($store);
         $crate::store::databases_sql::impl_database_store!($store);
+        $crate::store::apps_sql::impl_app_store!($store);
         $crate::store::terms::impl_term_store!($store);
 
         #[async_trait::async_trait]

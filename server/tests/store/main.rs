@@ -123,6 +123,7 @@ macro_rules! on_both_stores {
     };
 }
 
+mod apps;
 mod audit;
 mod databases;
 mod sessions;

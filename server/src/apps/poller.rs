@@ -1,0 +1,161 @@
+//! The repository poller: a reconciler on the shared runner whose items are
+//! the apps due for a look. One look asks the remote for the tracked
+//! branch's head (`ls-remote`, cheap); only when it moved does it fetch and
+//! record a release. Failures back the app off (up to an hour) and say why
+//! on its page. A push webhook only makes the app due now.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::credentials_scope;
+use super::release::release_of;
+use crate::crypto::Keyring;
+use crate::engine::{Failure, Next, Reconciler, Runner, RunnerSettings, Term};
+use crate::git::{Credentials, Git, GitError, Remote};
+use crate::store::{AppRecord, CredentialsKind, PollOutcome, Store, StoreError};
+
+/// The longest pause after repeated failures.
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+pub struct Poller {
+    store: Arc<dyn Store>,
+    keyring: Arc<Keyring>,
+    git: Git,
+}
+
+impl Poller {
+    pub fn new(store: Arc<dyn Store>, keyring: Arc<Keyring>, git: Git) -> Self {
+        Poller {
+            store,
+            keyring,
+            git,
+        }
+    }
+
+    /// On the shared runner, polling up to `concurrency` repositories at once.
+    pub fn runner(self, concurrency: usize) -> Runner<Poller> {
+        Runner::new(
+            self,
+            RunnerSettings {
+                concurrency,
+                resync: Duration::from_secs(1),
+                ..RunnerSettings::default()
+            },
+        )
+    }
+
+    fn credentials(&self, app: &AppRecord) -> Result<Option<Credentials>, String> {
+        let Some(sealed) = &app.credentials else {
+            return Ok(None);
+        };
+        let value = self
+            .keyring
+            .open_text(&credentials_scope(app.id), &sealed.sealed)
+            .map_err(|error| format!("the repository's credentials cannot be opened: {error}"))?;
+        Ok(Some(match sealed.kind {
+            CredentialsKind::Token => Credentials::Token(value),
+            CredentialsKind::SshKey => Credentials::SshKey(value),
+        }))
+    }
+
+    /// One look at the repository: what the store should record.
+    pub async fn look(&self, app: &AppRecord) -> PollOutcome {
+        let credentials = match self.credentials(app) {
+            Ok(credentials) => credentials,
+            Err(reason) => return PollOutcome::Failed(reason),
+        };
+        let remote = Remote {
+            url: &app.repository_url,
+            credentials: credentials.as_ref(),
+        };
+        let head = match self.git.head(&remote, &app.branch).await {
+            Ok(Some(head)) => head,
+            Ok(None) => {
+                return PollOutcome::Failed(format!(
+                    "the branch {:?} no longer exists in the repository; its releases stay as records",
+                    app.branch
+                ));
+            }
+            Err(error) => return PollOutcome::Failed(error.to_string()),
+        };
+        if app.head_sha.as_deref() == Some(head.as_str()) {
+            return PollOutcome::Unchanged;
+        }
+        let mirror = self.git.mirror(app.id);
+        let fetched = async {
+            self.git.fetch(&mirror, &remote, &app.branch).await?;
+            release_of(&self.git, &mirror, app.head_sha.as_deref(), &head).await
+        };
+        match fetched.await {
+            Ok(release) => PollOutcome::NewRelease(Box::new(release)),
+            Err(GitError::NoCommits) => PollOutcome::Failed("the branch has no commits".into()),
+            Err(error) => PollOutcome::Failed(error.to_string()),
+        }
+    }
+}
+
+/// When to look next: the interval with up to 10% jitter (so apps
+/// registered together do not poll together), longer after failures.
+fn next_poll(app: &AppRecord, failed: bool) -> chrono::DateTime<Utc> {
+    let interval = Duration::from_secs(u64::from(app.poll_interval_seconds.max(1)));
+    let pause = if failed {
+        interval
+            .saturating_mul(1 << app.failures.min(10))
+            .min(MAX_BACKOFF.max(interval))
+    } else {
+        interval
+    };
+    let jitter_millis = u64::try_from(pause.as_millis() / 10).unwrap_or(0);
+    let jitter = if jitter_millis == 0 {
+        0
+    } else {
+        u64::from(uuid::Uuid::new_v4().as_u128() as u32) % jitter_millis
+    };
+    let pause = pause + Duration::from_millis(jitter);
+    Utc::now() + chrono::Duration::from_std(pause).unwrap_or(chrono::Duration::hours(1))
+}
+
+#[async_trait]
+impl Reconciler for Poller {
+    type Key = Uuid;
+
+    fn name(&self) -> &'static str {
+        "git-poller"
+    }
+
+    async fn pending(&self) -> Result<Vec<Uuid>, Failure> {
+        self.store
+            .apps_due(Utc::now(), 10_000)
+            .await
+            .map_err(|error| Failure::Retry(format!("store: {error}")))
+    }
+
+    async fn reconcile(&self, id: &Uuid, _term: &Term, _attempt: u32) -> Result<Next, Failure> {
+        let app = match self.store.app(*id).await {
+            Ok(app) => app,
+            Err(StoreError::NotFound) => return Ok(Next::Done),
+            Err(error) => return Err(Failure::Retry(format!("store: {error}"))),
+        };
+        if app.next_poll_at > Utc::now() {
+            return Ok(Next::Done);
+        }
+        let outcome = self.look(&app).await;
+        let failed = matches!(outcome, PollOutcome::Failed(_));
+        if let PollOutcome::Failed(reason) = &outcome {
+            tracing::warn!(app = %app.name, %reason, "polling the repository failed");
+        }
+        if let PollOutcome::NewRelease(release) = &outcome {
+            tracing::info!(app = %app.name, sha = %release.sha, accepted = release.accepted, "new release");
+        }
+        let next = next_poll(&app, failed);
+        self.store
+            .record_poll(app.id, app.head_sha.as_deref(), outcome, next)
+            .await
+            .map_err(|error| Failure::Retry(format!("store: {error}")))?;
+        Ok(Next::Done)
+    }
+}
