@@ -181,6 +181,13 @@ pub struct ServeArgs {
     #[arg(long = "region", env = "PORTAL_REGIONS", value_delimiter = ',')]
     pub regions: Vec<crate::cluster::RegionArg>,
 
+    /// The keyring that seals repository credentials, webhook secrets and
+    /// (later) app secrets: `<key-id>=<base64 of 32 bytes>` per line, the
+    /// first key active. Default: `<data-dir>/keyring`, created (mode 0600)
+    /// on the first start; a path given here must exist (a mounted Secret).
+    #[arg(long, env = "PORTAL_KEYRING")]
+    pub keyring: Option<PathBuf>,
+
     /// Whether local accounts may sign in with a password. Turn it off once
     /// single sign-on works (`--local-sign-in false`); `portal admin` still works.
     #[arg(long, env = "PORTAL_LOCAL_SIGN_IN", default_value_t = true, action = clap::ArgAction::Set)]
@@ -221,6 +228,7 @@ impl Default for ServeArgs {
             local_sign_in: true,
             kubernetes: KubernetesChoice::Auto,
             regions: Vec::new(),
+            keyring: None,
         }
     }
 }

@@ -57,18 +57,32 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
         None => None,
     };
     let (kubernetes, clusters) = connect_regions(common, args).await?;
+    let keyring =
+        crate::apps::open_keyring(store.as_ref(), args.keyring.as_deref(), &common.data_dir)
+            .await
+            .map_err(anyhow::Error::msg)?;
+    let git = crate::git::Git::new(common.data_dir.join("git"));
+    // The poller's Lease lives in the first region's cluster.
+    let poller = clusters.first().map(|(_, client)| {
+        crate::apps::poller::start(store.clone(), keyring.clone(), git.clone(), client.clone())
+    });
     let running: Vec<_> = clusters
         .into_iter()
         .map(|(name, client)| start_region(store.clone(), name, client))
         .collect();
     let state = AppState {
         leptos_options: http::leptos_options(args),
-        store,
+        store: store.clone(),
         kubernetes: Some(kubernetes),
         regions: running
             .iter()
             .map(|region| region.connection.clone())
             .collect(),
+        webhooks: Some(Arc::new(crate::apps::webhooks::Webhooks {
+            store: store.clone(),
+            keyring: keyring.clone(),
+            poller: poller.as_ref().map(|(handle, _)| handle.clone()),
+        })),
     };
     let app = http::router(state, args, sso).map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(args.listen)
@@ -86,8 +100,12 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
     .await
     .context("the HTTP server failed")?;
     // Give the Leases up, so another replica takes over at once.
-    for region in &running {
-        let release = region.elector.release();
+    let electors = running
+        .iter()
+        .map(|region| region.elector.clone())
+        .chain(poller.map(|(_, elector)| elector));
+    for elector in electors {
+        let release = elector.release();
         match tokio::time::timeout(std::time::Duration::from_secs(5), release).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::warn!(%error, "cannot release the engine's lease"),

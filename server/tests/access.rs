@@ -74,6 +74,7 @@ async fn portal() -> (Router, Vec<Visitor>, tempfile::TempDir) {
             store,
             kubernetes: None,
             regions: Vec::new(),
+            webhooks: None,
         },
         &args,
         None,

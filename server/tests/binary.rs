@@ -196,6 +196,12 @@ async fn serve_answers_and_stops_cleanly_on_sigterm() {
         .unwrap();
     assert_eq!(ready["store"], "sqlite");
     assert!(dir.path().join("portal.db").exists());
+    // The keyring of the embedded default: made on the first start, the owner's alone.
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let keyring = std::fs::metadata(dir.path().join("keyring")).unwrap();
+        assert_eq!(keyring.permissions().mode() & 0o777, 0o600);
+    }
 
     let status = running.terminate();
     assert!(status.success(), "exit status {status:?}");
@@ -209,6 +215,35 @@ async fn json_logs_are_one_object_a_line() {
     let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(parsed["level"], "INFO");
     running.terminate();
+}
+
+/// A keyring given with --keyring must exist, and one that cannot open
+/// what the store holds refuses to start, naming the key.
+#[test]
+fn a_missing_or_wrong_keyring_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("mounted-keyring");
+    let output = Command::new(env!("CARGO_BIN_EXE_portal"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--kubernetes",
+            "sandbox",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .arg("--keyring")
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stderr).to_string()
+        + &String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("mounted-keyring") && text.contains("cannot read it"),
+        "{text}"
+    );
 }
 
 fn kubectl(kubeconfig: &std::path::Path, arguments: &[&str]) -> String {

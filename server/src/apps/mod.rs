@@ -28,6 +28,49 @@ pub fn webhook_scope(app: uuid::Uuid, version: i64) -> Scope<'static> {
     }
 }
 
+/// Opens the keyring the portal seals with: the file `--keyring` names
+/// (which must exist), else `<data-dir>/keyring`, created on the first
+/// start. Refuses when a stored value was sealed with a key the keyring
+/// does not hold: nothing could open it.
+pub async fn open_keyring(
+    store: &dyn crate::store::Store,
+    given: Option<&std::path::Path>,
+    data_dir: &std::path::Path,
+) -> Result<std::sync::Arc<crate::crypto::Keyring>, String> {
+    let default = data_dir.join("keyring");
+    let (path, create) = match given {
+        Some(path) => (path.to_path_buf(), false),
+        None => (default, true),
+    };
+    let (keyring, created) =
+        crate::crypto::Keyring::open_or_create(&path, create).map_err(|error| error.to_string())?;
+    if created {
+        tracing::warn!(
+            "created a new keyring at {} (mode 0600): keep a copy; without it the repository credentials stored here cannot be read",
+            path.display()
+        );
+    }
+    let sealed = store
+        .sealed_app_values()
+        .await
+        .map_err(|error| format!("cannot read the sealed values: {error}"))?;
+    let mut rows_per_key: std::collections::BTreeMap<String, usize> = Default::default();
+    for value in &sealed {
+        let id = crate::crypto::key_id_of(value).unwrap_or("(unreadable)");
+        *rows_per_key.entry(id.to_string()).or_default() += 1;
+    }
+    if let Some((missing, rows)) = rows_per_key.iter().find(|(id, _)| !keyring.contains(id)) {
+        return Err(format!(
+            "{rows} stored value(s) are sealed with key {missing:?}, which the keyring {} does not hold: give it the key (keys are tried by id), or nothing sealed with it can be read",
+            path.display()
+        ));
+    }
+    for (id, rows) in &rows_per_key {
+        tracing::info!(key = %id, rows, "sealed values per key");
+    }
+    Ok(std::sync::Arc::new(keyring))
+}
+
 /// The longest app name: it names the namespaces `<app>-<environment>`,
 /// which must stay DNS labels of at most 63 characters.
 pub const MAX_APP_NAME: usize = 40;

@@ -98,6 +98,42 @@ impl Poller {
     }
 }
 
+/// How the poller is known in the cluster: its Lease (it creates no objects).
+pub const LEASE: &str = "dscloud-git-poller";
+
+/// Starts the poller, acting only while this replica holds its Lease in
+/// `client`'s cluster; returns its wake-up and the elector (released at
+/// shutdown).
+pub fn start(
+    store: Arc<dyn Store>,
+    keyring: Arc<Keyring>,
+    git: Git,
+    client: kube::Client,
+) -> (
+    crate::engine::Handle<Uuid>,
+    Arc<crate::engine::LeaderElector>,
+) {
+    use crate::engine::{LeaderElector, Leadership, leader};
+    let leadership = Leadership::new("git-poller");
+    let elector = Arc::new(LeaderElector::new(
+        client,
+        &leader::namespace(),
+        LEASE,
+        leader::identity(),
+        store.clone(),
+        leadership.clone(),
+    ));
+    let runner = Arc::new(
+        Poller::new(store, keyring, git)
+            .runner(8)
+            .with_leadership(leadership),
+    );
+    tokio::spawn(elector.clone().run());
+    let handle = runner.handle();
+    tokio::spawn(async move { runner.run(std::future::pending()).await });
+    (handle, elector)
+}
+
 /// When to look next: the interval with up to 10% jitter (so apps
 /// registered together do not poll together), longer after failures.
 fn next_poll(app: &AppRecord, failed: bool) -> chrono::DateTime<Utc> {

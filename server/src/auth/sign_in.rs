@@ -263,10 +263,11 @@ pub async fn identify(
 }
 
 /// Paths outside the page and server-function tables that anyone may reach:
-/// signing in itself, health, the front end's static files, the editor schema.
+/// signing in itself, health, the front end's static files, the editor
+/// schema, and the forges' push webhooks (each checks its own signature).
 fn is_public(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz" | "/favicon.ico")
-        || ["/auth/", "/pkg/", "/schema/"]
+        || ["/auth/", "/pkg/", "/schema/", "/hooks/apps/"]
             .iter()
             .any(|prefix| path.starts_with(prefix))
 }

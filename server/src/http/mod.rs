@@ -40,6 +40,8 @@ pub struct AppState {
     pub kubernetes: Option<app::kubernetes::KubernetesTarget>,
     /// The regions databases are provisioned in (empty without Kubernetes).
     pub regions: Vec<RegionConnection>,
+    /// Push webhooks of the apps (none without a keyring).
+    pub webhooks: Option<Arc<crate::apps::webhooks::Webhooks>>,
 }
 
 /// The name cargo-leptos gives the compiled front end (`pkg/<name>.wasm`, `.js`, `.css`).
@@ -198,6 +200,21 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
             )
         })
         .route(audit_export::PATH, get(audit_export::export))
+        .route(crate::apps::webhooks::PATH, {
+            let webhooks = state.webhooks.clone();
+            axum::routing::post(
+                move |axum::extract::Path(name): axum::extract::Path<String>,
+                      headers: axum::http::HeaderMap,
+                      body: axum::body::Bytes| async move {
+                    match webhooks {
+                        Some(webhooks) => webhooks.receive(&name, &headers, body).await,
+                        None => axum::response::IntoResponse::into_response(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                        ),
+                    }
+                },
+            )
+        })
         .route(
             crate::databases::events::PATH,
             get(

@@ -172,6 +172,10 @@ pub trait AppStore: Send + Sync {
     /// delivery was seen before (a replay).
     async fn record_webhook(&self, id: Uuid, delivery_id: &str) -> StoreResult<bool>;
 
+    /// Every sealed value the apps hold (credentials, webhook secrets), to
+    /// check at start-up that the keyring can open them all.
+    async fn sealed_app_values(&self) -> StoreResult<Vec<String>>;
+
     /// Newest first.
     async fn releases(
         &self,

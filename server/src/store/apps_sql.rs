@@ -338,6 +338,18 @@ macro_rules! impl_app_store {
                 Ok(fresh)
             }
 
+            async fn sealed_app_values(&self) -> $crate::store::StoreResult<Vec<String>> {
+                let rows: Vec<(Option<String>, String)> = sqlx::query_as(
+                    "SELECT credentials_sealed, webhook_secret_sealed FROM apps",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .flat_map(|(credentials, webhook)| credentials.into_iter().chain([webhook]))
+                    .collect())
+            }
+
             async fn releases(
                 &self,
                 app: uuid::Uuid,
