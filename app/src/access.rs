@@ -41,7 +41,10 @@ pub const PAGES: &[(&str, Access)] = &[
     // Not a page: the database's live status (server-sent events).
     ("/databases/{id}/events", CUSTOMERS),
     ("/apps", DEVELOPERS),
+    ("/apps/new", DEVELOPERS),
     ("/apps/validate", DEVELOPERS),
+    ("/apps/{name}", DEVELOPERS),
+    ("/apps/{name}/releases/{sha}", DEVELOPERS),
     ("/deploys", DEVELOPERS),
     ("/secrets", DEVELOPERS),
     ("/admin/users", ADMINS),
@@ -69,6 +72,11 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     ("reveal_database_password", CUSTOMERS),
     ("rotate_database_password", CUSTOMERS),
     ("change_database", CUSTOMERS),
+    ("list_apps", DEVELOPERS),
+    ("register_app", DEVELOPERS),
+    ("app_detail", DEVELOPERS),
+    ("release_detail", DEVELOPERS),
+    ("rotate_webhook_secret", DEVELOPERS),
 ];
 
 /// The decision for a path; a `{name}` segment of a route matches any one

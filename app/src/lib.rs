@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod apps;
 #[cfg(feature = "ssr")]
 pub mod caller;
 mod components;

@@ -9,8 +9,8 @@ use leptos_router::{
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    AccountPage, AuditPage, ComingSoon, DatabasePage, DatabasesPage, Home, NewDatabasePage,
-    NotFound, SignIn, UsersPage, ValidatePage,
+    AccountPage, AppPage, AppsPage, AuditPage, ComingSoon, DatabasePage, DatabasesPage, Home,
+    NewAppPage, NewDatabasePage, NotFound, ReleasePage, SignIn, UsersPage, ValidatePage,
 };
 use crate::theme::current_theme;
 
@@ -69,17 +69,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/databases") view=DatabasesPage />
                     <Route path=path!("/databases/new") view=NewDatabasePage />
                     <Route path=path!("/databases/:id") view=DatabasePage />
-                    <Route
-                        path=path!("/apps")
-                        view=|| view! {
-                            <ComingSoon
-                                title="Apps"
-                                summary="Every repository with a dscloud.yaml: its microservices, jobs and cronjobs, per environment."
-                                available=("/apps/validate", "Check a dscloud.yaml")
-                            />
-                        }
-                    />
+                    <Route path=path!("/apps") view=AppsPage />
+                    <Route path=path!("/apps/new") view=NewAppPage />
                     <Route path=path!("/apps/validate") view=ValidatePage />
+                    <Route path=path!("/apps/:name") view=AppPage />
+                    <Route path=path!("/apps/:name/releases/:sha") view=ReleasePage />
                     <Route path=path!("/sign-in") view=SignIn />
                     <Route
                         path=path!("/deploys")

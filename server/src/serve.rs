@@ -83,6 +83,12 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
             keyring: keyring.clone(),
             poller: poller.as_ref().map(|(handle, _)| handle.clone()),
         })),
+        apps: Some(Arc::new(crate::apps::service::AppService::new(
+            store.clone(),
+            keyring.clone(),
+            git,
+            poller.as_ref().map(|(handle, _)| handle.clone()),
+        ))),
     };
     let app = http::router(state, args, sso).map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(args.listen)

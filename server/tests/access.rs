@@ -75,6 +75,7 @@ async fn portal() -> (Router, Vec<Visitor>, tempfile::TempDir) {
             kubernetes: None,
             regions: Vec::new(),
             webhooks: None,
+            apps: None,
         },
         &args,
         None,

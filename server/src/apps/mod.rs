@@ -5,6 +5,7 @@
 pub mod poller;
 pub mod release;
 pub mod service;
+mod views;
 pub mod webhooks;
 
 use crate::crypto::Scope;

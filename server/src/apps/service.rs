@@ -67,6 +67,10 @@ impl AppService {
         }
     }
 
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
     fn actor(caller: &Caller) -> Result<(Uuid, Role, Actor), ServiceError> {
         let id = caller
             .user_id
@@ -371,9 +375,15 @@ impl AppService {
     }
 }
 
-/// An app name: a DNS label short enough to name `<app>-<environment>`.
+/// An app name: a DNS label short enough to name `<app>-<environment>`,
+/// and not one of the apps pages' own paths.
 pub fn check_app_name(name: &str) -> Result<(), ServiceError> {
     use app::names::{LabelProblem, dns_label};
+    if ["new", "validate"].contains(&name) {
+        return Err(ServiceError::Invalid(format!(
+            "{name:?} is taken by the portal's own pages: choose another name"
+        )));
+    }
     dns_label(name, MAX_APP_NAME).map_err(|problem| {
         ServiceError::Invalid(match problem {
             LabelProblem::Empty => "give the app a name".to_string(),

@@ -42,6 +42,8 @@ pub struct AppState {
     pub regions: Vec<RegionConnection>,
     /// Push webhooks of the apps (none without a keyring).
     pub webhooks: Option<Arc<crate::apps::webhooks::Webhooks>>,
+    /// The apps pages' service (none without a keyring).
+    pub apps: Option<Arc<crate::apps::service::AppService>>,
 }
 
 /// The name cargo-leptos gives the compiled front end (`pkg/<name>.wasm`, `.js`, `.css`).
@@ -115,6 +117,10 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
         state.regions.clone(),
     ));
     let databases: Arc<dyn app::databases::Databases> = database_service.clone();
+    let apps: Option<Arc<dyn app::apps::Apps>> = state
+        .apps
+        .clone()
+        .map(|service| service as Arc<dyn app::apps::Apps>);
     let context = {
         let store = state.store.clone();
         let kubernetes = state.kubernetes.clone();
@@ -134,6 +140,9 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
             provide_context(renderer.clone());
             provide_context(accounts.clone());
             provide_context(databases.clone());
+            if let Some(apps) = apps.clone() {
+                provide_context(apps);
+            }
             provide_context(sign_in_options.clone());
             provide_viewer();
             security::provide_request_nonce();

@@ -1,0 +1,198 @@
+//! Applications as developers see them: each a git repository the portal
+//! follows, its releases (each new head of the tracked branch) and what its
+//! `dscloud.yaml` describes. The types both sides share and the server
+//! functions' thin shells; the `Apps` service the server provides checks
+//! the caller (developers see every app; maintainers and admins change one).
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+mod service;
+#[cfg(feature = "ssr")]
+pub use service::Apps;
+
+/// Apps on one page of the list.
+pub const APPS_PAGE_SIZE: u32 = 25;
+
+/// One app in the list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppSummary {
+    pub name: String,
+    pub repository_url: String,
+    pub branch: String,
+    /// The newest release: short SHA and subject.
+    pub last_commit: Option<CommitLine>,
+    /// RFC 3339; `None` until the first poll after registration.
+    pub last_polled_at: Option<String>,
+    /// Why the last poll failed, if it did.
+    pub last_error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitLine {
+    pub sha: String,
+    pub subject: String,
+    pub accepted: bool,
+}
+
+impl CommitLine {
+    pub fn short(&self) -> &str {
+        self.sha.get(..7).unwrap_or(&self.sha)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppList {
+    pub items: Vec<AppSummary>,
+    pub total: u64,
+    pub page: u32,
+    pub page_size: u32,
+}
+
+impl AppList {
+    pub fn pages(&self) -> u32 {
+        crate::accounts::page_count(self.total, self.page_size)
+    }
+}
+
+/// The register form. Credentials are optional: a token for HTTPS, a
+/// deploy key for SSH.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterAppForm {
+    pub name: String,
+    pub repository_url: String,
+    #[serde(default)]
+    pub branch: String,
+    #[serde(default)]
+    pub poll_interval_seconds: String,
+    /// `none`, `token` or `ssh-key`.
+    #[serde(default)]
+    pub credentials_kind: String,
+    #[serde(default)]
+    pub credentials: String,
+    /// Other maintainers' usernames, separated by commas or spaces.
+    #[serde(default)]
+    pub maintainers: String,
+}
+
+/// A registered app, with its webhook secret: shown this once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registered {
+    pub name: String,
+    /// The path of its push webhook (the page prefixes the portal's address).
+    pub webhook_path: String,
+    pub webhook_secret: String,
+}
+
+/// One release in an app's list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseSummary {
+    pub sha: String,
+    pub subject: String,
+    pub author: String,
+    pub committed_at: String,
+    pub accepted: bool,
+    /// Errors that rejected it.
+    pub errors: u32,
+    pub commits: u32,
+    pub force_pushed: bool,
+    pub created_at: String,
+}
+
+impl ReleaseSummary {
+    pub fn short(&self) -> &str {
+        self.sha.get(..7).unwrap_or(&self.sha)
+    }
+}
+
+/// An app's page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppDetail {
+    pub name: String,
+    pub repository_url: String,
+    pub branch: String,
+    pub poll_interval_seconds: u32,
+    /// `token` or `ssh-key`; never the value.
+    pub credentials: Option<String>,
+    pub webhook_path: String,
+    pub maintainers: Vec<String>,
+    /// Whether the caller may change it (a maintainer or an admin).
+    pub may_change: bool,
+    pub last_polled_at: Option<String>,
+    pub last_webhook_at: Option<String>,
+    pub last_error: Option<String>,
+    pub failures: u32,
+    /// The `dscloud.yaml` of the newest accepted release, for its components.
+    pub latest_accepted: Option<ReleaseSummary>,
+    pub dscloud_yaml: Option<String>,
+    /// Newest first.
+    pub releases: Vec<ReleaseSummary>,
+    pub releases_total: u64,
+}
+
+/// A release's page: the commit, its file and what the checks found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseDetail {
+    pub app: String,
+    pub summary: ReleaseSummary,
+    pub author_email: String,
+    pub previous_sha: Option<String>,
+    /// The commits it brings, newest first: (sha, subject, author).
+    pub commits: Vec<(String, String, String)>,
+    pub commits_truncated: bool,
+    pub dscloud_yaml: Option<String>,
+    /// (line, column, path, message, error?)
+    pub problems: Vec<(u64, u64, String, String, bool)>,
+}
+
+#[cfg(feature = "ssr")]
+fn apps() -> Result<(crate::caller::Caller, std::sync::Arc<dyn Apps>), ServerFnError> {
+    let service = use_context::<std::sync::Arc<dyn Apps>>()
+        .ok_or_else(|| ServerFnError::new("apps are not available on this server"))?;
+    Ok((crate::caller::Caller::current(), service))
+}
+
+#[cfg(feature = "ssr")]
+use crate::caller::{authorize, refuse};
+
+#[server(endpoint = "list_apps")]
+pub async fn list_apps(search: String, page: u32) -> Result<AppList, ServerFnError> {
+    authorize("list_apps")?;
+    let (caller, service) = apps()?;
+    service.list(&caller, search, page).await.map_err(refuse)
+}
+
+/// Registers an app after checking its repository; returns its webhook
+/// secret, shown once.
+#[server(endpoint = "register_app")]
+pub async fn register_app(form: RegisterAppForm) -> Result<Registered, ServerFnError> {
+    authorize("register_app")?;
+    let (caller, service) = apps()?;
+    service.register(&caller, form).await.map_err(refuse)
+}
+
+#[server(endpoint = "app_detail")]
+pub async fn fetch_app(name: String) -> Result<AppDetail, ServerFnError> {
+    authorize("app_detail")?;
+    let (caller, service) = apps()?;
+    service.detail(&caller, &name).await.map_err(refuse)
+}
+
+#[server(endpoint = "release_detail")]
+pub async fn fetch_release(name: String, sha: String) -> Result<ReleaseDetail, ServerFnError> {
+    authorize("release_detail")?;
+    let (caller, service) = apps()?;
+    service.release(&caller, &name, &sha).await.map_err(refuse)
+}
+
+/// A new webhook secret, shown once; the old one stops working.
+#[server(endpoint = "rotate_webhook_secret")]
+pub async fn rotate_webhook_secret(name: String) -> Result<String, ServerFnError> {
+    authorize("rotate_webhook_secret")?;
+    let (caller, service) = apps()?;
+    service
+        .rotate_webhook_secret(&caller, &name)
+        .await
+        .map_err(refuse)
+}

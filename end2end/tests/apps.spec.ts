@@ -1,0 +1,149 @@
+import { Browser, expect, test } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { E2E_CUSTOMER, E2E_DEVELOPER, E2E_PASSWORD } from '../accounts';
+
+// A developer registers an app from a git repository this test makes, sees
+// what its dscloud.yaml describes, pushes commits (the test runs git) and
+// watches the releases appear; a customer sees none of it.
+
+const VALID = `microservices:
+  orders-api:
+    description: Takes the orders
+    environmentConfiguration:
+      dev:
+        LOG_LEVEL: debug
+      prod:
+        LOG_LEVEL: warn
+    secretValues:
+      - DATABASE_PASSWORD
+`;
+// A typo the checks name at line 3.
+const BROKEN = `microservices:
+  orders-api:
+    secretValue:
+      - DATABASE_PASSWORD
+`;
+
+function git(cwd: string, ...args: string[]) {
+  return execFileSync('git', args, { cwd, env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', HOME: cwd } }).toString().trim();
+}
+
+/** A bare repository and a working copy that pushes to it; returns both paths. */
+function repository() {
+  const root = mkdtempSync(join(tmpdir(), 'portal-e2e-git-'));
+  const bare = join(root, 'app.git');
+  const work = join(root, 'work');
+  mkdirSync(work);
+  git(root, 'init', '--quiet', '--bare', '--initial-branch=main', 'app.git');
+  git(work, 'init', '--quiet', '--initial-branch=main');
+  git(work, 'config', 'user.name', 'Dana Developer');
+  git(work, 'config', 'user.email', 'dana@example.test');
+  git(work, 'remote', 'add', 'origin', bare);
+  const commit = (file: string, message: string) => {
+    writeFileSync(join(work, 'dscloud.yaml'), file);
+    git(work, 'add', '--all');
+    git(work, 'commit', '--quiet', '-m', message);
+    git(work, 'push', '--quiet', 'origin', 'HEAD:refs/heads/main');
+    return git(work, 'rev-parse', 'HEAD');
+  };
+  return { url: `file://${bare}`, commit };
+}
+
+async function signedInAs(browser: Browser, baseURL: string | undefined, username: string, next: string, javaScriptEnabled = true) {
+  const context = await browser.newContext({ baseURL, javaScriptEnabled, storageState: { cookies: [], origins: [] } });
+  const page = await context.newPage();
+  await page.goto(`/sign-in?next=${next}`);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(E2E_PASSWORD);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(page).toHaveURL(next);
+  return { context, page };
+}
+
+test('a developer registers an app, sees its components and watches pushed commits become releases', async ({ browser, baseURL }) => {
+  test.setTimeout(60_000);
+  const repo = repository();
+  const first = repo.commit(VALID, 'First version');
+  const name = `orders-${Date.now().toString(36)}`;
+  const { context, page } = await signedInAs(browser, baseURL, E2E_DEVELOPER, '/apps');
+
+  await page.getByRole('link', { name: 'Register app' }).first().click();
+  await expect(page).toHaveURL('/apps/new');
+  const form = page.getByRole('form', { name: 'Register app' });
+  await form.getByRole('textbox', { name: /^Name/ }).fill(name);
+  await form.getByRole('textbox', { name: /^Repository URL/ }).fill(repo.url);
+  // The shortest interval, so the pushes below are seen within seconds.
+  await form.getByRole('spinbutton', { name: /Check for new commits/ }).fill('10');
+  await form.getByRole('button', { name: 'Register' }).click();
+  await expect(page.locator(`[data-registered="${name}"]`)).toBeVisible();
+  await expect(page.locator('[data-webhook-secret]')).toHaveText(/^[A-Za-z0-9_-]{43}$/);
+
+  await page.getByRole('link', { name: 'Open the app' }).click();
+  await expect(page).toHaveURL(`/apps/${name}`);
+  const component = page.locator('[data-component="orders-api"]');
+  await expect(component).toContainText('Takes the orders');
+  await expect(component).toContainText('DATABASE_PASSWORD');
+  await expect(component.locator('[data-environment="dev"]')).toContainText('LOG_LEVEL=debug');
+  await expect(component.locator('[data-environment="prod"]')).toContainText('LOG_LEVEL=warn');
+  await expect(page.locator(`[data-release="${first}"]`)).toContainText('accepted');
+
+  // Pushed while the page is open: the releases appear without a reload.
+  let navigations = 0;
+  page.on('framenavigated', (frame) => {
+    if (frame === page.mainFrame()) navigations += 1;
+  });
+  const broken = repo.commit(BROKEN, 'Rename a key');
+  await expect(page.locator(`[data-release="${broken}"]`)).toContainText('rejected', { timeout: 30_000 });
+  expect(navigations).toBe(0);
+
+  // The rejected release shows its problem at its line.
+  await page.locator(`[data-release="${broken}"] a`).click();
+  await expect(page.locator('[data-verdict="rejected"]')).toBeVisible();
+  await expect(page.locator('.source-line.marked[data-line="3"]')).toContainText('secretValue');
+  await expect(page.locator('[data-problems]')).toContainText('line 3');
+  await context.close();
+});
+
+test('a refusal says why, and the register form works without JavaScript', async ({ browser, baseURL }) => {
+  const broken = repository();
+  broken.commit(BROKEN, 'Broken from the start');
+  const { context, page } = await signedInAs(browser, baseURL, E2E_DEVELOPER, '/apps/new');
+  let form = page.getByRole('form', { name: 'Register app' });
+  await form.getByRole('textbox', { name: /^Name/ }).fill(`broken-${Date.now().toString(36)}`);
+  await form.getByRole('textbox', { name: /^Repository URL/ }).fill(broken.url);
+  await form.getByRole('button', { name: 'Register' }).click();
+  await expect(page.getByRole('alert')).toContainText('line 3, column 5');
+  await context.close();
+
+  const valid = repository();
+  valid.commit(VALID, 'Ready');
+  const name = `plain-${Date.now().toString(36)}`;
+  const plain = await signedInAs(browser, baseURL, E2E_DEVELOPER, '/apps/new', false);
+  form = plain.page.getByRole('form', { name: 'Register app' });
+  await form.getByRole('textbox', { name: /^Name/ }).fill(name);
+  await form.getByRole('textbox', { name: /^Repository URL/ }).fill(valid.url);
+  await form.getByRole('button', { name: 'Register' }).click();
+  await plain.page.goto(`/apps?q=${name}`);
+  await expect(plain.page.locator(`[data-app="${name}"]`)).toBeVisible();
+  await plain.context.close();
+});
+
+test('a customer sees no app', async ({ browser, baseURL }) => {
+  const context = await browser.newContext({ baseURL, storageState: { cookies: [], origins: [] } });
+  const page = await context.newPage();
+  await page.goto('/sign-in?next=/databases');
+  await page.getByLabel('Username').fill(E2E_CUSTOMER);
+  await page.getByLabel('Password').fill(E2E_PASSWORD);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(page).toHaveURL('/databases');
+  for (const path of ['/apps', '/apps/new', '/apps/anything']) {
+    const response = await page.goto(path);
+    expect(response?.status(), path).toBe(403);
+  }
+  const api = await page.request.post('/api/list_apps', { form: { search: '', page: '1' } });
+  expect(api.status()).toBe(403);
+  await context.close();
+});
