@@ -84,6 +84,7 @@ bench:
 	cargo bench -p server --bench dscloud
 	cargo bench -p server --bench provisioning
 	cargo bench -p server --bench database_list
+	cargo bench -p server --bench apps
 
 clean:
 	cargo clean

@@ -77,6 +77,8 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     ("app_detail", DEVELOPERS),
     ("release_detail", DEVELOPERS),
     ("rotate_webhook_secret", DEVELOPERS),
+    ("update_app", DEVELOPERS),
+    ("delete_app", DEVELOPERS),
 ];
 
 /// The decision for a path; a `{name}` segment of a route matches any one

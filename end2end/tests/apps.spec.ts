@@ -104,6 +104,22 @@ test('a developer registers an app, sees its components and watches pushed commi
   await expect(page.locator('[data-verdict="rejected"]')).toBeVisible();
   await expect(page.locator('.source-line.marked[data-line="3"]')).toContainText('secretValue');
   await expect(page.locator('[data-problems]')).toContainText('line 3');
+
+  // Fixed with a changed variable: its page says what changed since the
+  // release before it and shows each environment's Kubernetes objects.
+  const fixed = repo.commit(VALID.replace('LOG_LEVEL: debug', 'LOG_LEVEL: info'), 'Quieter in dev');
+  await page.goto(`/apps/${name}`);
+  await expect(page.locator(`[data-release="${fixed}"]`)).toContainText('accepted', { timeout: 30_000 });
+  await page.locator(`[data-release="${fixed}"] a`).click();
+  await expect(page.locator('[data-verdict="accepted"]')).toBeVisible();
+  await expect(page.locator('[data-objects]')).toContainText('kind: Deployment');
+  await page.getByRole('button', { name: 'prod', exact: true }).click();
+  await expect(page.locator('[data-objects]')).toContainText('warn');
+
+  // A maintainer gets a new webhook secret, shown once.
+  await page.goto(`/apps/${name}`);
+  await page.getByRole('button', { name: 'New webhook secret' }).click();
+  await expect(page.locator('[data-webhook-secret]')).toHaveText(/^[A-Za-z0-9_-]{43}$/);
   await context.close();
 });
 

@@ -497,3 +497,104 @@ fn hmac_hex(secret: &[u8], body: &[u8]) -> String {
         .map(|byte| format!("{byte:02x}"))
         .collect()
 }
+
+#[tokio::test]
+async fn maintainers_change_settings_others_cannot_and_deleting_takes_everything() {
+    use app::apps::{AppSettingsForm, Apps};
+    let bed = bed().await;
+    let repository = Repository::new();
+    repository.commit(&[("dscloud.yaml", VALID_FILE)], "First");
+    repository.push("main");
+    repository.push("release");
+    let app = bed
+        .service
+        .register(&bed.dana, registration("orders", &repository.url()))
+        .await
+        .unwrap()
+        .app;
+    let erin = support::user(bed.store.as_ref(), "erin", Role::Developer).await;
+    let erin = Caller {
+        username: Some("erin".into()),
+        role: Some(Role::Developer),
+        session_hash: None,
+        address: None,
+        user_id: Some(erin.id.to_string()),
+    };
+    let settings = |branch: &str, interval: &str| AppSettingsForm {
+        name: "orders".into(),
+        branch: branch.into(),
+        poll_interval_seconds: interval.into(),
+        credentials_kind: "keep".into(),
+        credentials: String::new(),
+    };
+    // Every developer sees it; only its maintainers change it.
+    assert!(
+        !bed.service
+            .detail(&erin, "orders")
+            .await
+            .unwrap()
+            .may_change
+    );
+    assert!(matches!(
+        Apps::update(&bed.service, &erin, settings("release", "")).await,
+        Err(ServiceError::Forbidden(_))
+    ));
+    let message = invalid(Apps::update(&bed.service, &bed.dana, settings("nope", "")).await);
+    assert!(message.contains("no branch \"nope\""), "{message}");
+    let message = invalid(Apps::update(&bed.service, &bed.dana, settings("", "5")).await);
+    assert!(message.contains("10 to 86400"), "{message}");
+    Apps::update(&bed.service, &bed.dana, settings("release", "120"))
+        .await
+        .unwrap();
+    let changed = bed.store.app(app.id).await.unwrap();
+    assert_eq!(
+        (changed.branch.as_str(), changed.poll_interval_seconds),
+        ("release", 120)
+    );
+    // A new webhook secret: the old one no longer opens.
+    let secret = Apps::rotate_webhook_secret(&bed.service, &bed.dana, "orders")
+        .await
+        .unwrap();
+    let rotated = bed.store.app(app.id).await.unwrap();
+    assert_eq!(rotated.webhook_secret_version, 2);
+    let opened = bed
+        .keyring
+        .open_text(
+            &server::apps::webhook_scope(app.id, 2),
+            &rotated.webhook_secret_sealed,
+        )
+        .unwrap();
+    assert_eq!(opened.expose_secret(), secret);
+    // Deleting: the name typed, by a maintainer.
+    let message = invalid(Apps::delete(&bed.service, &bed.dana, "orders", "order").await);
+    assert!(message.contains("type the app's name"), "{message}");
+    assert!(matches!(
+        Apps::delete(&bed.service, &erin, "orders", "orders").await,
+        Err(ServiceError::Forbidden(_))
+    ));
+    Apps::delete(&bed.service, &bed.dana, "orders", "orders")
+        .await
+        .unwrap();
+    bed.nothing_created().await;
+    let audit = bed
+        .store
+        .list_audit(&server::store::AuditQuery {
+            limit: 20,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit
+        .items
+        .iter()
+        .map(|event| event.action.as_str())
+        .collect();
+    for expected in [
+        "app.register",
+        "app.settings.change",
+        "app.webhook_secret.rotate",
+        "app.delete",
+    ] {
+        assert!(actions.contains(&expected), "{expected} in {actions:?}");
+    }
+}

@@ -7,6 +7,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub mod diff;
 #[cfg(feature = "ssr")]
 mod service;
 #[cfg(feature = "ssr")]
@@ -74,6 +75,21 @@ pub struct RegisterAppForm {
     /// Other maintainers' usernames, separated by commas or spaces.
     #[serde(default)]
     pub maintainers: String,
+}
+
+/// A maintainer's change of an app's settings. Credentials: `keep` (the
+/// default), `none` (remove them), `token` or `ssh-key` (replace them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppSettingsForm {
+    pub name: String,
+    #[serde(default)]
+    pub branch: String,
+    #[serde(default)]
+    pub poll_interval_seconds: String,
+    #[serde(default)]
+    pub credentials_kind: String,
+    #[serde(default)]
+    pub credentials: String,
 }
 
 /// A registered app, with its webhook secret: shown this once.
@@ -144,6 +160,10 @@ pub struct ReleaseDetail {
     pub dscloud_yaml: Option<String>,
     /// (line, column, path, message, error?)
     pub problems: Vec<(u64, u64, String, String, bool)>,
+    /// What changed against the previous release's file, in lines.
+    pub changes: Vec<String>,
+    /// The environments its file deploys to, for its Kubernetes objects.
+    pub environments: Vec<String>,
 }
 
 #[cfg(feature = "ssr")]
@@ -195,4 +215,26 @@ pub async fn rotate_webhook_secret(name: String) -> Result<String, ServerFnError
         .rotate_webhook_secret(&caller, &name)
         .await
         .map_err(refuse)
+}
+
+/// Changes an app's branch, poll interval or credentials (its maintainers
+/// and admins only).
+#[server(endpoint = "update_app")]
+pub async fn update_app(form: AppSettingsForm) -> Result<(), ServerFnError> {
+    authorize("update_app")?;
+    let (caller, service) = apps()?;
+    service.update(&caller, form).await.map_err(refuse)
+}
+
+/// Deletes an app and its releases; `confirm_name` must repeat its name.
+#[server(endpoint = "delete_app")]
+pub async fn delete_app(name: String, confirm_name: String) -> Result<(), ServerFnError> {
+    authorize("delete_app")?;
+    let (caller, service) = apps()?;
+    service
+        .delete(&caller, &name, &confirm_name)
+        .await
+        .map_err(refuse)?;
+    leptos_axum::redirect("/apps");
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! What the apps pages' server functions need from the server.
 
-use super::{AppDetail, AppList, RegisterAppForm, Registered, ReleaseDetail};
+use super::{AppDetail, AppList, AppSettingsForm, RegisterAppForm, Registered, ReleaseDetail};
 use crate::caller::{Caller, ServiceError};
 
 /// Apps: every developer sees every app; registering needs the developer
@@ -30,4 +30,11 @@ pub trait Apps: Send + Sync + 'static {
         caller: &Caller,
         name: &str,
     ) -> Result<String, ServiceError>;
+    async fn update(&self, caller: &Caller, form: AppSettingsForm) -> Result<(), ServiceError>;
+    async fn delete(
+        &self,
+        caller: &Caller,
+        name: &str,
+        confirm_name: &str,
+    ) -> Result<(), ServiceError>;
 }

@@ -12,7 +12,9 @@ use leptos_router::hooks::use_params_map;
 
 use super::databases::short_time;
 use crate::accounts::server_message;
-use crate::apps::{AppDetail, ReleaseSummary, fetch_app};
+use crate::apps::{
+    AppDetail, DeleteApp, ReleaseSummary, RotateWebhookSecret, UpdateApp, fetch_app,
+};
 use crate::dscloud::{Common, DscloudFile, check};
 
 /// The usual promotion order, for showing environments.
@@ -82,7 +84,68 @@ fn app_view(detail: AppDetail) -> impl IntoView {
             <dt>"Push webhook"</dt><dd><code>{detail.webhook_path.clone()}</code></dd>
             <dt>"Maintainers"</dt><dd>{detail.maintainers.join(", ")}</dd>
         </dl>
-        {(!detail.may_change).then(|| view! { <p class="hint">"Only its maintainers and admins change this app."</p> })}
+        {if detail.may_change {
+            view! { <Settings name=detail.name.clone() branch=detail.branch.clone() interval=detail.poll_interval_seconds /> }.into_any()
+        } else {
+            view! { <p class="hint">"Only its maintainers and admins change this app."</p> }.into_any()
+        }}
+    }
+}
+
+/// What a maintainer may change: branch, interval, credentials, the webhook
+/// secret (a new one, shown once), or the app itself (type its name).
+#[component]
+fn Settings(name: String, branch: String, interval: u32) -> impl IntoView {
+    let update = ServerAction::<UpdateApp>::new();
+    let rotate = ServerAction::<RotateWebhookSecret>::new();
+    let delete = ServerAction::<DeleteApp>::new();
+    let outcome = |result: Option<Result<(), ServerFnError>>, done: &'static str| {
+        result.map(|result| match result {
+            Ok(()) => view! { <p class="status status-ok" role="status">{done}</p> }.into_any(),
+            Err(error) => {
+                view! { <p class="status status-error" role="alert">{server_message(&error)}</p> }
+                    .into_any()
+            }
+        })
+    };
+    let (settings_name, rotate_name, delete_name) = (name.clone(), name.clone(), name.clone());
+    let confirm_label = format!("Type {name} to delete the app and its releases");
+    view! {
+        <section class="app-settings" aria-label="Change the app">
+            {move || outcome(update.value().get(), "Saved. The next check uses it.")}
+            <ActionForm action=update attr:class="stacked-form" attr:aria-label="App settings">
+                <input type="hidden" name="form[name]" value=settings_name />
+                <label>"Branch"<input name="form[branch]" value=branch maxlength="255" spellcheck="false" /></label>
+                <label>"Check every (seconds)"<input name="form[poll_interval_seconds]" type="number" min="10" max="86400" value=interval.to_string() /></label>
+                <label>
+                    "Credentials"
+                    <select name="form[credentials_kind]">
+                        <option value="keep" selected>"Keep as they are"</option>
+                        <option value="none">"Remove them"</option>
+                        <option value="token">"Replace with an access token"</option>
+                        <option value="ssh-key">"Replace with an SSH deploy key"</option>
+                    </select>
+                </label>
+                <label>"New token or key"<textarea name="form[credentials]" rows="2" spellcheck="false" autocomplete="off"></textarea></label>
+                <button type="submit" class="button-secondary">"Save settings"</button>
+            </ActionForm>
+            {move || rotate.value().get().map(|result| match result {
+                Ok(secret) => view! {
+                    <p class="status status-ok" role="status">"The new webhook secret, shown this once: " <code data-webhook-secret="">{secret}</code></p>
+                }.into_any(),
+                Err(error) => view! { <p class="status status-error" role="alert">{server_message(&error)}</p> }.into_any(),
+            })}
+            <ActionForm action=rotate attr:aria-label="New webhook secret">
+                <input type="hidden" name="name" value=rotate_name />
+                <button type="submit" class="button-secondary">"New webhook secret"</button>
+            </ActionForm>
+            {move || outcome(delete.value().get(), "Deleted.")}
+            <ActionForm action=delete attr:class="danger-zone" attr:aria-label="Delete the app">
+                <input type="hidden" name="name" value=delete_name />
+                <label>{confirm_label}<input name="confirm_name" autocomplete="off" spellcheck="false" /></label>
+                <button type="submit" class="button-danger">"Delete app"</button>
+            </ActionForm>
+        </section>
     }
 }
 

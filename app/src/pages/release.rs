@@ -7,6 +7,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use super::databases::short_time;
+use super::validate::render_manifests;
 use crate::accounts::server_message;
 use crate::apps::{ReleaseDetail, fetch_release};
 
@@ -62,6 +63,15 @@ fn release_view(detail: ReleaseDetail) -> impl IntoView {
                 detail.previous_sha.clone().unwrap_or_default().get(..7).unwrap_or_default()
             )}</p>
         })}
+        <h2>"What changed"</h2>
+        {if detail.changes.is_empty() {
+            view! { <p class="hint">{if detail.previous_sha.is_some() { "Nothing in dscloud.yaml." } else { "The first release." }}</p> }.into_any()
+        } else {
+            view! { <ul class="changes" data-changes="">{detail.changes.iter().map(|line| view! { <li>{line.clone()}</li> }).collect_view()}</ul> }.into_any()
+        }}
+        {(release.accepted && !detail.environments.is_empty()).then(|| view! {
+            <KubernetesObjects app=detail.app.clone() environments=detail.environments.clone() text=detail.dscloud_yaml.clone().unwrap_or_default() />
+        })}
         <h2>"Commits"</h2>
         <ol class="commits">
             {detail.commits.into_iter().map(|(sha, subject, author)| view! {
@@ -99,5 +109,35 @@ fn release_view(detail: ReleaseDetail) -> impl IntoView {
                 }
             }).collect_view()}
         </pre>
+    }
+}
+
+/// The Kubernetes objects one environment would get from this release.
+#[component]
+fn KubernetesObjects(app: String, environments: Vec<String>, text: String) -> impl IntoView {
+    let chosen = RwSignal::new(environments.first().cloned().unwrap_or_default());
+    let objects = Resource::new(
+        move || chosen.get(),
+        move |environment| render_manifests(text.clone(), app.clone(), environment),
+    );
+    view! {
+        <h2>"Kubernetes objects"</h2>
+        <div class="segmented" role="group" aria-label="Environment">
+            {environments.into_iter().map(|environment| {
+                let label = environment.clone();
+                let value = environment.clone();
+                view! {
+                    <button type="button" class="button-secondary"
+                        aria-pressed=move || (chosen.get() == environment).to_string()
+                        on:click=move |_| chosen.set(value.clone())>{label}</button>
+                }
+            }).collect_view()}
+        </div>
+        <Transition fallback=|| view! { <p class="hint">"Rendering…"</p> }>
+            {move || objects.get().map(|objects| match objects {
+                Ok(yaml) => view! { <pre class="source" data-objects="">{yaml}</pre> }.into_any(),
+                Err(error) => view! { <p class="status status-error" role="alert">{server_message(&error)}</p> }.into_any(),
+            })}
+        </Transition>
     }
 }

@@ -336,6 +336,129 @@ impl AppService {
         Ok(secret)
     }
 
+    /// A maintainer's change of branch, interval or credentials; a new
+    /// branch must exist (and be readable with the credentials given).
+    pub async fn update_settings(
+        &self,
+        caller: &Caller,
+        name: &str,
+        branch: Option<String>,
+        poll_interval_seconds: Option<u32>,
+        credentials: Option<Option<(CredentialsKind, SecretString)>>,
+    ) -> Result<(), ServiceError> {
+        let app = self.app_to_change(caller, name).await?;
+        let (_, _, actor) = Self::actor(caller)?;
+        if let Some(seconds) = poll_interval_seconds
+            && !POLL_SECONDS.contains(&seconds)
+        {
+            return Err(ServiceError::Invalid(format!(
+                "poll every {} to {} seconds",
+                POLL_SECONDS.start(),
+                POLL_SECONDS.end()
+            )));
+        }
+        let mut changes = Vec::new();
+        if let Some(Some((kind, value))) = &credentials
+            && value.expose_secret().trim().is_empty()
+        {
+            return Err(ServiceError::Invalid(format!(
+                "the {} is empty",
+                credentials_noun(*kind)
+            )));
+        }
+        if let Some(branch) = branch.filter(|branch| *branch != app.branch) {
+            check_branch(&branch)?;
+            // Checked with the credentials it will be read with.
+            let given = match &credentials {
+                Some(Some((CredentialsKind::Token, token))) => {
+                    Some(Credentials::Token(token.clone()))
+                }
+                Some(Some((CredentialsKind::SshKey, key))) => {
+                    Some(Credentials::SshKey(key.clone()))
+                }
+                Some(None) => None,
+                None => self.stored_credentials(&app)?,
+            };
+            let remote = Remote {
+                url: &app.repository_url,
+                credentials: given.as_ref(),
+            };
+            self.git
+                .head(&remote, &branch)
+                .await
+                .map_err(refused)?
+                .ok_or_else(|| refused(GitError::NoSuchBranch(branch.clone())))?;
+            changes.push((
+                AppSettings::Branch(branch.clone()),
+                json!({"branch": {"before": app.branch, "after": branch}}),
+            ));
+        }
+        if let Some(seconds) =
+            poll_interval_seconds.filter(|seconds| *seconds != app.poll_interval_seconds)
+        {
+            changes.push((
+                AppSettings::PollInterval(seconds),
+                json!({"poll_interval_seconds": {"before": app.poll_interval_seconds, "after": seconds}}),
+            ));
+        }
+        if let Some(credentials) = credentials {
+            let sealed = match &credentials {
+                Some((kind, value)) => Some(SealedCredentials {
+                    kind: *kind,
+                    sealed: self
+                        .keyring
+                        .seal(&credentials_scope(app.id), value.expose_secret().as_bytes())
+                        .map_err(|error| ServiceError::Unavailable(error.to_string()))?,
+                }),
+                None => None,
+            };
+            changes.push((
+                AppSettings::Credentials(sealed),
+                json!({"credentials": credentials.as_ref().map(|(kind, _)| kind.as_str())}),
+            ));
+        }
+        if changes.is_empty() {
+            return Ok(());
+        }
+        for (change, details) in changes {
+            let action = match change {
+                AppSettings::Credentials(_) => "app.credentials.replace",
+                _ => "app.settings.change",
+            };
+            self.store
+                .change_app(app.id, change)
+                .await
+                .map_err(|error| unavailable(&error))?;
+            audit(
+                self.store.as_ref(),
+                &actor,
+                action,
+                &format!("app:{}", app.name),
+                Outcome::Success,
+                details,
+            )
+            .await;
+        }
+        if let Some(poller) = &self.poller {
+            poller.changed(app.id);
+        }
+        Ok(())
+    }
+
+    fn stored_credentials(&self, app: &AppRecord) -> Result<Option<Credentials>, ServiceError> {
+        let Some(sealed) = &app.credentials else {
+            return Ok(None);
+        };
+        let value = self
+            .keyring
+            .open_text(&credentials_scope(app.id), &sealed.sealed)
+            .map_err(|error| ServiceError::Unavailable(error.to_string()))?;
+        Ok(Some(match sealed.kind {
+            CredentialsKind::Token => Credentials::Token(value),
+            CredentialsKind::SshKey => Credentials::SshKey(value),
+        }))
+    }
+
     pub async fn delete(&self, caller: &Caller, name: &str) -> Result<(), ServiceError> {
         let app = self.app_to_change(caller, name).await?;
         self.store

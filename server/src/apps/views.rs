@@ -2,8 +2,8 @@
 //! [`AppService`], turning records into what the pages show.
 
 use app::apps::{
-    APPS_PAGE_SIZE, AppDetail, AppList, AppSummary, CommitLine, RegisterAppForm, Registered,
-    ReleaseDetail, ReleaseSummary,
+    APPS_PAGE_SIZE, AppDetail, AppList, AppSettingsForm, AppSummary, CommitLine, RegisterAppForm,
+    Registered, ReleaseDetail, ReleaseSummary,
 };
 use app::caller::{Caller, ServiceError};
 use app::roles::Role;
@@ -93,18 +93,20 @@ impl app::apps::Apps for AppService {
             })
             .await
             .map_err(|error| unavailable(&error))?;
-        let mut items = Vec::with_capacity(found.items.len());
-        for app in found.items {
-            let newest = self
-                .store()
-                .releases(app.id, 1, 0)
-                .await
-                .map_err(|error| unavailable(&error))?
-                .items
-                .into_iter()
-                .next();
-            items.push(AppSummary {
-                last_commit: newest.map(|release| CommitLine {
+        let ids: Vec<uuid::Uuid> = found.items.iter().map(|app| app.id).collect();
+        let mut newest: std::collections::HashMap<uuid::Uuid, ReleaseRecord> = self
+            .store()
+            .newest_releases(&ids)
+            .await
+            .map_err(|error| unavailable(&error))?
+            .into_iter()
+            .map(|release| (release.app_id, release))
+            .collect();
+        let items = found
+            .items
+            .into_iter()
+            .map(|app| AppSummary {
+                last_commit: newest.remove(&app.id).map(|release| CommitLine {
                     sha: release.sha,
                     subject: release.subject,
                     accepted: release.accepted,
@@ -116,8 +118,8 @@ impl app::apps::Apps for AppService {
                 name: app.name,
                 repository_url: app.repository_url,
                 branch: app.branch,
-            });
-        }
+            })
+            .collect();
         Ok(AppList {
             items,
             total: found.total,
@@ -248,6 +250,31 @@ impl app::apps::Apps for AppService {
             Err(error) => return Err(unavailable(&error)),
         };
         let text = |value: &serde_json::Value| value.as_str().unwrap_or_default().to_string();
+        let file = release
+            .dscloud_yaml
+            .as_deref()
+            .and_then(|yaml| app::dscloud::check(yaml).file);
+        let previous_file = match &release.previous_sha {
+            Some(previous) => self
+                .store()
+                .release(app.id, previous)
+                .await
+                .ok()
+                .and_then(|previous| previous.dscloud_yaml)
+                .and_then(|yaml| app::dscloud::check(&yaml).file),
+            None => None,
+        };
+        let changes = match (&previous_file, &file) {
+            (Some(before), Some(after)) => app::apps::diff::changes(before, after),
+            (None, Some(_)) if release.previous_sha.is_some() => {
+                vec!["the previous release's file could not be read: no comparison".to_string()]
+            }
+            _ => Vec::new(),
+        };
+        let environments = file
+            .as_ref()
+            .map(|file| file.environments(&["dev", "test", "prod"]))
+            .unwrap_or_default();
         Ok(ReleaseDetail {
             app: app.name,
             summary: summary(&release),
@@ -283,6 +310,8 @@ impl app::apps::Apps for AppService {
                 })
                 .collect(),
             dscloud_yaml: release.dscloud_yaml,
+            changes,
+            environments,
         })
     }
 
@@ -294,5 +323,56 @@ impl app::apps::Apps for AppService {
         developer(caller)?;
         let secret = AppService::rotate_webhook_secret(self, caller, name).await?;
         Ok(secret.expose_secret().to_string())
+    }
+
+    async fn update(&self, caller: &Caller, form: AppSettingsForm) -> Result<(), ServiceError> {
+        developer(caller)?;
+        let branch = Some(form.branch.trim().to_string()).filter(|branch| !branch.is_empty());
+        let poll_interval_seconds = match form.poll_interval_seconds.trim() {
+            "" => None,
+            text => Some(text.parse::<u32>().map_err(|_| {
+                ServiceError::Invalid(format!("{text:?} is not a number of seconds"))
+            })?),
+        };
+        let credentials = match form.credentials_kind.trim() {
+            "" | "keep" => None,
+            "none" => Some(None),
+            "token" => Some(Some((
+                CredentialsKind::Token,
+                SecretString::from(form.credentials.trim().to_string()),
+            ))),
+            "ssh-key" => Some(Some((
+                CredentialsKind::SshKey,
+                SecretString::from(form.credentials.clone()),
+            ))),
+            other => {
+                return Err(ServiceError::Invalid(format!(
+                    "unknown kind of credentials {other:?}: keep, none, token or ssh-key"
+                )));
+            }
+        };
+        self.update_settings(
+            caller,
+            form.name.trim(),
+            branch,
+            poll_interval_seconds,
+            credentials,
+        )
+        .await
+    }
+
+    async fn delete(
+        &self,
+        caller: &Caller,
+        name: &str,
+        confirm_name: &str,
+    ) -> Result<(), ServiceError> {
+        developer(caller)?;
+        if confirm_name.trim() != name {
+            return Err(ServiceError::Invalid(format!(
+                "type the app's name, {name}, to confirm"
+            )));
+        }
+        AppService::delete(self, caller, name).await
     }
 }

@@ -184,6 +184,8 @@ pub trait AppStore: Send + Sync {
         offset: u32,
     ) -> StoreResult<Page<ReleaseRecord>>;
     async fn release(&self, app: Uuid, sha: &str) -> StoreResult<ReleaseRecord>;
+    /// The newest release of each of these apps (one query for a page).
+    async fn newest_releases(&self, apps: &[Uuid]) -> StoreResult<Vec<ReleaseRecord>>;
     /// The newest release whose file passed the checks.
     async fn latest_accepted_release(&self, app: Uuid) -> StoreResult<Option<ReleaseRecord>>;
 }

@@ -398,6 +398,31 @@ macro_rules! impl_app_store {
                 row.ok_or($crate::store::StoreError::NotFound)?.try_into()
             }
 
+            async fn newest_releases(
+                &self,
+                apps: &[uuid::Uuid],
+            ) -> $crate::store::StoreResult<Vec<$crate::store::ReleaseRecord>> {
+                if apps.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let placeholders: Vec<String> =
+                    (1..=apps.len()).map(|index| format!("${index}")).collect();
+                let sql = format!(
+                    "SELECT {} FROM releases WHERE id IN (SELECT MAX(id) FROM releases \
+                     WHERE app_id IN ({}) GROUP BY app_id)",
+                    $crate::store::apps::RELEASE_COLUMNS,
+                    placeholders.join(", ")
+                );
+                let mut query = sqlx::query_as::<_, $crate::store::apps::ReleaseRow>(&sql);
+                for app in apps {
+                    query = query.bind(*app);
+                }
+                let rows = query.fetch_all(&self.pool).await?;
+                rows.into_iter()
+                    .map($crate::store::ReleaseRecord::try_from)
+                    .collect()
+            }
+
             async fn latest_accepted_release(
                 &self,
                 app: uuid::Uuid,

@@ -160,6 +160,19 @@ async fn a_poll_records_a_release_once_even_when_two_pollers_race(test: &TestSto
         "a"
     );
     assert!(!test.store.release(app.id, "b").await.unwrap().accepted);
+    let newest = test
+        .store
+        .newest_releases(&[app.id, Uuid::now_v7()])
+        .await
+        .unwrap();
+    assert_eq!(
+        newest
+            .iter()
+            .map(|release| release.sha.as_str())
+            .collect::<Vec<_>>(),
+        ["b"]
+    );
+    assert!(test.store.newest_releases(&[]).await.unwrap().is_empty());
     // Failures count up and say why; a success resets them.
     for _ in 0..2 {
         test.store
