@@ -185,6 +185,19 @@ async fn a_refused_registration_says_why_and_creates_nothing() {
         message.contains("there is no dscloud.yaml at the root"),
         "{message}"
     );
+    // Far too large to be a description: refused without reading it.
+    let huge = format!("{VALID_FILE}# {}\n", "x".repeat(2 * 1024 * 1024));
+    repository.commit(&[("dscloud.yaml", &huge)], "Huge");
+    repository.push("main");
+    let message = invalid(
+        bed.service
+            .register(&bed.dana, registration("orders", &repository.url()))
+            .await,
+    );
+    assert!(
+        message.contains("the portal reads at most 1048576"),
+        "{message}"
+    );
     repository.commit(&[("dscloud.yaml", BROKEN_FILE)], "Broken");
     repository.push("main");
     let message = invalid(

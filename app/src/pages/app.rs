@@ -229,16 +229,35 @@ fn components(file: &DscloudFile, release: &ReleaseSummary) -> AnyView {
                     None => format!("route {}", rule.path_prefix),
                 }),
         );
-        if !service.integration_tests.is_empty() {
-            facts.push(format!(
-                "integration tests in {}",
-                service
-                    .integration_tests
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+        let probes = [
+            ("readiness", &deployment.probes.readiness),
+            ("liveness", &deployment.probes.liveness),
+        ];
+        for (which, probe) in probes {
+            if let Some(probe) = probe {
+                let protocol = match probe.protocol {
+                    crate::dscloud::Protocol::Http => "HTTP",
+                    crate::dscloud::Protocol::Tcp => "TCP",
+                };
+                facts.push(format!(
+                    "{which} probe {protocol} :{}{} ({} s)",
+                    probe.port,
+                    probe.path.as_deref().unwrap_or_default(),
+                    probe.timeout_seconds
+                ));
+            }
+        }
+        for (environment, tests) in &service.integration_tests {
+            let mut variables: Vec<String> = tests.env.keys().cloned().collect();
+            variables.extend(tests.secrets.keys().map(|key| format!("{key} (secret)")));
+            facts.push(if variables.is_empty() {
+                format!("integration tests in {environment}")
+            } else {
+                format!(
+                    "integration tests in {environment} with {}",
+                    variables.join(", ")
+                )
+            });
         }
         rows.push(("microservice".into(), name.clone(), &service.common, facts));
     }
