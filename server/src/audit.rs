@@ -21,6 +21,16 @@ impl Actor {
         }
     }
 
+    /// A signed-in person: their id (already parsed by the caller's
+    /// service), name and address.
+    pub fn signed_in(id: uuid::Uuid, caller: &app::caller::Caller) -> Self {
+        Actor {
+            id: Some(id),
+            name: caller.username.clone().unwrap_or_default(),
+            address: caller.address.clone(),
+        }
+    }
+
     pub(crate) fn system() -> Self {
         Actor {
             id: None,

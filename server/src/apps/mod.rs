@@ -72,6 +72,31 @@ pub async fn open_keyring(
     Ok(std::sync::Arc::new(keyring))
 }
 
+/// An app's stored credentials, opened for git; `None` when it has none.
+pub fn open_credentials(
+    keyring: &crate::crypto::Keyring,
+    app: &crate::store::AppRecord,
+) -> Result<Option<crate::git::Credentials>, crate::crypto::CryptoError> {
+    use crate::git::Credentials;
+    use crate::store::CredentialsKind;
+    let Some(sealed) = &app.credentials else {
+        return Ok(None);
+    };
+    let value = keyring.open_text(&credentials_scope(app.id), &sealed.sealed)?;
+    Ok(Some(match sealed.kind {
+        CredentialsKind::Token => Credentials::Token(value),
+        CredentialsKind::SshKey => Credentials::SshKey(value),
+    }))
+}
+
+/// The store failed under an apps page or route: logged, and said plainly.
+pub(crate) fn unavailable(error: &crate::store::StoreError) -> app::caller::ServiceError {
+    tracing::error!(%error, "apps: the store failed");
+    app::caller::ServiceError::Unavailable(
+        "the portal's database cannot be reached; try again".to_string(),
+    )
+}
+
 /// The longest app name: it names the namespaces `<app>-<environment>`,
 /// which must stay DNS labels of at most 63 characters.
 pub const MAX_APP_NAME: usize = 40;

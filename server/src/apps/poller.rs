@@ -11,12 +11,12 @@ use async_trait::async_trait;
 use chrono::Utc;
 use uuid::Uuid;
 
-use super::credentials_scope;
+use super::open_credentials;
 use super::release::release_of;
 use crate::crypto::Keyring;
 use crate::engine::{Failure, Next, Reconciler, Runner, RunnerSettings, Term};
-use crate::git::{Credentials, Git, GitError, Remote};
-use crate::store::{AppRecord, CredentialsKind, PollOutcome, Store, StoreError};
+use crate::git::{Git, GitError, Remote};
+use crate::store::{AppRecord, PollOutcome, Store, StoreError};
 
 /// The longest pause after repeated failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
@@ -48,25 +48,15 @@ impl Poller {
         )
     }
 
-    fn credentials(&self, app: &AppRecord) -> Result<Option<Credentials>, String> {
-        let Some(sealed) = &app.credentials else {
-            return Ok(None);
-        };
-        let value = self
-            .keyring
-            .open_text(&credentials_scope(app.id), &sealed.sealed)
-            .map_err(|error| format!("the repository's credentials cannot be opened: {error}"))?;
-        Ok(Some(match sealed.kind {
-            CredentialsKind::Token => Credentials::Token(value),
-            CredentialsKind::SshKey => Credentials::SshKey(value),
-        }))
-    }
-
     /// One look at the repository: what the store should record.
     pub async fn look(&self, app: &AppRecord) -> PollOutcome {
-        let credentials = match self.credentials(app) {
+        let credentials = match open_credentials(&self.keyring, app) {
             Ok(credentials) => credentials,
-            Err(reason) => return PollOutcome::Failed(reason),
+            Err(error) => {
+                return PollOutcome::Failed(format!(
+                    "the repository's credentials cannot be opened: {error}"
+                ));
+            }
         };
         let remote = Remote {
             url: &app.repository_url,

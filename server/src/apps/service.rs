@@ -13,7 +13,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::release::{describe_problems, release_of};
-use super::{MAX_APP_NAME, credentials_scope, webhook_scope};
+use super::{MAX_APP_NAME, credentials_scope, open_credentials, unavailable, webhook_scope};
 use crate::audit::{Actor, audit};
 use crate::crypto::Keyring;
 use crate::engine::Handle;
@@ -80,15 +80,7 @@ impl AppService {
         let role = caller
             .role
             .ok_or_else(|| ServiceError::Forbidden("sign in first".to_string()))?;
-        Ok((
-            id,
-            role,
-            Actor {
-                id: Some(id),
-                name: caller.username.clone().unwrap_or_default(),
-                address: caller.address.clone(),
-            },
-        ))
+        Ok((id, role, Actor::signed_in(id, caller)))
     }
 
     pub async fn register(
@@ -377,7 +369,8 @@ impl AppService {
                     Some(Credentials::SshKey(key.clone()))
                 }
                 Some(None) => None,
-                None => self.stored_credentials(&app)?,
+                None => open_credentials(&self.keyring, &app)
+                    .map_err(|error| ServiceError::Unavailable(error.to_string()))?,
             };
             let remote = Remote {
                 url: &app.repository_url,
@@ -443,20 +436,6 @@ impl AppService {
             poller.changed(app.id);
         }
         Ok(())
-    }
-
-    fn stored_credentials(&self, app: &AppRecord) -> Result<Option<Credentials>, ServiceError> {
-        let Some(sealed) = &app.credentials else {
-            return Ok(None);
-        };
-        let value = self
-            .keyring
-            .open_text(&credentials_scope(app.id), &sealed.sealed)
-            .map_err(|error| ServiceError::Unavailable(error.to_string()))?;
-        Ok(Some(match sealed.kind {
-            CredentialsKind::Token => Credentials::Token(value),
-            CredentialsKind::SshKey => Credentials::SshKey(value),
-        }))
     }
 
     pub async fn delete(&self, caller: &Caller, name: &str) -> Result<(), ServiceError> {
@@ -530,15 +509,7 @@ fn credentials_noun(kind: CredentialsKind) -> &'static str {
 
 /// A repository's refusal, as the register form shows it.
 fn refused(error: GitError) -> ServiceError {
-    match error {
-        GitError::Timeout(_) | GitError::Failed(_) => ServiceError::Invalid(error.to_string()),
-        other => ServiceError::Invalid(other.to_string()),
-    }
-}
-
-fn unavailable(error: &StoreError) -> ServiceError {
-    tracing::error!(%error, "apps: the store failed");
-    ServiceError::Unavailable("the portal's database cannot be reached; try again".to_string())
+    ServiceError::Invalid(error.to_string())
 }
 
 /// Removes a mirror made for a registration that did not happen.

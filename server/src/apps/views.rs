@@ -10,6 +10,7 @@ use app::roles::Role;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::service::{AppService, Registration};
+use super::unavailable;
 use crate::store::{AppQuery, AppRecord, CredentialsKind, ReleaseRecord, StoreError};
 
 const RFC3339: chrono::SecondsFormat = chrono::SecondsFormat::Secs;
@@ -21,11 +22,6 @@ fn developer(caller: &Caller) -> Result<(), ServiceError> {
             "apps are for developers and admins".to_string(),
         )),
     }
-}
-
-fn unavailable(error: &StoreError) -> ServiceError {
-    tracing::error!(%error, "apps: the store failed");
-    ServiceError::Unavailable("the portal's database cannot be reached; try again".to_string())
 }
 
 fn summary(release: &ReleaseRecord) -> ReleaseSummary {
@@ -58,7 +54,7 @@ fn summary(release: &ReleaseRecord) -> ReleaseSummary {
 }
 
 pub fn webhook_path(name: &str) -> String {
-    format!("/hooks/apps/{name}")
+    super::webhooks::PATH.replace("{name}", name)
 }
 
 impl AppService {

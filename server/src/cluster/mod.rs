@@ -82,6 +82,14 @@ impl Cluster {
         }
     }
 
+    /// Create and replace carry this engine's field manager, as apply does.
+    fn post_params(&self) -> PostParams {
+        PostParams {
+            field_manager: Some(self.field_manager.to_string()),
+            ..PostParams::default()
+        }
+    }
+
     async fn within<T>(
         &self,
         call: impl Future<Output = Result<T, kube::Error>>,
@@ -121,12 +129,11 @@ impl Cluster {
     pub async fn create(&self, kind: Kind, object: &Value) -> Result<Created, ClusterError> {
         let (namespace, _) = identity(object);
         let object: DynamicObject = serde_json::from_value(object.clone())?;
-        let params = PostParams {
-            field_manager: Some(self.field_manager.to_string()),
-            ..PostParams::default()
-        };
         match self
-            .within(self.api(kind, namespace).create(&params, &object))
+            .within(
+                self.api(kind, namespace)
+                    .create(&self.post_params(), &object),
+            )
             .await
         {
             Ok(_) => Ok(Created::Created),
@@ -140,12 +147,11 @@ impl Cluster {
     pub async fn replace(&self, kind: Kind, object: &Value) -> Result<(), ClusterError> {
         let (namespace, name) = identity(object);
         let typed: DynamicObject = serde_json::from_value(object.clone())?;
-        let params = PostParams {
-            field_manager: Some(self.field_manager.to_string()),
-            ..PostParams::default()
-        };
-        self.within(self.api(kind, namespace).replace(name, &params, &typed))
-            .await?;
+        self.within(
+            self.api(kind, namespace)
+                .replace(name, &self.post_params(), &typed),
+        )
+        .await?;
         Ok(())
     }
 

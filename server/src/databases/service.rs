@@ -68,15 +68,10 @@ impl DatabaseService {
             .as_deref()
             .and_then(|id| Uuid::parse_str(id).ok())
             .ok_or_else(|| ServiceError::Forbidden("sign in first".to_string()))?;
-        let name = caller.username.clone().unwrap_or_default();
         Ok(Requester {
             id,
             admin: caller.role == Some(Role::Admin),
-            actor: Actor {
-                id: Some(id),
-                name,
-                address: caller.address.clone(),
-            },
+            actor: Actor::signed_in(id, caller),
         })
     }
 
