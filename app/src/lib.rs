@@ -15,6 +15,7 @@ pub mod apps;
 pub mod caller;
 mod components;
 pub mod databases;
+pub mod deploys;
 pub mod dscloud;
 pub mod kubernetes;
 mod meta;

@@ -6,6 +6,24 @@
 //! Three ways in: `kube::Client::new(sandbox.router(), "default")` with no
 //! socket; [`Sandbox::serve`] on a loopback port; and kubectl against that
 //! port with the kubeconfig from [`Sandbox::kubeconfig`].
+//!
+//! What its simulated kubelet does is chosen by the objects themselves, so a
+//! test decides outcomes from what it writes (or what a repository it pushes
+//! configures), with nothing in the sandbox knowing who wrote them:
+//!
+//! - a Job's container with `SANDBOX_EXIT_CODE=<n>` ends with exit code `n`
+//!   (default 0) and `SANDBOX_LOG=<text>` is its log (the pod's `log`
+//!   subresource); the annotations `sandbox.dscloud.io/exit-code` and `…/log`
+//!   on the pod template do the same;
+//! - a Deployment's or StatefulSet's container with `SANDBOX_ROLLOUT=fail`
+//!   (or an image containing `sandbox-fail`) never becomes ready:
+//!   `Progressing=False`, reason `ProgressDeadlineExceeded`;
+//! - a Job run as an image builder (BuildKit's
+//!   `--metadata-file=/dev/termination-log` among its args) that succeeds
+//!   leaves `{"containerimage.digest": "sha256:…"}` as its container's
+//!   termination message, the digest made up from its `--output` name;
+//! - [`Behaviour`] sets the delays, and its `job_outcome` closure can decide
+//!   any Job's end instead.
 
 mod controllers;
 mod crd;
@@ -27,7 +45,10 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use tokio::net::TcpListener;
 
-pub use controllers::{Behaviour, CASSANDRA_FINALIZER, JobOutcome, OperatorFailure};
+pub use controllers::{
+    Behaviour, CASSANDRA_FINALIZER, EXIT_CODE_VARIABLE, JobOutcome, LOG_VARIABLE, OperatorFailure,
+    ROLLOUT_VARIABLE,
+};
 pub use faults::{Failure, Fault, Faults, Verb};
 pub use resources::ResourceType;
 

@@ -92,6 +92,7 @@ fn release(sha: &str) -> Box<NewRelease> {
         dscloud_yaml: Some("microservices: {}\n".into()),
         accepted: true,
         problems: serde_json::json!([]),
+        found_by_webhook: false,
     })
 }
 

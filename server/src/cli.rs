@@ -181,6 +181,18 @@ pub struct ServeArgs {
     #[arg(long = "region", env = "PORTAL_REGIONS", value_delimiter = ',')]
     pub regions: Vec<crate::cluster::RegionArg>,
 
+    /// An environment releases go through, in promotion order:
+    /// `NAME[=REGION][,deadline=SECONDS]` (the region's cluster runs it; the
+    /// deadline bounds a rollout, default 600). Repeat it in order (or
+    /// separate with ';' in the variable). None: dev, test, prod, all in
+    /// the first region.
+    #[arg(
+        long = "environment",
+        env = "PORTAL_ENVIRONMENTS",
+        value_delimiter = ';'
+    )]
+    pub environments: Vec<crate::deploy::EnvironmentArg>,
+
     /// The keyring that seals repository credentials, webhook secrets and
     /// (later) app secrets: `<key-id>=<base64 of 32 bytes>` per line, the
     /// first key active. Default: `<data-dir>/keyring`, created (mode 0600)
@@ -228,6 +240,7 @@ impl Default for ServeArgs {
             local_sign_in: true,
             kubernetes: KubernetesChoice::Auto,
             regions: Vec::new(),
+            environments: Vec::new(),
             keyring: None,
         }
     }

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cluster;
 pub mod crypto;
 pub mod databases;
+pub mod deploy;
 pub mod engine;
 pub mod git;
 pub mod http;

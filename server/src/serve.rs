@@ -62,9 +62,26 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
             .await
             .map_err(anyhow::Error::msg)?;
     let git = crate::git::Git::new(common.data_dir.join("git"));
-    // The poller's Lease lives in the first region's cluster.
+    let deployer = deployer(store.clone(), &clusters, args)?;
+    // The engines' Leases live in the first region's cluster.
+    let deploy = clusters
+        .first()
+        .map(|(_, client)| crate::deploy::start(store.clone(), deployer, client.clone()));
+    let first_environment = args_first_environment(args);
+    let on_release: Option<crate::apps::poller::OnRelease> = deploy.as_ref().map(|(handle, _)| {
+        let handle = handle.clone();
+        let environment = first_environment.clone();
+        Arc::new(move |app: uuid::Uuid| handle.changed((app, environment.clone())))
+            as crate::apps::poller::OnRelease
+    });
     let poller = clusters.first().map(|(_, client)| {
-        crate::apps::poller::start(store.clone(), keyring.clone(), git.clone(), client.clone())
+        crate::apps::poller::start(
+            store.clone(),
+            keyring.clone(),
+            git.clone(),
+            client.clone(),
+            on_release,
+        )
     });
     let running: Vec<_> = clusters
         .into_iter()
@@ -109,7 +126,8 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
     let electors = running
         .iter()
         .map(|region| region.elector.clone())
-        .chain(poller.map(|(_, elector)| elector));
+        .chain(poller.map(|(_, elector)| elector))
+        .chain(deploy.map(|(_, elector)| elector));
     for elector in electors {
         let release = elector.release();
         match tokio::time::timeout(std::time::Duration::from_secs(5), release).await {
@@ -120,6 +138,55 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The deploy engine over the environments `--environment` names, each on
+/// its region's cluster.
+fn deployer(
+    store: Arc<dyn crate::store::Store>,
+    clusters: &[(String, kube::Client)],
+    args: &ServeArgs,
+) -> anyhow::Result<crate::deploy::Deployer> {
+    let environments =
+        crate::deploy::promotion_order(&args.environments).map_err(anyhow::Error::msg)?;
+    let mut sites = Vec::new();
+    for environment in environments {
+        let region = environment
+            .region
+            .clone()
+            .or_else(|| clusters.first().map(|(name, _)| name.clone()))
+            .unwrap_or_default();
+        let Some((_, client)) = clusters.iter().find(|(name, _)| *name == region) else {
+            let known: Vec<&str> = clusters.iter().map(|(name, _)| name.as_str()).collect();
+            anyhow::bail!(
+                "environment {} names the region {region:?}, which is not configured (regions: {})",
+                environment.name,
+                known.join(", ")
+            );
+        };
+        sites.push(crate::deploy::Site {
+            name: environment.name,
+            region,
+            cluster: crate::cluster::Cluster::new(
+                client.clone(),
+                crate::deploy::ENGINE.field_manager,
+            ),
+            rollout_deadline: environment.rollout_deadline,
+        });
+    }
+    Ok(crate::deploy::Deployer::new(
+        store,
+        sites,
+        args.image_registry.clone(),
+    ))
+}
+
+/// The first environment of the promotion order: a new release wakes it.
+fn args_first_environment(args: &ServeArgs) -> String {
+    crate::deploy::promotion_order(&args.environments)
+        .ok()
+        .and_then(|order| order.into_iter().next())
+        .map_or_else(|| "dev".to_string(), |environment| environment.name)
 }
 
 /// The regions and their clusters: those `--region` names, or else the one

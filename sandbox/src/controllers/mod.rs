@@ -22,7 +22,8 @@ use operators::*;
 use workloads::*;
 
 /// Decides how a Job's pod ends: exit code and log. The default reads the pod
-/// template's annotations `sandbox.dscloud.io/exit-code` and `…/log`.
+/// template's annotations `sandbox.dscloud.io/exit-code` and `…/log`, else
+/// its container's variables `SANDBOX_EXIT_CODE` and `SANDBOX_LOG`.
 pub type JobOutcome = Arc<dyn Fn(&Value) -> (i32, String) + Send + Sync>;
 
 /// Decides whether an operator refuses a database resource for good, and
@@ -35,8 +36,9 @@ pub type OperatorFailure = Arc<dyn Fn(&Value) -> Option<String> + Send + Sync>;
 pub struct Behaviour {
     /// From a Deployment's or StatefulSet's new generation to all replicas ready.
     pub rollout: Duration,
-    /// A rollout whose pod template uses an image containing this text never
-    /// becomes available: `Progressing=False`, reason `ProgressDeadlineExceeded`.
+    /// A rollout whose pod template uses an image containing this text (or
+    /// sets `SANDBOX_ROLLOUT=fail`) never becomes available:
+    /// `Progressing=False`, reason `ProgressDeadlineExceeded`.
     pub failing_image: String,
     /// How long a Job's pod runs.
     pub job_run: Duration,
@@ -80,14 +82,39 @@ impl Behaviour {
 
 fn annotated_outcome(job: &Value) -> (i32, String) {
     let annotations = &job["spec"]["template"]["metadata"]["annotations"];
+    let variable = |name: &str| container_variable(&job["spec"]["template"], name);
     let code = annotations["sandbox.dscloud.io/exit-code"]
         .as_str()
-        .and_then(|code| code.parse().ok())
+        .or_else(|| variable(EXIT_CODE_VARIABLE))
+        .and_then(|code| code.trim().parse().ok())
         .unwrap_or(0);
     let log = annotations["sandbox.dscloud.io/log"]
         .as_str()
+        .or_else(|| variable(LOG_VARIABLE))
         .map_or_else(|| format!("exited with code {code}\n"), str::to_string);
     (code, log)
+}
+
+/// A Job's container with this variable ends with that exit code, as if
+/// the program had: how a repository's own configuration (its test env)
+/// chooses a test's outcome in the sandbox.
+pub const EXIT_CODE_VARIABLE: &str = "SANDBOX_EXIT_CODE";
+/// A Job's container with this variable writes it as its log.
+pub const LOG_VARIABLE: &str = "SANDBOX_LOG";
+/// A Deployment's or StatefulSet's container with this variable set to
+/// `fail` never becomes ready (`ProgressDeadlineExceeded`).
+pub const ROLLOUT_VARIABLE: &str = "SANDBOX_ROLLOUT";
+
+/// The plain value of an environment variable of a pod template's first
+/// container that sets it.
+pub(crate) fn container_variable<'a>(template: &'a Value, name: &str) -> Option<&'a str> {
+    template["spec"]["containers"]
+        .as_array()?
+        .iter()
+        .filter_map(|container| container["env"].as_array())
+        .flatten()
+        .find(|variable| variable["name"] == name)
+        .and_then(|variable| variable["value"].as_str())
 }
 
 fn annotated_operator_failure(resource: &Value) -> Option<String> {

@@ -97,8 +97,12 @@ pub(super) fn roll_out_pods(
     }
 }
 
-/// Whether the pod template uses the image the behaviour fails by design.
+/// Whether the pod template uses the image the behaviour fails by design,
+/// or asks to fail (`SANDBOX_ROLLOUT=fail`).
 pub(super) fn rollout_fails(workload: &Value, behaviour: &Behaviour) -> bool {
+    if container_variable(&workload["spec"]["template"], ROLLOUT_VARIABLE) == Some("fail") {
+        return true;
+    }
     workload["spec"]["template"]["spec"]["containers"]
         .as_array()
         .is_some_and(|containers| {
@@ -231,9 +235,14 @@ pub(super) fn run_job(
         let phase = if code == 0 { "Succeeded" } else { "Failed" };
         let mut status = pod["status"].clone();
         status["phase"] = json!(phase);
+        let mut terminated =
+            json!({"exitCode": code, "reason": if code == 0 { "Completed" } else { "Error" }});
+        if let Some(message) = termination_message(&pod["spec"]["containers"][0], code) {
+            terminated["message"] = json!(message);
+        }
         status["containerStatuses"] = json!([{
             "name": pod["spec"]["containers"][0]["name"], "ready": false, "restartCount": 0, "image": pod["spec"]["containers"][0]["image"],
-            "imageID": "", "state": {"terminated": {"exitCode": code, "reason": if code == 0 { "Completed" } else { "Error" }}},
+            "imageID": "", "state": {"terminated": terminated},
         }]);
         write_status(store, &pods, &pod, status);
     }
@@ -277,4 +286,36 @@ pub(super) fn run_job(
     }
     write_status(store, jobs, job, status);
     false
+}
+
+/// What a container leaves in its termination message. An image builder
+/// (BuildKit: `--metadata-file=/dev/termination-log`) that succeeds writes
+/// the pushed image's digest, made up here from the image's name: the same
+/// name gives the same digest.
+fn termination_message(container: &Value, code: i32) -> Option<String> {
+    let args: Vec<&str> = container["args"]
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    if code != 0 || !args.contains(&"--metadata-file=/dev/termination-log") {
+        return None;
+    }
+    let output = args
+        .iter()
+        .find(|arg| arg.starts_with("--output="))
+        .copied()
+        .unwrap_or_default();
+    let digest: String = (0u64..4)
+        .map(|part| format!("{:016x}", fnv1a(output.as_bytes(), part)))
+        .collect();
+    Some(json!({"containerimage.digest": format!("sha256:{digest}")}).to_string())
+}
+
+fn fnv1a(bytes: &[u8], seed: u64) -> u64 {
+    bytes
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325 ^ seed, |hash, byte| {
+            (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
 }

@@ -21,10 +21,14 @@ use crate::store::{AppRecord, PollOutcome, Store, StoreError};
 /// The longest pause after repeated failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 
+/// Called with the app's id when a poll records a new release.
+pub type OnRelease = Arc<dyn Fn(Uuid) + Send + Sync>;
+
 pub struct Poller {
     store: Arc<dyn Store>,
     keyring: Arc<Keyring>,
     git: Git,
+    on_release: Option<OnRelease>,
 }
 
 impl Poller {
@@ -33,7 +37,14 @@ impl Poller {
             store,
             keyring,
             git,
+            on_release: None,
         }
+    }
+
+    /// Tells `on_release` of every new release (the deploy engine takes it).
+    pub fn on_release(mut self, on_release: Option<OnRelease>) -> Self {
+        self.on_release = on_release;
+        self
     }
 
     /// On the shared runner, polling up to `concurrency` repositories at once.
@@ -80,8 +91,15 @@ impl Poller {
             self.git.fetch(&mirror, &remote, &app.branch).await?;
             release_of(&self.git, &mirror, app.head_sha.as_deref(), &head).await
         };
+        // A push received since the last look is what made this one happen now.
+        let by_webhook = app
+            .last_webhook_at
+            .is_some_and(|pushed| app.last_polled_at.is_none_or(|polled| pushed >= polled));
         match fetched.await {
-            Ok(release) => PollOutcome::NewRelease(Box::new(release)),
+            Ok(mut release) => {
+                release.found_by_webhook = by_webhook;
+                PollOutcome::NewRelease(Box::new(release))
+            }
             Err(GitError::NoCommits) => PollOutcome::Failed("the branch has no commits".into()),
             Err(error) => PollOutcome::Failed(error.to_string()),
         }
@@ -99,6 +117,7 @@ pub fn start(
     keyring: Arc<Keyring>,
     git: Git,
     client: kube::Client,
+    on_release: Option<OnRelease>,
 ) -> (
     crate::engine::Handle<Uuid>,
     Arc<crate::engine::LeaderElector>,
@@ -115,6 +134,7 @@ pub fn start(
     ));
     let runner = Arc::new(
         Poller::new(store, keyring, git)
+            .on_release(on_release)
             .runner(8)
             .with_leadership(leadership),
     );
@@ -171,6 +191,7 @@ impl Reconciler for Poller {
         }
         let outcome = self.look(&app).await;
         let failed = matches!(outcome, PollOutcome::Failed(_));
+        let released = matches!(outcome, PollOutcome::NewRelease(ref release) if release.accepted);
         if let PollOutcome::Failed(reason) = &outcome {
             tracing::warn!(app = %app.name, %reason, "polling the repository failed");
         }
@@ -182,6 +203,9 @@ impl Reconciler for Poller {
             .record_poll(app.id, app.head_sha.as_deref(), outcome, next)
             .await
             .map_err(|error| Failure::Retry(format!("store: {error}")))?;
+        if released && let Some(on_release) = &self.on_release {
+            on_release(app.id);
+        }
         Ok(Next::Done)
     }
 }

@@ -85,6 +85,7 @@ pub async fn release_of(
         dscloud_yaml: text,
         accepted,
         problems: serde_json::Value::Array(problems),
+        found_by_webhook: false,
     })
 }
 

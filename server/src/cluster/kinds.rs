@@ -20,6 +20,32 @@ impl Kind {
         kind: "NetworkPolicy",
         plural: "networkpolicies",
     };
+    pub const SERVICE: Kind = Kind::core("Service", "services");
+    pub const POD: Kind = Kind::core("Pod", "pods");
+    pub const DEPLOYMENT: Kind = Kind {
+        group: "apps",
+        version: "v1",
+        kind: "Deployment",
+        plural: "deployments",
+    };
+    pub const STATEFUL_SET: Kind = Kind {
+        group: "apps",
+        version: "v1",
+        kind: "StatefulSet",
+        plural: "statefulsets",
+    };
+    pub const INGRESS: Kind = Kind {
+        group: "networking.k8s.io",
+        version: "v1",
+        kind: "Ingress",
+        plural: "ingresses",
+    };
+    pub const CRON_JOB: Kind = Kind {
+        group: "batch",
+        version: "v1",
+        kind: "CronJob",
+        plural: "cronjobs",
+    };
     pub const JOB: Kind = Kind {
         group: "batch",
         version: "v1",

@@ -111,6 +111,39 @@ impl Cluster {
         Ok(object.map(serde_json::to_value).transpose()?)
     }
 
+    /// The objects of a kind in a namespace that match a label selector.
+    pub async fn list(
+        &self,
+        kind: Kind,
+        namespace: &str,
+        selector: &str,
+    ) -> Result<Vec<Value>, ClusterError> {
+        let params = kube::api::ListParams::default().labels(selector);
+        let list = self
+            .within(self.api(kind, Some(namespace)).list(&params))
+            .await?;
+        list.items
+            .into_iter()
+            .map(|object| serde_json::to_value(object).map_err(ClusterError::from))
+            .collect()
+    }
+
+    /// The last `lines` lines of a pod's (first container's) log.
+    pub async fn log_tail(
+        &self,
+        namespace: &str,
+        pod: &str,
+        lines: i64,
+    ) -> Result<String, ClusterError> {
+        let pods: Api<k8s_openapi::api::core::v1::Pod> =
+            Api::namespaced(self.client.clone(), namespace);
+        let params = kube::api::LogParams {
+            tail_lines: Some(lines),
+            ..kube::api::LogParams::default()
+        };
+        self.within(pods.logs(pod, &params)).await
+    }
+
     /// Server-side apply with this engine's field manager, taking over
     /// fields another manager set.
     pub async fn apply(&self, kind: Kind, object: &Value) -> Result<(), ClusterError> {

@@ -2,7 +2,7 @@
 //! environment. Pure: the same file and target give the same objects, and the
 //! same bytes once written as YAML.
 
-mod labels;
+pub mod labels;
 mod names;
 mod network;
 mod preview;

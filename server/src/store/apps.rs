@@ -122,6 +122,8 @@ pub struct NewRelease {
     pub accepted: bool,
     /// JSON: the problems the checks found (line, column, path, message).
     pub problems: serde_json::Value,
+    /// A push webhook made the poller look (else its own schedule did).
+    pub found_by_webhook: bool,
 }
 
 #[derive(Clone, Debug)]

@@ -270,8 +270,9 @@ macro_rules! impl_app_store {
                             sqlx::query(
                                 "INSERT INTO releases (app_id, sha, subject, author, author_email, \
                                  committed_at, previous_sha, force_pushed, commits, \
-                                 commits_truncated, dscloud_yaml, accepted, problems, created_at) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                                 commits_truncated, dscloud_yaml, accepted, problems, created_at, \
+                                 found_by) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                             )
                             .bind(id)
                             .bind(&release.sha)
@@ -287,6 +288,7 @@ macro_rules! impl_app_store {
                             .bind(release.accepted)
                             .bind(release.problems.to_string())
                             .bind(now)
+                            .bind(if release.found_by_webhook { "webhook" } else { "poll" })
                             .execute(&mut *tx)
                             .await?;
                         }

@@ -13,6 +13,8 @@ mod apps_sql;
 mod audit;
 mod databases;
 mod databases_sql;
+mod deploys;
+pub(crate) mod deploys_sql;
 mod postgres;
 mod sessions;
 mod shared;
@@ -27,6 +29,7 @@ use async_trait::async_trait;
 pub use apps::*;
 pub use audit::*;
 pub use databases::*;
+pub use deploys::*;
 pub use postgres::PostgresStore;
 pub use sessions::*;
 pub use shared::{MAX_PAGE_SIZE, Page, page_size};
@@ -37,7 +40,7 @@ pub use users::*;
 /// The domain traits, for callers that hold an `Arc<dyn Store>`.
 pub mod prelude {
     pub use super::{
-        AppStore, AuditStore, DatabaseStore, SessionStore, Store, TermStore, UserStore,
+        AppStore, AuditStore, DatabaseStore, DeployStore, SessionStore, Store, TermStore, UserStore,
     };
 }
 
@@ -68,7 +71,16 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// upkeep. Implemented once per database engine.
 #[async_trait]
 pub trait Store:
-    UserStore + SessionStore + AuditStore + DatabaseStore + AppStore + TermStore + Send + Sync + 'static
+    UserStore
+    + SessionStore
+    + AuditStore
+    + DatabaseStore
+    + AppStore
+    + DeployStore
+    + TermStore
+    + Send
+    + Sync
+    + 'static
 {
     /// The engine's name, for logs and `/readyz`.
     fn kind(&self) -> &'static str;
@@ -104,6 +116,7 @@ macro_rules! impl_store {
         $crate::store::audit::impl_audit_store!($store);
         $crate::store::databases_sql::impl_database_store!($store);
         $crate::store::apps_sql::impl_app_store!($store);
+        $crate::store::deploys_sql::impl_deploy_store!($store);
         $crate::store::terms::impl_term_store!($store);
 
         #[async_trait::async_trait]

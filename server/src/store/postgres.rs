@@ -31,3 +31,7 @@ impl PostgresStore {
 }
 
 impl_store!(PostgresStore);
+
+impl super::deploys_sql::Db for PostgresStore {
+    type Db = sqlx::Postgres;
+}

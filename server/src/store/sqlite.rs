@@ -42,3 +42,7 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore);
+
+impl super::deploys_sql::Db for SqliteStore {
+    type Db = sqlx::Sqlite;
+}

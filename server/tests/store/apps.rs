@@ -45,6 +45,7 @@ fn release(sha: &str, accepted: bool) -> Box<NewRelease> {
         dscloud_yaml: Some("microservices: {}\n".to_string()),
         accepted,
         problems: serde_json::json!([]),
+        found_by_webhook: false,
     })
 }
 

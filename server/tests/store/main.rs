@@ -126,6 +126,7 @@ macro_rules! on_both_stores {
 mod apps;
 mod audit;
 mod databases;
+mod deploys;
 mod sessions;
 mod users;
 

@@ -1,0 +1,611 @@
+//! The deployments domain's SQL, for both engines (see `deploys.rs`).
+
+/// The triggers of automatic promotion, as SQL.
+pub(crate) const AUTOMATIC: &str = "('poll', 'webhook', 'promotion')";
+
+macro_rules! impl_deploy_store {
+    ($store:ty) => {
+        impl $store {
+            /// Inside a transaction: `Deposed` unless the fence is current.
+            async fn check_fence(
+                &self,
+                tx: &mut sqlx::Transaction<'static, <Self as $crate::store::deploys_sql::Db>::Db>,
+                fence: Option<&$crate::store::Fence>,
+            ) -> $crate::store::StoreResult<()> {
+                let Some(fence) = fence else { return Ok(()) };
+                let current: Option<i64> =
+                    sqlx::query_scalar("SELECT term FROM engine_terms WHERE lease = $1")
+                        .bind(&fence.lease)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                if current != Some(fence.term) {
+                    return Err($crate::store::StoreError::Deposed {
+                        lease: fence.lease.clone(),
+                        term: fence.term,
+                    });
+                }
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::DeployStore for $store {
+            async fn environment_rules(
+                &self,
+                app: uuid::Uuid,
+                environment: &str,
+            ) -> $crate::store::StoreResult<$crate::store::EnvironmentRules> {
+                let row: Option<$crate::store::deploys::RulesRow> = sqlx::query_as(
+                    "SELECT requires_approval, forbid_self_approval, held_by, held_by_name, \
+                     hold_reason, held_at FROM deploy_environments \
+                     WHERE app_id = $1 AND environment = $2",
+                )
+                .bind(app)
+                .bind(environment)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(Into::into).unwrap_or_default())
+            }
+
+            async fn set_approval_rules(
+                &self,
+                app: uuid::Uuid,
+                environment: &str,
+                requires_approval: bool,
+                forbid_self_approval: bool,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO deploy_environments (app_id, environment, requires_approval, \
+                     forbid_self_approval) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (app_id, environment) DO UPDATE SET \
+                     requires_approval = excluded.requires_approval, \
+                     forbid_self_approval = excluded.forbid_self_approval",
+                )
+                .bind(app)
+                .bind(environment)
+                .bind(requires_approval)
+                .bind(forbid_self_approval)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn lift_hold(
+                &self,
+                app: uuid::Uuid,
+                environment: &str,
+            ) -> $crate::store::StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE deploy_environments SET held_by = NULL, held_by_name = NULL, \
+                     hold_reason = NULL, held_at = NULL \
+                     WHERE app_id = $1 AND environment = $2 AND held_at IS NOT NULL",
+                )
+                .bind(app)
+                .bind(environment)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn environment_state(
+                &self,
+                app: uuid::Uuid,
+                environment: &str,
+                previous: Option<&str>,
+            ) -> $crate::store::StoreResult<$crate::store::EnvironmentState> {
+                use $crate::store::deploys::{DEPLOYMENT_COLUMNS, DEPLOYMENT_FROM, DeploymentRow};
+                use $crate::store::deploys_sql::AUTOMATIC;
+                let rules = self.environment_rules(app, environment).await?;
+                let active: Option<DeploymentRow> = sqlx::query_as(&format!(
+                    "SELECT {DEPLOYMENT_COLUMNS} FROM {DEPLOYMENT_FROM} \
+                     WHERE d.app_id = $1 AND d.environment = $2 AND d.active"
+                ))
+                .bind(app)
+                .bind(environment)
+                .fetch_optional(&self.pool)
+                .await?;
+                let current: Option<DeploymentRow> = sqlx::query_as(&format!(
+                    "SELECT {DEPLOYMENT_COLUMNS} FROM {DEPLOYMENT_FROM} \
+                     WHERE d.app_id = $1 AND d.environment = $2 AND d.status = 'Succeeded' \
+                     ORDER BY d.id DESC LIMIT 1"
+                ))
+                .bind(app)
+                .bind(environment)
+                .fetch_optional(&self.pool)
+                .await?;
+                let last_automatic: Option<i64> = sqlx::query_scalar(&format!(
+                    "SELECT MAX(release_id) FROM deployments \
+                     WHERE app_id = $1 AND environment = $2 AND trigger IN {AUTOMATIC}"
+                ))
+                .bind(app)
+                .bind(environment)
+                .fetch_one(&self.pool)
+                .await?;
+                let rows: Vec<(i64, String, String)> = match previous {
+                    None => {
+                        sqlx::query_as(
+                            "SELECT id, sha, found_by FROM releases \
+                             WHERE app_id = $1 AND accepted AND id > $2 ORDER BY id DESC LIMIT 50",
+                        )
+                        .bind(app)
+                        .bind(last_automatic.unwrap_or(0))
+                        .fetch_all(&self.pool)
+                        .await?
+                    }
+                    Some(previous) => {
+                        sqlx::query_as(&format!(
+                            "SELECT r.id, r.sha, r.found_by FROM releases r \
+                             WHERE r.app_id = $1 AND r.id > $2 AND EXISTS (SELECT 1 FROM deployments p \
+                             WHERE p.release_id = r.id AND p.environment = $3 \
+                             AND p.status = 'Succeeded' AND p.trigger IN {AUTOMATIC}) \
+                             ORDER BY r.id DESC LIMIT 50"
+                        ))
+                        .bind(app)
+                        .bind(last_automatic.unwrap_or(0))
+                        .bind(previous)
+                        .fetch_all(&self.pool)
+                        .await?
+                    }
+                };
+                let candidates = rows
+                    .into_iter()
+                    .map(|(release_id, sha, found_by)| $crate::store::Candidate {
+                        release_id,
+                        sha,
+                        found_by: if previous.is_some() {
+                            app::deploys::Trigger::Promotion
+                        } else if found_by == "webhook" {
+                            app::deploys::Trigger::Webhook
+                        } else {
+                            app::deploys::Trigger::Poll
+                        },
+                    })
+                    .collect();
+                Ok($crate::store::EnvironmentState {
+                    rules,
+                    active: active.map(TryInto::try_into).transpose()?,
+                    current: current.map(TryInto::try_into).transpose()?,
+                    candidates,
+                })
+            }
+
+            async fn deploy_pending(
+                &self,
+                environments: &[String],
+            ) -> $crate::store::StoreResult<Vec<(uuid::Uuid, String)>> {
+                use $crate::store::deploys_sql::AUTOMATIC;
+                let mut pending: Vec<(uuid::Uuid, String)> =
+                    sqlx::query_as("SELECT app_id, environment FROM deployments WHERE active")
+                        .fetch_all(&self.pool)
+                        .await?;
+                let not_held = "NOT EXISTS (SELECT 1 FROM deploy_environments h \
+                     WHERE h.app_id = a.id AND h.environment = $1 AND h.held_at IS NOT NULL)";
+                let last_here = format!(
+                    "COALESCE((SELECT MAX(d.release_id) FROM deployments d WHERE d.app_id = a.id \
+                     AND d.environment = $1 AND d.trigger IN {AUTOMATIC}), 0)"
+                );
+                for (position, environment) in environments.iter().enumerate() {
+                    let apps: Vec<uuid::Uuid> = match position.checked_sub(1) {
+                        None => {
+                            sqlx::query_scalar(&format!(
+                                "SELECT a.id FROM apps a WHERE {not_held} AND \
+                                 (SELECT MAX(r.id) FROM releases r WHERE r.app_id = a.id AND r.accepted) \
+                                 > {last_here}"
+                            ))
+                            .bind(environment)
+                            .fetch_all(&self.pool)
+                            .await?
+                        }
+                        Some(previous) => {
+                            sqlx::query_scalar(&format!(
+                                "SELECT a.id FROM apps a WHERE {not_held} AND \
+                                 (SELECT MAX(p.release_id) FROM deployments p WHERE p.app_id = a.id \
+                                 AND p.environment = $2 AND p.status = 'Succeeded' \
+                                 AND p.trigger IN {AUTOMATIC}) > {last_here}"
+                            ))
+                            .bind(environment)
+                            .bind(&environments[previous])
+                            .fetch_all(&self.pool)
+                            .await?
+                        }
+                    };
+                    pending.extend(apps.into_iter().map(|app| (app, environment.clone())));
+                }
+                pending.sort();
+                pending.dedup();
+                Ok(pending)
+            }
+
+            async fn enqueue_deployment(
+                &self,
+                fence: Option<&$crate::store::Fence>,
+                deployment: &$crate::store::NewDeployment,
+                superseded: &[i64],
+                replacing: Option<(i64, i64)>,
+            ) -> $crate::store::StoreResult<$crate::store::Reported> {
+                use $crate::store::Reported;
+                let now = chrono::Utc::now();
+                let mut tx = self.pool.begin().await?;
+                self.check_fence(&mut tx, fence).await?;
+                if let Some((id, revision)) = replacing {
+                    let done = sqlx::query(
+                        "UPDATE deployments SET status = 'Superseded', active = FALSE, \
+                         reason = $1, finished_at = $2, revision = revision + 1 \
+                         WHERE id = $3 AND revision = $4 AND active",
+                    )
+                    .bind("a newer release took its place before it started")
+                    .bind(now)
+                    .bind(id)
+                    .bind(revision)
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() != 1 {
+                        return Ok(Reported::Stale);
+                    }
+                }
+                for release in superseded {
+                    sqlx::query(
+                        "INSERT INTO deployments (app_id, release_id, environment, trigger, \
+                         trigger_detail, status, active, reason, created_at, finished_at) \
+                         VALUES ($1, $2, $3, $4, $5, 'Superseded', FALSE, $6, $7, $7)",
+                    )
+                    .bind(deployment.app_id)
+                    .bind(release)
+                    .bind(&deployment.environment)
+                    .bind(deployment.trigger.as_str())
+                    .bind(&deployment.trigger_detail)
+                    .bind("a newer release was waiting when the environment became free")
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                match self.insert_deployment(&mut tx, deployment, now).await {
+                    Ok(_) => {}
+                    Err($crate::store::StoreError::Conflict(_)) => return Ok(Reported::Stale),
+                    Err(error) => return Err(error),
+                }
+                tx.commit().await?;
+                Ok(Reported::Applied)
+            }
+
+            async fn progress_deployment(
+                &self,
+                fence: Option<&$crate::store::Fence>,
+                id: i64,
+                revision: i64,
+                progress: &$crate::store::Progress,
+            ) -> $crate::store::StoreResult<$crate::store::Reported> {
+                let mut tx = self.pool.begin().await?;
+                self.check_fence(&mut tx, fence).await?;
+                if !self.write_progress(&mut tx, id, revision, progress).await? {
+                    return Ok($crate::store::Reported::Stale);
+                }
+                tx.commit().await?;
+                Ok($crate::store::Reported::Applied)
+            }
+
+            async fn fail_and_roll_back(
+                &self,
+                fence: Option<&$crate::store::Fence>,
+                id: i64,
+                revision: i64,
+                progress: &$crate::store::Progress,
+                rollback: &$crate::store::NewDeployment,
+            ) -> $crate::store::StoreResult<$crate::store::Reported> {
+                let now = chrono::Utc::now();
+                let mut tx = self.pool.begin().await?;
+                self.check_fence(&mut tx, fence).await?;
+                if !self.write_progress(&mut tx, id, revision, progress).await? {
+                    return Ok($crate::store::Reported::Stale);
+                }
+                let rollback_id = match self.insert_deployment(&mut tx, rollback, now).await {
+                    Ok(rollback_id) => rollback_id,
+                    Err($crate::store::StoreError::Conflict(_)) => {
+                        return Ok($crate::store::Reported::Stale);
+                    }
+                    Err(error) => return Err(error),
+                };
+                sqlx::query("UPDATE deployments SET rolled_back_by = $1 WHERE id = $2")
+                    .bind(rollback_id)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok($crate::store::Reported::Applied)
+            }
+
+            async fn deploy_by_person(
+                &self,
+                app: uuid::Uuid,
+                environment: &str,
+                person: &$crate::store::Person,
+                deploy: &$crate::store::PersonalDeploy,
+            ) -> $crate::store::StoreResult<i64> {
+                use app::deploys::{DeploymentStatus, Trigger};
+                use $crate::store::PersonalDeploy;
+                let now = chrono::Utc::now();
+                let mut tx = self.pool.begin().await?;
+                let active: Option<(i64, String)> = sqlx::query_as(
+                    "SELECT id, status FROM deployments WHERE app_id = $1 AND environment = $2 AND active",
+                )
+                .bind(app)
+                .bind(environment)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some((id, status)) = active {
+                    let status = DeploymentStatus::parse(&status).unwrap_or(DeploymentStatus::Queued);
+                    if status.is_running() {
+                        return Err($crate::store::StoreError::Conflict(format!(
+                            "deployment #{id} is {} in {environment}; wait until it ends",
+                            status.label()
+                        )));
+                    }
+                    sqlx::query(
+                        "UPDATE deployments SET status = 'Superseded', active = FALSE, reason = $1, \
+                         finished_at = $2, revision = revision + 1 WHERE id = $3",
+                    )
+                    .bind(format!("{} deployed another release by hand", person.name))
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let (release_id, trigger) = match deploy {
+                    PersonalDeploy::Rollback { release_id, .. } => (*release_id, Trigger::Rollback),
+                    PersonalDeploy::Redeploy { release_id } => (*release_id, Trigger::Redeploy),
+                };
+                let deployment = $crate::store::NewDeployment {
+                    app_id: app,
+                    release_id,
+                    environment: environment.to_string(),
+                    trigger,
+                    trigger_detail: None,
+                    by: Some(person.clone()),
+                    rollback_of: None,
+                    status: DeploymentStatus::Queued,
+                    approval_required: false,
+                };
+                let id = self.insert_deployment(&mut tx, &deployment, now).await?;
+                if let PersonalDeploy::Rollback { reason, .. } = deploy {
+                    sqlx::query(
+                        "INSERT INTO deploy_environments (app_id, environment, held_by, held_by_name, \
+                         hold_reason, held_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                         ON CONFLICT (app_id, environment) DO UPDATE SET held_by = excluded.held_by, \
+                         held_by_name = excluded.held_by_name, hold_reason = excluded.hold_reason, \
+                         held_at = excluded.held_at",
+                    )
+                    .bind(app)
+                    .bind(environment)
+                    .bind(person.id)
+                    .bind(&person.name)
+                    .bind(reason)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(id)
+            }
+
+            async fn decide_approval(
+                &self,
+                id: i64,
+                decision: &$crate::store::Approval,
+            ) -> $crate::store::StoreResult<()> {
+                let (status, verdict) = if decision.approved {
+                    ("Queued", "approved")
+                } else {
+                    ("Rejected", "rejected")
+                };
+                let done = sqlx::query(
+                    "UPDATE deployments SET status = $1, active = $2, approval = $3, approval_by = $4, \
+                     approval_by_name = $5, approval_comment = $6, approval_at = $7, \
+                     reason = CASE WHEN $2 THEN reason ELSE $8 END, \
+                     finished_at = CASE WHEN $2 THEN NULL ELSE $7 END, revision = revision + 1 \
+                     WHERE id = $9 AND status = 'AwaitingApproval'",
+                )
+                .bind(status)
+                .bind(decision.approved)
+                .bind(verdict)
+                .bind(decision.by)
+                .bind(&decision.by_name)
+                .bind(&decision.comment)
+                .bind(decision.at)
+                .bind(format!("rejected by {}", decision.by_name))
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() == 1 {
+                    return Ok(());
+                }
+                let deployment = $crate::store::DeployStore::deployment(self, id).await?;
+                Err($crate::store::StoreError::Conflict(format!(
+                    "deployment #{id} no longer waits for approval: it is {}",
+                    deployment.status.label()
+                )))
+            }
+
+            async fn deployment(
+                &self,
+                id: i64,
+            ) -> $crate::store::StoreResult<$crate::store::DeploymentRecord> {
+                use $crate::store::deploys::{DEPLOYMENT_COLUMNS, DEPLOYMENT_FROM, DeploymentRow};
+                let row: Option<DeploymentRow> = sqlx::query_as(&format!(
+                    "SELECT {DEPLOYMENT_COLUMNS} FROM {DEPLOYMENT_FROM} WHERE d.id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.ok_or($crate::store::StoreError::NotFound)?.try_into()
+            }
+
+            async fn deployments(
+                &self,
+                query: &$crate::store::DeploymentQuery,
+            ) -> $crate::store::StoreResult<$crate::store::Page<$crate::store::DeploymentRecord>>
+            {
+                use $crate::store::deploys::{DEPLOYMENT_COLUMNS, DEPLOYMENT_FROM, DeploymentRow};
+                let who = query
+                    .commit_or_author
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|text| !text.is_empty());
+                let sha_prefix = who.map(|text| $crate::store::shared::prefix_pattern(&text.to_lowercase()));
+                let author = who.map($crate::store::shared::contains_pattern);
+                let filter = "WHERE ($1 IS NULL OR d.app_id = $1) \
+                     AND ($2 IS NULL OR d.environment = $2) \
+                     AND ($3 IS NULL OR d.status = $3) \
+                     AND ($4 IS NULL OR d.trigger = $4) \
+                     AND ($5 IS NULL OR r.sha LIKE $5 ESCAPE '\\' \
+                          OR LOWER(r.author) LIKE $6 ESCAPE '\\' OR LOWER(r.author_email) LIKE $6 ESCAPE '\\') \
+                     AND ($7 IS NULL OR d.created_at >= $7) \
+                     AND ($8 IS NULL OR d.created_at < $8)";
+                macro_rules! bind_filters {
+                    ($query:expr) => {
+                        $query
+                            .bind(query.app)
+                            .bind(&query.environment)
+                            .bind(query.status.map(|status| status.as_str()))
+                            .bind(query.trigger.map(|trigger| trigger.as_str()))
+                            .bind(&sha_prefix)
+                            .bind(&author)
+                            .bind(query.from)
+                            .bind(query.until)
+                    };
+                }
+                let sql = format!(
+                    "SELECT {DEPLOYMENT_COLUMNS} FROM {DEPLOYMENT_FROM} {filter} \
+                     ORDER BY d.id DESC LIMIT $9 OFFSET $10"
+                );
+                let rows: Vec<DeploymentRow> = bind_filters!(sqlx::query_as(&sql))
+                    .bind($crate::store::page_size(query.limit))
+                    .bind(i64::from(query.offset))
+                    .fetch_all(&self.pool)
+                    .await?;
+                let total: i64 = bind_filters!(sqlx::query_scalar(&format!(
+                    "SELECT COUNT(*) FROM {DEPLOYMENT_FROM} {filter}"
+                )))
+                .fetch_one(&self.pool)
+                .await?;
+                Ok($crate::store::Page {
+                    items: rows
+                        .into_iter()
+                        .map(TryInto::try_into)
+                        .collect::<$crate::store::StoreResult<_>>()?,
+                    total: $crate::store::shared::count(total),
+                })
+            }
+
+            async fn release_images(
+                &self,
+                release: i64,
+            ) -> $crate::store::StoreResult<std::collections::BTreeMap<String, String>> {
+                let rows: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT component, image FROM release_images WHERE release_id = $1",
+                )
+                .bind(release)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().collect())
+            }
+
+            async fn record_release_image(
+                &self,
+                release: i64,
+                component: &str,
+                image: &str,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO release_images (release_id, component, image, built_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (release_id, component) DO NOTHING",
+                )
+                .bind(release)
+                .bind(component)
+                .bind(image)
+                .bind(chrono::Utc::now())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+        }
+
+        impl $store {
+            async fn insert_deployment(
+                &self,
+                tx: &mut sqlx::Transaction<'static, <Self as $crate::store::deploys_sql::Db>::Db>,
+                deployment: &$crate::store::NewDeployment,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<i64> {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO deployments (app_id, release_id, environment, trigger, trigger_detail, \
+                     triggered_by, triggered_by_name, rollback_of, status, active, approval, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, TRUE, $10, $11) RETURNING id",
+                )
+                .bind(deployment.app_id)
+                .bind(deployment.release_id)
+                .bind(&deployment.environment)
+                .bind(deployment.trigger.as_str())
+                .bind(&deployment.trigger_detail)
+                .bind(deployment.by.as_ref().map(|person| person.id))
+                .bind(deployment.by.as_ref().map(|person| person.name.as_str()))
+                .bind(deployment.rollback_of)
+                .bind(deployment.status.as_str())
+                .bind(deployment.approval_required.then_some("required"))
+                .bind(now)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(|error| {
+                    $crate::store::shared::conflict_or(error, || {
+                        format!(
+                            "another deployment is unfinished in {}",
+                            deployment.environment
+                        )
+                    })
+                })?;
+                Ok(id)
+            }
+
+            /// Writes the engine's progress over the revision it read;
+            /// `false` when the row moved on.
+            async fn write_progress(
+                &self,
+                tx: &mut sqlx::Transaction<'static, <Self as $crate::store::deploys_sql::Db>::Db>,
+                id: i64,
+                revision: i64,
+                progress: &$crate::store::Progress,
+            ) -> $crate::store::StoreResult<bool> {
+                let now = chrono::Utc::now();
+                let active = progress.status.is_active();
+                let steps = serde_json::to_string(&progress.steps)
+                    .map_err(|error| $crate::store::StoreError::Corrupt(error.to_string()))?;
+                let (passed, failed) = $crate::store::deploys::test_counts(&progress.steps);
+                let done = sqlx::query(
+                    "UPDATE deployments SET status = $1, reason = $2, steps = $3, tests_passed = $4, \
+                     tests_failed = $5, active = $6, \
+                     started_at = CASE WHEN started_at IS NULL AND $7 THEN $8 ELSE started_at END, \
+                     finished_at = CASE WHEN $6 THEN NULL ELSE $8 END, revision = revision + 1 \
+                     WHERE id = $9 AND revision = $10 AND active",
+                )
+                .bind(progress.status.as_str())
+                .bind(&progress.reason)
+                .bind(steps)
+                .bind(passed)
+                .bind(failed)
+                .bind(active)
+                .bind(progress.status.is_running() || !active)
+                .bind(now)
+                .bind(id)
+                .bind(revision)
+                .execute(&mut **tx)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+        }
+    };
+}
+pub(crate) use impl_deploy_store;
+
+/// The sqlx database of a store, for the helpers that take a transaction.
+pub(crate) trait Db {
+    type Db: sqlx::Database;
+}
