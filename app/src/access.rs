@@ -46,6 +46,7 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/apps/{name}", DEVELOPERS),
     ("/apps/{name}/releases/{sha}", DEVELOPERS),
     ("/deploys", DEVELOPERS),
+    ("/deploys/{id}", DEVELOPERS),
     ("/secrets", DEVELOPERS),
     ("/admin/users", ADMINS),
     ("/admin/audit", ADMINS),
@@ -79,6 +80,12 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     ("rotate_webhook_secret", DEVELOPERS),
     ("update_app", DEVELOPERS),
     ("delete_app", DEVELOPERS),
+    ("list_deployments", DEVELOPERS),
+    ("deployment_detail", DEVELOPERS),
+    ("decide_deployment", DEVELOPERS),
+    ("deploy_by_hand", DEVELOPERS),
+    ("lift_hold", DEVELOPERS),
+    ("set_approval_rules", DEVELOPERS),
 ];
 
 /// The decision for a path; a `{name}` segment of a route matches any one

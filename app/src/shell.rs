@@ -9,8 +9,9 @@ use leptos_router::{
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    AccountPage, AppPage, AppsPage, AuditPage, ComingSoon, DatabasePage, DatabasesPage, Home,
-    NewAppPage, NewDatabasePage, NotFound, ReleasePage, SignIn, UsersPage, ValidatePage,
+    AccountPage, AppPage, AppsPage, AuditPage, ComingSoon, DatabasePage, DatabasesPage,
+    DeploymentPage, DeploysPage, Home, NewAppPage, NewDatabasePage, NotFound, ReleasePage, SignIn,
+    UsersPage, ValidatePage,
 };
 use crate::theme::current_theme;
 
@@ -75,15 +76,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/apps/:name") view=AppPage />
                     <Route path=path!("/apps/:name/releases/:sha") view=ReleasePage />
                     <Route path=path!("/sign-in") view=SignIn />
-                    <Route
-                        path=path!("/deploys")
-                        view=|| view! {
-                            <ComingSoon
-                                title="Deploys"
-                                summary="Each commit's way through dev, test and prod: rollouts, integration tests, promotions and rollbacks."
-                            />
-                        }
-                    />
+                    <Route path=path!("/deploys") view=DeploysPage />
+                    <Route path=path!("/deploys/:id") view=DeploymentPage />
                     <Route
                         path=path!("/secrets")
                         view=|| view! {

@@ -63,6 +63,7 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
             .map_err(anyhow::Error::msg)?;
     let git = crate::git::Git::new(common.data_dir.join("git"));
     let deployer = deployer(store.clone(), &clusters, args)?;
+    let environment_names = deployer.environment_names();
     // The engines' Leases live in the first region's cluster.
     let deploy = clusters
         .first()
@@ -105,6 +106,11 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
             keyring.clone(),
             git,
             poller.as_ref().map(|(handle, _)| handle.clone()),
+        ))),
+        deploys: Some(Arc::new(crate::deploy::service::DeployService::new(
+            store.clone(),
+            environment_names,
+            deploy.as_ref().map(|(handle, _)| handle.clone()),
         ))),
     };
     let app = http::router(state, args, sso).map_err(anyhow::Error::msg)?;

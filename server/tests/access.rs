@@ -76,6 +76,7 @@ async fn portal() -> (Router, Vec<Visitor>, tempfile::TempDir) {
             regions: Vec::new(),
             webhooks: None,
             apps: None,
+            deploys: None,
         },
         &args,
         None,

@@ -15,6 +15,7 @@ pub mod environments;
 pub mod health;
 pub mod objects;
 pub mod plan;
+pub mod service;
 
 use std::sync::Arc;
 use std::time::Duration;

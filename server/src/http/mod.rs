@@ -44,6 +44,8 @@ pub struct AppState {
     pub webhooks: Option<Arc<crate::apps::webhooks::Webhooks>>,
     /// The apps pages' service (none without a keyring).
     pub apps: Option<Arc<crate::apps::service::AppService>>,
+    /// The deploy history and its actions; `None` where no engine runs.
+    pub deploys: Option<Arc<crate::deploy::service::DeployService>>,
 }
 
 /// The name cargo-leptos gives the compiled front end (`pkg/<name>.wasm`, `.js`, `.css`).
@@ -121,6 +123,10 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
         .apps
         .clone()
         .map(|service| service as Arc<dyn app::apps::Apps>);
+    let deploys: Option<Arc<dyn app::deploys::Deploys>> = state
+        .deploys
+        .clone()
+        .map(|service| service as Arc<dyn app::deploys::Deploys>);
     let context = {
         let store = state.store.clone();
         let kubernetes = state.kubernetes.clone();
@@ -142,6 +148,9 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
             provide_context(databases.clone());
             if let Some(apps) = apps.clone() {
                 provide_context(apps);
+            }
+            if let Some(deploys) = deploys.clone() {
+                provide_context(deploys);
             }
             provide_context(sign_in_options.clone());
             provide_viewer();

@@ -223,6 +223,9 @@ pub trait DeployStore: Send + Sync {
     /// Newest first, filtered and paginated on the server.
     async fn deployments(&self, query: &DeploymentQuery) -> StoreResult<Page<DeploymentRecord>>;
 
+    /// What runs for these apps: (app, environment, newest succeeded deployment).
+    async fn current_deployments(&self, apps: &[Uuid]) -> StoreResult<Vec<(Uuid, String, i64)>>;
+
     /// Component → image by digest.
     async fn release_images(&self, release: i64) -> StoreResult<BTreeMap<String, String>>;
     /// Records a built image; a component's first record stands.

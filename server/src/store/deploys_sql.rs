@@ -496,6 +496,27 @@ macro_rules! impl_deploy_store {
                 })
             }
 
+            async fn current_deployments(
+                &self,
+                apps: &[uuid::Uuid],
+            ) -> $crate::store::StoreResult<Vec<(uuid::Uuid, String, i64)>> {
+                if apps.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let placeholders: Vec<String> =
+                    (1..=apps.len()).map(|index| format!("${index}")).collect();
+                let sql = format!(
+                    "SELECT app_id, environment, MAX(id) FROM deployments \
+                     WHERE status = 'Succeeded' AND app_id IN ({}) GROUP BY app_id, environment",
+                    placeholders.join(", ")
+                );
+                let mut query = sqlx::query_as(&sql);
+                for app in apps {
+                    query = query.bind(app);
+                }
+                Ok(query.fetch_all(&self.pool).await?)
+            }
+
             async fn release_images(
                 &self,
                 release: i64,

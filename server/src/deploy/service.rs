@@ -1,0 +1,652 @@
+//! The deploy pages' service: the history (filtered and paged on the
+//! server), a deployment's page, and what maintainers do (approve or
+//! reject, roll back with a hold, redeploy, lift a hold, approval rules).
+//! Every action checks the caller, is audited and wakes the engine.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use app::caller::{Caller, ServiceError};
+use app::deploys::{
+    DeploymentDetail, DeploymentList, DeploymentRow, DeploymentStatus, Deploys, EnvironmentView,
+    HISTORY_PAGE_SIZE, HandAction, HistoryFilter, StepKind, Trigger,
+};
+use app::roles::Role;
+use chrono::{NaiveDate, TimeZone, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::Key;
+use crate::apps::unavailable;
+use crate::audit::{Actor, audit};
+use crate::engine::Handle;
+use crate::store::{
+    AppRecord, Approval, DeploymentQuery, DeploymentRecord, Outcome, Person, PersonalDeploy, Store,
+    StoreError,
+};
+
+/// The longest free text a person gives (a comment, a reason, a search).
+const MAX_TEXT: usize = 500;
+
+pub struct DeployService {
+    store: Arc<dyn Store>,
+    environments: Vec<String>,
+    engine: Option<Handle<Key>>,
+}
+
+impl DeployService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        environments: Vec<String>,
+        engine: Option<Handle<Key>>,
+    ) -> Self {
+        DeployService {
+            store,
+            environments,
+            engine,
+        }
+    }
+
+    fn wake(&self, app: Uuid, environment: &str) {
+        if let Some(engine) = &self.engine {
+            engine.changed((app, environment.to_string()));
+        }
+    }
+
+    fn signed_in(caller: &Caller) -> Result<(Uuid, Role, Actor), ServiceError> {
+        let id = caller
+            .user_id
+            .as_deref()
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .ok_or_else(|| ServiceError::Forbidden("sign in first".to_string()))?;
+        let role = caller
+            .role
+            .ok_or_else(|| ServiceError::Forbidden("sign in first".to_string()))?;
+        if !matches!(role, Role::Developer | Role::Admin) {
+            return Err(ServiceError::Forbidden(
+                "deployments are for developers and admins".to_string(),
+            ));
+        }
+        Ok((id, role, Actor::signed_in(id, caller)))
+    }
+
+    async fn may_act(&self, caller: &Caller, app: Uuid) -> Result<bool, ServiceError> {
+        let (id, role, _) = Self::signed_in(caller)?;
+        if role == Role::Admin {
+            return Ok(true);
+        }
+        let maintainers = self
+            .store
+            .app_maintainers(app)
+            .await
+            .map_err(|error| unavailable(&error))?;
+        Ok(maintainers.contains(&id))
+    }
+
+    async fn app_named(&self, name: &str) -> Result<AppRecord, ServiceError> {
+        match self.store.app_by_name(name).await {
+            Ok(app) => Ok(app),
+            Err(StoreError::NotFound) => Err(ServiceError::NotFound(format!(
+                "there is no app named {name:?}"
+            ))),
+            Err(error) => Err(unavailable(&error)),
+        }
+    }
+
+    async fn deployment(&self, id: i64) -> Result<DeploymentRecord, ServiceError> {
+        match self.store.deployment(id).await {
+            Ok(deployment) => Ok(deployment),
+            Err(StoreError::NotFound) => Err(ServiceError::NotFound(format!(
+                "there is no deployment #{id}"
+            ))),
+            Err(error) => Err(unavailable(&error)),
+        }
+    }
+
+    /// The app, when the caller may act on it; `Forbidden` otherwise.
+    async fn act_on(&self, caller: &Caller, app: Uuid, name: &str) -> Result<(), ServiceError> {
+        if self.may_act(caller, app).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(format!(
+                "only {name}'s maintainers and admins may do this"
+            )))
+        }
+    }
+
+    fn check_environment(&self, environment: &str) -> Result<(), ServiceError> {
+        if self.environments.iter().any(|known| known == environment) {
+            Ok(())
+        } else {
+            Err(ServiceError::Invalid(format!(
+                "there is no environment {environment:?} (environments: {})",
+                self.environments.join(", ")
+            )))
+        }
+    }
+
+    fn query(&self, filter: &HistoryFilter) -> Result<DeploymentQuery, ServiceError> {
+        let text = |value: &str, what: &str| {
+            let value = value.trim();
+            if value.chars().count() > MAX_TEXT {
+                return Err(ServiceError::Invalid(format!(
+                    "the {what} filter is longer than {MAX_TEXT} characters"
+                )));
+            }
+            Ok((!value.is_empty()).then(|| value.to_string()))
+        };
+        let environment = text(&filter.environment, "environment")?;
+        if let Some(environment) = &environment {
+            self.check_environment(environment)?;
+        }
+        let status = match text(&filter.status, "status")? {
+            None => None,
+            Some(status) => Some(DeploymentStatus::parse(&status).ok_or_else(|| {
+                ServiceError::Invalid(format!("there is no deployment status {status:?}"))
+            })?),
+        };
+        let trigger = match text(&filter.trigger, "trigger")? {
+            None => None,
+            Some(trigger) => Some(Trigger::parse(&trigger).ok_or_else(|| {
+                ServiceError::Invalid(format!("there is no trigger {trigger:?}"))
+            })?),
+        };
+        let day =
+            |value: &str, what: &str| -> Result<Option<chrono::DateTime<Utc>>, ServiceError> {
+                let Some(value) = text(value, what)? else {
+                    return Ok(None);
+                };
+                let date = NaiveDate::parse_from_str(&value, "%Y-%m-%d").map_err(|_| {
+                    ServiceError::Invalid(format!("the {what} date {value:?} is not YYYY-MM-DD"))
+                })?;
+                Ok(date
+                    .and_hms_opt(0, 0, 0)
+                    .map(|midnight| Utc.from_utc_datetime(&midnight)))
+            };
+        let from = day(&filter.from, "from")?;
+        // Inclusive: up to the end of that day.
+        let until = day(&filter.until, "until")?.map(|day| day + chrono::Duration::days(1));
+        if let (Some(from), Some(until)) = (from, until)
+            && from >= until
+        {
+            return Err(ServiceError::Invalid(
+                "the from date is after the until date".to_string(),
+            ));
+        }
+        let page = filter.page.max(1);
+        Ok(DeploymentQuery {
+            app: None,
+            environment,
+            status,
+            trigger,
+            commit_or_author: text(&filter.who, "commit or author")?,
+            from,
+            until,
+            limit: HISTORY_PAGE_SIZE,
+            offset: (page - 1).saturating_mul(HISTORY_PAGE_SIZE),
+        })
+    }
+
+    async fn environment_views(&self, app: Uuid) -> Result<Vec<EnvironmentView>, ServiceError> {
+        let mut views = Vec::new();
+        for (index, environment) in self.environments.iter().enumerate() {
+            let previous = index
+                .checked_sub(1)
+                .map(|index| self.environments[index].as_str());
+            let state = self
+                .store
+                .environment_state(app, environment, previous)
+                .await
+                .map_err(|error| unavailable(&error))?;
+            let last_tests = self
+                .store
+                .deployments(&DeploymentQuery {
+                    app: Some(app),
+                    environment: Some(environment.clone()),
+                    limit: 20,
+                    ..DeploymentQuery::default()
+                })
+                .await
+                .map_err(|error| unavailable(&error))?
+                .items
+                .into_iter()
+                .find(|row| row.tests_passed + row.tests_failed > 0)
+                .map(|row| (row.tests_passed, row.tests_failed));
+            views.push(EnvironmentView {
+                environment: environment.clone(),
+                current: state.current.as_ref().map(|current| {
+                    (
+                        short(&current.sha).to_string(),
+                        current.subject.clone(),
+                        current
+                            .finished_at
+                            .unwrap_or(current.created_at)
+                            .to_rfc3339(),
+                    )
+                }),
+                active: state
+                    .active
+                    .as_ref()
+                    .map(|active| (active.id, active.status)),
+                hold: state.rules.hold.as_ref().map(|hold| {
+                    format!(
+                        "held by {} since {}: {}",
+                        hold.by_name,
+                        hold.at.format("%Y-%m-%d %H:%M UTC"),
+                        hold.reason
+                    )
+                }),
+                requires_approval: state.rules.requires_approval,
+                forbid_self_approval: state.rules.forbid_self_approval,
+                last_tests,
+            });
+        }
+        Ok(views)
+    }
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
+/// Why it ran, as people read it.
+fn why(deployment: &DeploymentRecord) -> String {
+    let by = deployment.triggered_by_name.as_deref().unwrap_or("someone");
+    match deployment.trigger {
+        Trigger::Poll => "new commit (poll)".to_string(),
+        Trigger::Webhook => "new commit (webhook)".to_string(),
+        Trigger::Promotion => format!(
+            "promotion from {}",
+            deployment
+                .trigger_detail
+                .as_deref()
+                .unwrap_or("the previous environment")
+        ),
+        Trigger::Rollback => format!("rollback by {by}"),
+        Trigger::Redeploy => format!("redeploy by {by}"),
+        Trigger::AutoRollback => format!(
+            "automatic rollback of {}",
+            deployment
+                .trigger_detail
+                .as_deref()
+                .unwrap_or("a failed release")
+        ),
+    }
+}
+
+fn row(deployment: &DeploymentRecord, current: bool) -> DeploymentRow {
+    let approval = match (&deployment.approval, deployment.approval_required) {
+        (Some(approval), _) => Some(format!(
+            "{} by {}",
+            if approval.approved {
+                "approved"
+            } else {
+                "rejected"
+            },
+            approval.by_name
+        )),
+        (None, true) => Some("awaiting approval".to_string()),
+        (None, false) => None,
+    };
+    DeploymentRow {
+        id: deployment.id,
+        app: deployment.app_name.clone(),
+        environment: deployment.environment.clone(),
+        sha: deployment.sha.clone(),
+        subject: deployment.subject.clone(),
+        author: deployment.author.clone(),
+        trigger: deployment.trigger,
+        why: why(deployment),
+        status: deployment.status,
+        reason: deployment.reason.clone(),
+        created_at: deployment.created_at.to_rfc3339(),
+        duration_ms: deployment
+            .started_at
+            .zip(deployment.finished_at)
+            .map(|(started, finished)| (finished - started).num_milliseconds()),
+        tests_passed: deployment.tests_passed,
+        tests_failed: deployment.tests_failed,
+        test_results: deployment
+            .steps
+            .iter()
+            .filter(|step| step.kind == StepKind::Test && step.is_finished())
+            .map(|step| (step.name.clone(), step.exit_code))
+            .collect(),
+        approval,
+        rollback: deployment.trigger.is_rollback(),
+        rolled_back_by: deployment.rolled_back_by,
+        current,
+    }
+}
+
+#[async_trait::async_trait]
+impl Deploys for DeployService {
+    async fn history(
+        &self,
+        caller: &Caller,
+        filter: HistoryFilter,
+    ) -> Result<DeploymentList, ServiceError> {
+        Self::signed_in(caller)?;
+        let mut query = self.query(&filter)?;
+        let app = match filter.app.trim() {
+            "" => None,
+            name => Some(self.app_named(name).await?),
+        };
+        query.app = app.as_ref().map(|app| app.id);
+        let page = self
+            .store
+            .deployments(&query)
+            .await
+            .map_err(|error| unavailable(&error))?;
+        let apps: BTreeSet<Uuid> = page.items.iter().map(|row| row.app_id).collect();
+        let apps: Vec<Uuid> = apps.into_iter().collect();
+        let current: HashMap<(Uuid, String), i64> = self
+            .store
+            .current_deployments(&apps)
+            .await
+            .map_err(|error| unavailable(&error))?
+            .into_iter()
+            .map(|(app, environment, id)| ((app, environment), id))
+            .collect();
+        let items = page
+            .items
+            .iter()
+            .map(|deployment| {
+                let is_current = current.get(&(deployment.app_id, deployment.environment.clone()))
+                    == Some(&deployment.id);
+                row(deployment, is_current)
+            })
+            .collect();
+        let (app_environments, may_act) = match &app {
+            Some(app) => (
+                self.environment_views(app.id).await?,
+                self.may_act(caller, app.id).await?,
+            ),
+            None => (Vec::new(), false),
+        };
+        Ok(DeploymentList {
+            items,
+            total: page.total,
+            page: filter.page.max(1),
+            page_size: HISTORY_PAGE_SIZE,
+            environments: self.environments.clone(),
+            app_environments,
+            may_act,
+        })
+    }
+
+    async fn detail(&self, caller: &Caller, id: i64) -> Result<DeploymentDetail, ServiceError> {
+        Self::signed_in(caller)?;
+        let deployment = self.deployment(id).await?;
+        let before = self
+            .store
+            .deployments(&DeploymentQuery {
+                app: Some(deployment.app_id),
+                environment: Some(deployment.environment.clone()),
+                status: Some(DeploymentStatus::Succeeded),
+                limit: 200,
+                ..DeploymentQuery::default()
+            })
+            .await
+            .map_err(|error| unavailable(&error))?
+            .items;
+        let current = before.first().map(|row| row.id) == Some(deployment.id);
+        let previous = before.into_iter().find(|row| row.id < deployment.id);
+        let changes = match &previous {
+            Some(previous) => {
+                let file = |sha: String| async move {
+                    self.store
+                        .release(deployment.app_id, &sha)
+                        .await
+                        .ok()
+                        .and_then(|release| release.dscloud_yaml)
+                        .and_then(|text| app::dscloud::check(&text).file)
+                };
+                match (
+                    file(previous.sha.clone()).await,
+                    file(deployment.sha.clone()).await,
+                ) {
+                    (Some(before), Some(after)) => app::apps::diff::changes(&before, &after),
+                    _ => Vec::new(),
+                }
+            }
+            None => Vec::new(),
+        };
+        let mut steps = deployment.steps.clone();
+        // The failed step first: what people look for.
+        steps.sort_by_key(|step| step.state != app::deploys::StepState::Failed);
+        Ok(DeploymentDetail {
+            row: row(&deployment, current),
+            steps,
+            approval_required: deployment.approval_required,
+            approval_comment: deployment
+                .approval
+                .as_ref()
+                .map(|approval| approval.comment.clone())
+                .filter(|comment| !comment.is_empty()),
+            may_act: self.may_act(caller, deployment.app_id).await?,
+            rollback_of: deployment.rollback_of.or(deployment.rolled_back_by),
+            changes,
+            previous_sha: previous.map(|previous| previous.sha),
+        })
+    }
+
+    async fn decide(
+        &self,
+        caller: &Caller,
+        id: i64,
+        approve: bool,
+        comment: &str,
+    ) -> Result<(), ServiceError> {
+        let (user_id, _, actor) = Self::signed_in(caller)?;
+        let comment = comment.trim();
+        if comment.chars().count() > MAX_TEXT {
+            return Err(ServiceError::Invalid(format!(
+                "the comment is longer than {MAX_TEXT} characters"
+            )));
+        }
+        let deployment = self.deployment(id).await?;
+        self.act_on(caller, deployment.app_id, &deployment.app_name)
+            .await?;
+        let rules = self
+            .store
+            .environment_rules(deployment.app_id, &deployment.environment)
+            .await
+            .map_err(|error| unavailable(&error))?;
+        if approve && rules.forbid_self_approval {
+            let user = self
+                .store
+                .user_by_id(user_id)
+                .await
+                .map_err(|error| unavailable(&error))?;
+            let own = user
+                .email
+                .as_deref()
+                .is_some_and(|email| email.eq_ignore_ascii_case(&deployment.author_email));
+            if own {
+                return Err(ServiceError::Forbidden(format!(
+                    "{} of {} forbids approving your own commit: another maintainer must approve {}",
+                    deployment.environment,
+                    deployment.app_name,
+                    short(&deployment.sha)
+                )));
+            }
+        }
+        let decision = Approval {
+            approved: approve,
+            by: Some(user_id),
+            by_name: actor.name.clone(),
+            comment: comment.to_string(),
+            at: Utc::now(),
+        };
+        match self.store.decide_approval(id, &decision).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(message)) => return Err(ServiceError::Conflict(message)),
+            Err(error) => return Err(unavailable(&error)),
+        }
+        audit(
+            self.store.as_ref(),
+            &actor,
+            if approve {
+                "deployment.approve"
+            } else {
+                "deployment.reject"
+            },
+            &format!("app:{}", deployment.app_name),
+            Outcome::Success,
+            json!({"deployment": id, "environment": deployment.environment, "sha": deployment.sha, "comment": comment}),
+        )
+        .await;
+        self.wake(deployment.app_id, &deployment.environment);
+        Ok(())
+    }
+
+    async fn by_hand(
+        &self,
+        caller: &Caller,
+        id: i64,
+        action: HandAction,
+        reason: &str,
+    ) -> Result<i64, ServiceError> {
+        let (user_id, _, actor) = Self::signed_in(caller)?;
+        let reason = reason.trim();
+        if reason.chars().count() > MAX_TEXT {
+            return Err(ServiceError::Invalid(format!(
+                "the reason is longer than {MAX_TEXT} characters"
+            )));
+        }
+        let deployment = self.deployment(id).await?;
+        self.act_on(caller, deployment.app_id, &deployment.app_name)
+            .await?;
+        if deployment.status != DeploymentStatus::Succeeded {
+            return Err(ServiceError::Invalid(format!(
+                "{} did not succeed in {}: only a release that succeeded there can be deployed again",
+                short(&deployment.sha),
+                deployment.environment
+            )));
+        }
+        let current = self
+            .store
+            .current_deployments(&[deployment.app_id])
+            .await
+            .map_err(|error| unavailable(&error))?
+            .into_iter()
+            .find(|(_, environment, _)| *environment == deployment.environment)
+            .map(|(_, _, id)| id);
+        let is_current = current == Some(deployment.id);
+        let deploy = match action {
+            HandAction::Rollback if is_current => {
+                return Err(ServiceError::Invalid(format!(
+                    "{} is what runs in {} already; redeploy it instead",
+                    short(&deployment.sha),
+                    deployment.environment
+                )));
+            }
+            HandAction::Rollback => PersonalDeploy::Rollback {
+                release_id: deployment.release_id,
+                reason: if reason.is_empty() {
+                    format!("rolled back to {}", short(&deployment.sha))
+                } else {
+                    reason.to_string()
+                },
+            },
+            HandAction::Redeploy => PersonalDeploy::Redeploy {
+                release_id: deployment.release_id,
+            },
+        };
+        let person = Person {
+            id: user_id,
+            name: actor.name.clone(),
+        };
+        let new_id = match self
+            .store
+            .deploy_by_person(deployment.app_id, &deployment.environment, &person, &deploy)
+            .await
+        {
+            Ok(id) => id,
+            Err(StoreError::Conflict(message)) => return Err(ServiceError::Conflict(message)),
+            Err(error) => return Err(unavailable(&error)),
+        };
+        audit(
+            self.store.as_ref(),
+            &actor,
+            match action {
+                HandAction::Rollback => "deployment.rollback",
+                HandAction::Redeploy => "deployment.redeploy",
+            },
+            &format!("app:{}", deployment.app_name),
+            Outcome::Success,
+            json!({"deployment": new_id, "environment": deployment.environment, "sha": deployment.sha, "reason": reason}),
+        )
+        .await;
+        self.wake(deployment.app_id, &deployment.environment);
+        Ok(new_id)
+    }
+
+    async fn lift_hold(
+        &self,
+        caller: &Caller,
+        app: &str,
+        environment: &str,
+    ) -> Result<(), ServiceError> {
+        let (_, _, actor) = Self::signed_in(caller)?;
+        self.check_environment(environment)?;
+        let record = self.app_named(app).await?;
+        self.act_on(caller, record.id, app).await?;
+        let lifted = self
+            .store
+            .lift_hold(record.id, environment)
+            .await
+            .map_err(|error| unavailable(&error))?;
+        if !lifted {
+            return Err(ServiceError::Invalid(format!(
+                "{environment} of {app} is not held"
+            )));
+        }
+        audit(
+            self.store.as_ref(),
+            &actor,
+            "deployment.hold.lift",
+            &format!("app:{app}"),
+            Outcome::Success,
+            json!({"environment": environment}),
+        )
+        .await;
+        self.wake(record.id, environment);
+        Ok(())
+    }
+
+    async fn set_approval_rules(
+        &self,
+        caller: &Caller,
+        app: &str,
+        environment: &str,
+        requires_approval: bool,
+        forbid_self_approval: bool,
+    ) -> Result<(), ServiceError> {
+        let (_, _, actor) = Self::signed_in(caller)?;
+        self.check_environment(environment)?;
+        let record = self.app_named(app).await?;
+        self.act_on(caller, record.id, app).await?;
+        self.store
+            .set_approval_rules(
+                record.id,
+                environment,
+                requires_approval,
+                forbid_self_approval,
+            )
+            .await
+            .map_err(|error| unavailable(&error))?;
+        audit(
+            self.store.as_ref(),
+            &actor,
+            "deployment.approval_rules",
+            &format!("app:{app}"),
+            Outcome::Success,
+            json!({"environment": environment, "requires_approval": requires_approval, "forbid_self_approval": forbid_self_approval}),
+        )
+        .await;
+        self.wake(record.id, environment);
+        Ok(())
+    }
+}
