@@ -47,6 +47,7 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/apps/{name}/releases/{sha}", DEVELOPERS),
     ("/deploys", DEVELOPERS),
     ("/deploys/{id}", DEVELOPERS),
+    ("/environments", DEVELOPERS),
     ("/secrets", DEVELOPERS),
     ("/admin/users", ADMINS),
     ("/admin/audit", ADMINS),
@@ -86,6 +87,9 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     ("deploy_by_hand", DEVELOPERS),
     ("lift_hold", DEVELOPERS),
     ("set_approval_rules", DEVELOPERS),
+    ("deploy_measures", DEVELOPERS),
+    ("environment_matrix", DEVELOPERS),
+    ("app_workloads", DEVELOPERS),
 ];
 
 /// The decision for a path; a `{name}` segment of a route matches any one

@@ -10,8 +10,8 @@ use leptos_router::{
 use crate::components::layout::Layout;
 use crate::pages::{
     AccountPage, AppPage, AppsPage, AuditPage, ComingSoon, DatabasePage, DatabasesPage,
-    DeploymentPage, DeploysPage, Home, NewAppPage, NewDatabasePage, NotFound, ReleasePage, SignIn,
-    UsersPage, ValidatePage,
+    DeploymentPage, DeploysPage, EnvironmentsPage, Home, NewAppPage, NewDatabasePage, NotFound,
+    ReleasePage, SignIn, UsersPage, ValidatePage,
 };
 use crate::theme::current_theme;
 
@@ -78,6 +78,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/sign-in") view=SignIn />
                     <Route path=path!("/deploys") view=DeploysPage />
                     <Route path=path!("/deploys/:id") view=DeploymentPage />
+                    <Route path=path!("/environments") view=EnvironmentsPage />
                     <Route
                         path=path!("/secrets")
                         view=|| view! {

@@ -96,7 +96,7 @@ test('a developer watches commits go dev → test → prod, sees a failed test r
   expect(navigations).toBe(0);
   await expect(row(page, 'test', first)).toContainText('promotion from dev');
   await expect(row(page, 'test', first)).toContainText('web passed');
-  await expect(page.locator('[data-environment="prod"].environment-card')).toContainText(first.slice(0, 7));
+  await expect(page.locator('[data-environments] [data-environment="prod"]')).toContainText(first.slice(0, 7));
 
   // A commit whose tests fail in test: rolled back there, prod untouched.
   const broken = repo.commit(dscloudYaml('2', 3), 'Break checkout');
@@ -119,13 +119,13 @@ test('a developer watches commits go dev → test → prod, sees a failed test r
   const firstInProd = row(page, 'prod', first);
   await firstInProd.getByRole('textbox', { name: 'Why' }).fill('checkout is slow since 3');
   await firstInProd.getByRole('button', { name: 'Roll back to this' }).click();
-  await expect(page.locator('[data-environment="prod"].environment-card [data-hold]')).toContainText(`held by ${E2E_DEVELOPER}`, PROMOTED);
-  await expect(page.locator('[data-environment="prod"].environment-card [data-hold]')).toContainText('checkout is slow since 3');
+  await expect(page.locator('[data-environments] [data-environment="prod"] [data-hold]')).toContainText(`held by ${E2E_DEVELOPER}`, PROMOTED);
+  await expect(page.locator('[data-environments] [data-environment="prod"] [data-hold]')).toContainText('checkout is slow since 3');
   await expect(page.locator('tr[data-environment="prod"]').filter({ hasText: `rollback by ${E2E_DEVELOPER}` }).locator('[data-status]'))
     .toHaveText('succeeded', PROMOTED);
 
   // Approvals before prod; the hold lifted; the next release waits, then is approved.
-  const prodCard = page.locator('[data-environment="prod"].environment-card');
+  const prodCard = page.locator('[data-environments] [data-environment="prod"]');
   await prodCard.getByRole('combobox', { name: 'Approval' }).selectOption('true');
   await prodCard.getByRole('button', { name: 'Save rules' }).click();
   await expect(prodCard.getByRole('status')).toContainText('Saved.');
@@ -137,6 +137,18 @@ test('a developer watches commits go dev → test → prod, sees a failed test r
   await row(page, 'prod', fourth).getByRole('button', { name: 'Approve' }).click();
   await expect(row(page, 'prod', fourth).locator('[data-status]')).toHaveText('succeeded', PROMOTED);
   await expect(row(page, 'prod', fourth)).toContainText(`approved by ${E2E_DEVELOPER}`);
+
+  // The matrix: what runs where, and the app page's live workloads.
+  await page.goto(`/environments?q=${name}`);
+  const matrixRow = page.locator(`tr[data-app="${name}"]`);
+  await expect(matrixRow.locator('td[data-environment="prod"]')).toContainText(fourth.slice(0, 7));
+  await expect(matrixRow.locator('td[data-environment="test"]')).toContainText('tests 1/1');
+  await page.goto(`/apps/${name}`);
+  await expect(page.locator('[data-workloads] [data-environment="prod"] [data-workload="Deployment/web"]')).toContainText('1 ready');
+  // A release's promotion, side by side.
+  await page.goto(`/apps/${name}/releases/${broken}`);
+  await expect(page.locator('[data-promotion] [data-environment="test"]')).toContainText('exit code 3');
+  await expect(page.locator('[data-promotion] [data-environment="prod"]')).toContainText('Not deployed here.');
 
   // Across every app, filtered by status.
   await page.goto(`/deploys?status=Failed&who=${broken.slice(0, 10)}`);

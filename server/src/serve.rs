@@ -64,6 +64,7 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
     let git = crate::git::Git::new(common.data_dir.join("git"));
     let deployer = deployer(store.clone(), &clusters, args)?;
     let environment_names = deployer.environment_names();
+    let sites = deployer.sites().to_vec();
     // The engines' Leases live in the first region's cluster.
     let deploy = clusters
         .first()
@@ -107,11 +108,14 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
             git,
             poller.as_ref().map(|(handle, _)| handle.clone()),
         ))),
-        deploys: Some(Arc::new(crate::deploy::service::DeployService::new(
-            store.clone(),
-            environment_names,
-            deploy.as_ref().map(|(handle, _)| handle.clone()),
-        ))),
+        deploys: Some(Arc::new(
+            crate::deploy::service::DeployService::new(
+                store.clone(),
+                environment_names,
+                deploy.as_ref().map(|(handle, _)| handle.clone()),
+            )
+            .with_sites(sites),
+        )),
     };
     let app = http::router(state, args, sso).map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(args.listen)

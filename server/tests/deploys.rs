@@ -917,7 +917,8 @@ async fn who_may_see_and_act_and_what_bad_input_is_told() {
     })
     .await;
     let environments: Vec<String> = ENVIRONMENTS.iter().map(|name| name.to_string()).collect();
-    let service = DeployService::new(bed.store.clone(), environments, Some(engine.handle()));
+    let service = DeployService::new(bed.store.clone(), environments, Some(engine.handle()))
+        .with_sites(sites(&[("local", &bed.client)]));
     let cora = caller_of(&support::user(bed.store.as_ref(), "cora", Role::Customer).await);
     let otto = caller_of(&support::user(bed.store.as_ref(), "otto", Role::Developer).await);
     // Dana maintains the app and is the commit's author (same email).
@@ -1081,6 +1082,43 @@ async fn who_may_see_and_act_and_what_bad_input_is_told() {
             .trigger,
         Trigger::Redeploy
     );
+    // What runs where, at a glance; the measures; the live workloads.
+    let matrix = service.matrix(&otto, "", 1).await.unwrap();
+    assert_eq!(matrix.environments, ["dev", "test", "prod"]);
+    let shop = &matrix.rows[0];
+    assert_eq!(shop.app, "shop");
+    assert_eq!(shop.cells[0].current.as_ref().unwrap().1, &first[..7]);
+    assert_eq!(shop.cells[1].tests, Some((1, 0)));
+    assert!(shop.cells[2].current.is_none(), "prod was rejected");
+    let measures = service.measures(&otto, "shop", 30).await.unwrap();
+    let (name, test_measures) = &measures.environments[1];
+    assert_eq!(name, "test");
+    assert_eq!(test_measures.deployments, 1);
+    assert_eq!(test_measures.change_failure_rate, Some(0.0));
+    assert!(test_measures.lead_time_seconds.is_some());
+    assert_eq!(test_measures.days.len(), 30);
+    let live = service.workloads(&otto, "shop").await.unwrap();
+    let dev_live = live
+        .iter()
+        .find(|environment| environment.environment == "dev")
+        .unwrap();
+    assert_eq!(dev_live.error, None);
+    let web = &dev_live.workloads[0];
+    assert_eq!(web.object, "Deployment/web");
+    assert_eq!((web.desired, web.ready), (1, 1));
+    assert!(web.image.contains("@sha256:"), "{}", web.image);
+    assert_eq!(web.pods.len(), 1);
+    assert_eq!(web.pods[0].state, "running");
+    let prod_live = live
+        .iter()
+        .find(|environment| environment.environment == "prod")
+        .unwrap();
+    assert!(prod_live.workloads.is_empty());
+    assert!(matches!(
+        refusal(service.matrix(&cora, "", 1).await),
+        ServiceError::Forbidden(_)
+    ));
+
     // What was done is in the audit log.
     let audit = bed
         .store

@@ -12,6 +12,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/databases", "Databases"),
     ("/apps", "Apps"),
     ("/deploys", "Deploys"),
+    ("/environments", "Environments"),
     ("/secrets", "Secrets"),
     ("/admin/users", "Users"),
     ("/admin/audit", "Audit"),

@@ -138,6 +138,99 @@ pub struct DeploymentDetail {
     pub previous_sha: Option<String>,
 }
 
+/// The DORA measures of an app in one environment over a window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DoraMeasures {
+    /// Successful changes (automatic promotions) in the window.
+    pub deployments: u32,
+    pub per_day: f64,
+    /// Median, from commit to success there.
+    pub lead_time_seconds: Option<i64>,
+    /// Failed changes among decided ones.
+    pub change_failure_rate: Option<f64>,
+    /// Median, from a failure to the next success there.
+    pub time_to_restore_seconds: Option<i64>,
+    /// Per day: (YYYY-MM-DD, succeeded, failed).
+    pub days: Vec<(String, u32, u32)>,
+}
+
+/// An app's DORA measures per environment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AppMeasures {
+    pub app: String,
+    pub window_days: u32,
+    pub environments: Vec<(String, DoraMeasures)>,
+}
+
+/// Apps × environments: what runs where, at a glance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvironmentMatrix {
+    pub environments: Vec<String>,
+    pub rows: Vec<MatrixRow>,
+    pub total: u64,
+    pub page: u32,
+    pub page_size: u32,
+}
+
+impl EnvironmentMatrix {
+    pub fn pages(&self) -> u32 {
+        crate::accounts::page_count(self.total, self.page_size)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatrixRow {
+    pub app: String,
+    /// One per environment, in promotion order.
+    pub cells: Vec<MatrixCell>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatrixCell {
+    /// What runs: deployment id, short SHA, since (RFC 3339).
+    pub current: Option<(i64, String, String)>,
+    /// The last tests of what runs: passed, failed.
+    pub tests: Option<(u32, u32)>,
+    /// Working there now, or waiting for approval: id and status.
+    pub active: Option<(i64, DeploymentStatus)>,
+    pub held: bool,
+}
+
+/// Apps on one page of the matrix.
+pub const MATRIX_PAGE_SIZE: u32 = 25;
+
+/// An app's workloads in one environment, as the cluster shows them now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvironmentWorkloads {
+    pub environment: String,
+    pub workloads: Vec<WorkloadView>,
+    /// Why the cluster could not be read, if it could not.
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkloadView {
+    /// `Deployment/web`.
+    pub object: String,
+    pub desired: i64,
+    pub ready: i64,
+    pub available: i64,
+    pub image: String,
+    pub pods: Vec<PodView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodView {
+    pub name: String,
+    pub phase: String,
+    pub ready: bool,
+    pub restarts: i64,
+    /// `running`, or the waiting or terminated reason.
+    pub state: String,
+    /// The last lines of its log.
+    pub log_tail: String,
+}
+
 /// What a maintainer does to an environment from the history.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HandAction {
@@ -210,6 +303,32 @@ pub async fn lift_environment_hold(app: String, environment: String) -> Result<(
         .lift_hold(&caller, &app, &environment)
         .await
         .map_err(refuse)
+}
+
+/// The DORA measures of an app, per environment, over the last `days`.
+#[server(endpoint = "deploy_measures")]
+pub async fn deploy_measures(app: String, days: u32) -> Result<AppMeasures, ServerFnError> {
+    authorize("deploy_measures")?;
+    let (caller, service) = deploys()?;
+    service.measures(&caller, &app, days).await.map_err(refuse)
+}
+
+#[server(endpoint = "environment_matrix")]
+pub async fn fetch_environment_matrix(
+    search: String,
+    page: u32,
+) -> Result<EnvironmentMatrix, ServerFnError> {
+    authorize("environment_matrix")?;
+    let (caller, service) = deploys()?;
+    service.matrix(&caller, &search, page).await.map_err(refuse)
+}
+
+/// An app's workloads in every environment, read from the clusters now.
+#[server(endpoint = "app_workloads")]
+pub async fn app_workloads(app: String) -> Result<Vec<EnvironmentWorkloads>, ServerFnError> {
+    authorize("app_workloads")?;
+    let (caller, service) = deploys()?;
+    service.workloads(&caller, &app).await.map_err(refuse)
 }
 
 #[server(endpoint = "set_approval_rules")]

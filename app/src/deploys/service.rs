@@ -1,6 +1,9 @@
 //! What the deploy pages' server functions need from the server.
 
-use super::{DeploymentDetail, DeploymentList, HandAction, HistoryFilter};
+use super::{
+    AppMeasures, DeploymentDetail, DeploymentList, EnvironmentMatrix, EnvironmentWorkloads,
+    HandAction, HistoryFilter,
+};
 use crate::caller::{Caller, ServiceError};
 
 /// Deployments: every developer sees every app's history; an app's
@@ -33,6 +36,23 @@ pub trait Deploys: Send + Sync + 'static {
         app: &str,
         environment: &str,
     ) -> Result<(), ServiceError>;
+    async fn measures(
+        &self,
+        caller: &Caller,
+        app: &str,
+        days: u32,
+    ) -> Result<AppMeasures, ServiceError>;
+    async fn matrix(
+        &self,
+        caller: &Caller,
+        search: &str,
+        page: u32,
+    ) -> Result<EnvironmentMatrix, ServiceError>;
+    async fn workloads(
+        &self,
+        caller: &Caller,
+        app: &str,
+    ) -> Result<Vec<EnvironmentWorkloads>, ServiceError>;
     async fn set_approval_rules(
         &self,
         caller: &Caller,

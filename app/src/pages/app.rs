@@ -11,6 +11,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use super::databases::short_time;
+use super::deploy_panels::WorkloadsPanel;
 use crate::accounts::server_message;
 use crate::apps::{
     AppDetail, DeleteApp, ReleaseSummary, RotateWebhookSecret, UpdateApp, fetch_app,
@@ -72,6 +73,8 @@ fn app_view(detail: AppDetail) -> impl IntoView {
             (Some(file), Some(release)) => components(&file, &release).into_any(),
             _ => view! { <p class="hint">"No release has passed the checks yet."</p> }.into_any(),
         }}
+        <p><A href=format!("/deploys?app={}", super::users::encode(&detail.name))>"Deploy history of this app"</A></p>
+        <WorkloadsPanel app=detail.name.clone() />
         <h2>"Releases"</h2>
         <p class="hint">{format!("{} release{}", detail.releases_total, if detail.releases_total == 1 { "" } else { "s" })}</p>
         <ol class="releases" data-releases="">

@@ -11,6 +11,7 @@ use leptos_router::components::{A, Form};
 use leptos_router::hooks::use_query_map;
 
 use super::databases::short_time;
+use super::deploy_panels::DoraPanel;
 use super::users::encode;
 use crate::accounts::server_message;
 use crate::deploys::{
@@ -140,6 +141,7 @@ fn history_view(list: DeploymentList, filter: HistoryFilter) -> impl IntoView {
         view! {
             <h2>"Environments of " {app.clone()}</h2>
             <div class="environment-cards" data-environments="">{cards}</div>
+            <DoraPanel app=app.clone() />
         }
     });
     let rows: Vec<_> = list

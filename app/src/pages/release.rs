@@ -7,6 +7,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use super::databases::short_time;
+use super::deploy_panels::PromotionPanel;
 use super::validate::render_manifests;
 use crate::accounts::server_message;
 use crate::apps::{ReleaseDetail, fetch_release};
@@ -51,6 +52,9 @@ fn release_view(detail: ReleaseDetail) -> impl IntoView {
         .map(str::to_string)
         .collect();
     let problems = detail.problems.clone();
+    let promotion = release.accepted.then(|| {
+        view! { <PromotionPanel app=detail.app.clone() sha=release.sha.clone() /> }
+    });
     view! {
         <div class="panel-heading">
             <h1><code>{release.short().to_string()}</code> " " {release.subject.clone()}</h1>
@@ -63,6 +67,7 @@ fn release_view(detail: ReleaseDetail) -> impl IntoView {
                 detail.previous_sha.clone().unwrap_or_default().get(..7).unwrap_or_default()
             )}</p>
         })}
+        {promotion}
         <h2>"What changed"</h2>
         {if detail.changes.is_empty() {
             view! { <p class="hint">{if detail.previous_sha.is_some() { "Nothing in dscloud.yaml." } else { "The first release." }}</p> }.into_any()

@@ -10,12 +10,14 @@
 //! carries on from the row (Jobs are named per commit and created once).
 
 pub mod build;
+pub mod dora;
 pub mod engine;
 pub mod environments;
 pub mod health;
 pub mod objects;
 pub mod plan;
 pub mod service;
+pub mod workloads;
 
 use std::sync::Arc;
 use std::time::Duration;

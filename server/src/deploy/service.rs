@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use app::caller::{Caller, ServiceError};
 use app::deploys::{
-    DeploymentDetail, DeploymentList, DeploymentRow, DeploymentStatus, Deploys, EnvironmentView,
-    HISTORY_PAGE_SIZE, HandAction, HistoryFilter, StepKind, Trigger,
+    AppMeasures, DeploymentDetail, DeploymentList, DeploymentRow, DeploymentStatus, Deploys,
+    EnvironmentMatrix, EnvironmentView, EnvironmentWorkloads, HISTORY_PAGE_SIZE, HandAction,
+    HistoryFilter, MATRIX_PAGE_SIZE, MatrixCell, MatrixRow, StepKind, Trigger,
 };
 use app::roles::Role;
 use chrono::{NaiveDate, TimeZone, Utc};
@@ -32,6 +33,8 @@ pub struct DeployService {
     store: Arc<dyn Store>,
     environments: Vec<String>,
     engine: Option<Handle<Key>>,
+    /// Each environment's cluster, for the live workloads.
+    sites: Vec<super::Site>,
 }
 
 impl DeployService {
@@ -44,7 +47,14 @@ impl DeployService {
             store,
             environments,
             engine,
+            sites: Vec::new(),
         }
+    }
+
+    /// Reads live workloads from these environments' clusters.
+    pub fn with_sites(mut self, sites: Vec<super::Site>) -> Self {
+        self.sites = sites;
+        self
     }
 
     fn wake(&self, app: Uuid, environment: &str) {
@@ -614,6 +624,158 @@ impl Deploys for DeployService {
         .await;
         self.wake(record.id, environment);
         Ok(())
+    }
+
+    async fn measures(
+        &self,
+        caller: &Caller,
+        app: &str,
+        days: u32,
+    ) -> Result<AppMeasures, ServiceError> {
+        Self::signed_in(caller)?;
+        let record = self.app_named(app).await?;
+        let days = days.clamp(1, 365);
+        let until = Utc::now();
+        let from = until - chrono::Duration::days(i64::from(days));
+        let mut environments = Vec::new();
+        for environment in &self.environments {
+            let attempts: Vec<super::dora::Attempt> = self
+                .store
+                .attempts_since(record.id, environment, from)
+                .await
+                .map_err(|error| unavailable(&error))?
+                .into_iter()
+                .map(|deployment| super::dora::Attempt {
+                    status: deployment.status,
+                    trigger: deployment.trigger,
+                    committed_at: chrono::DateTime::parse_from_rfc3339(&deployment.committed_at)
+                        .ok()
+                        .map(|at| at.with_timezone(&Utc)),
+                    created_at: deployment.created_at,
+                    finished_at: deployment.finished_at,
+                })
+                .collect();
+            environments.push((
+                environment.clone(),
+                super::dora::measures(&attempts, from, until),
+            ));
+        }
+        Ok(AppMeasures {
+            app: record.name,
+            window_days: days,
+            environments,
+        })
+    }
+
+    async fn matrix(
+        &self,
+        caller: &Caller,
+        search: &str,
+        page: u32,
+    ) -> Result<EnvironmentMatrix, ServiceError> {
+        Self::signed_in(caller)?;
+        let search = search.trim();
+        if search.chars().count() > MAX_TEXT {
+            return Err(ServiceError::Invalid(format!(
+                "the search is longer than {MAX_TEXT} characters"
+            )));
+        }
+        let page = page.max(1);
+        let apps = self
+            .store
+            .list_apps(&crate::store::AppQuery {
+                search: (!search.is_empty()).then(|| search.to_string()),
+                limit: MATRIX_PAGE_SIZE,
+                offset: (page - 1).saturating_mul(MATRIX_PAGE_SIZE),
+            })
+            .await
+            .map_err(|error| unavailable(&error))?;
+        let ids: Vec<Uuid> = apps.items.iter().map(|app| app.id).collect();
+        let entries = self
+            .store
+            .matrix_entries(&ids)
+            .await
+            .map_err(|error| unavailable(&error))?;
+        let rows = apps
+            .items
+            .iter()
+            .map(|app| MatrixRow {
+                app: app.name.clone(),
+                cells: self
+                    .environments
+                    .iter()
+                    .map(|environment| {
+                        let current = entries.current.iter().find(|deployment| {
+                            deployment.app_id == app.id && deployment.environment == *environment
+                        });
+                        MatrixCell {
+                            current: current.map(|deployment| {
+                                (
+                                    deployment.id,
+                                    short(&deployment.sha).to_string(),
+                                    deployment
+                                        .finished_at
+                                        .unwrap_or(deployment.created_at)
+                                        .to_rfc3339(),
+                                )
+                            }),
+                            tests: current
+                                .filter(|deployment| {
+                                    deployment.tests_passed + deployment.tests_failed > 0
+                                })
+                                .map(|deployment| {
+                                    (deployment.tests_passed, deployment.tests_failed)
+                                }),
+                            active: entries
+                                .active
+                                .iter()
+                                .find(|(id, env, _, _)| *id == app.id && env == environment)
+                                .map(|(_, _, deployment, status)| (*deployment, *status)),
+                            held: entries
+                                .held
+                                .iter()
+                                .any(|(id, env)| *id == app.id && env == environment),
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        Ok(EnvironmentMatrix {
+            environments: self.environments.clone(),
+            rows,
+            total: apps.total,
+            page,
+            page_size: MATRIX_PAGE_SIZE,
+        })
+    }
+
+    async fn workloads(
+        &self,
+        caller: &Caller,
+        app: &str,
+    ) -> Result<Vec<EnvironmentWorkloads>, ServiceError> {
+        Self::signed_in(caller)?;
+        let record = self.app_named(app).await?;
+        let mut environments = Vec::new();
+        for site in &self.sites {
+            let read = super::workloads::read(&site.cluster, &record, &site.name).await;
+            environments.push(match read {
+                Ok(workloads) => EnvironmentWorkloads {
+                    environment: site.name.clone(),
+                    workloads,
+                    error: None,
+                },
+                Err(error) => EnvironmentWorkloads {
+                    environment: site.name.clone(),
+                    workloads: Vec::new(),
+                    error: Some(format!(
+                        "the cluster of {} cannot be read: {error}",
+                        site.name
+                    )),
+                },
+            });
+        }
+        Ok(environments)
     }
 
     async fn set_approval_rules(

@@ -57,6 +57,8 @@ pub struct DeploymentRecord {
     pub subject: String,
     pub author: String,
     pub author_email: String,
+    /// The commit's time, as git gave it (RFC 3339).
+    pub committed_at: String,
     pub environment: String,
     pub trigger: Trigger,
     pub trigger_detail: Option<String>,
@@ -226,6 +228,17 @@ pub trait DeployStore: Send + Sync {
     /// What runs for these apps: (app, environment, newest succeeded deployment).
     async fn current_deployments(&self, apps: &[Uuid]) -> StoreResult<Vec<(Uuid, String, i64)>>;
 
+    /// What the environment matrix shows for these apps.
+    async fn matrix_entries(&self, apps: &[Uuid]) -> StoreResult<MatrixEntries>;
+    /// Every deployment of an app in an environment created since `since`,
+    /// oldest first (at most 10,000), for the DORA measures.
+    async fn attempts_since(
+        &self,
+        app: Uuid,
+        environment: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<DeploymentRecord>>;
+
     /// Component → image by digest.
     async fn release_images(&self, release: i64) -> StoreResult<BTreeMap<String, String>>;
     /// Records a built image; a component's first record stands.
@@ -235,6 +248,17 @@ pub trait DeployStore: Send + Sync {
         component: &str,
         image: &str,
     ) -> StoreResult<()>;
+}
+
+/// The environment matrix's inputs for a page of apps.
+#[derive(Clone, Debug, Default)]
+pub struct MatrixEntries {
+    /// What runs: the newest successful deployment per app and environment.
+    pub current: Vec<DeploymentRecord>,
+    /// Unfinished: (app, environment, id, status).
+    pub active: Vec<(Uuid, String, i64, DeploymentStatus)>,
+    /// Held environments.
+    pub held: Vec<(Uuid, String)>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -247,6 +271,7 @@ pub(crate) struct DeploymentRow {
     subject: String,
     author: String,
     author_email: String,
+    committed_at: String,
     environment: String,
     trigger: String,
     trigger_detail: Option<String>,
@@ -273,7 +298,7 @@ pub(crate) struct DeploymentRow {
 /// The columns of a [`DeploymentRow`], from `deployments d` joined with
 /// `releases r` and `apps a`.
 pub(crate) const DEPLOYMENT_COLUMNS: &str = "d.id, d.app_id, a.name AS app_name, d.release_id, \
-     r.sha, r.subject, r.author, r.author_email, d.environment, d.trigger, d.trigger_detail, \
+     r.sha, r.subject, r.author, r.author_email, r.committed_at, d.environment, d.trigger, d.trigger_detail, \
      d.triggered_by, d.triggered_by_name, d.rollback_of, d.rolled_back_by, d.status, d.reason, \
      d.approval, d.approval_by, d.approval_by_name, d.approval_comment, d.approval_at, d.steps, \
      d.tests_passed, d.tests_failed, d.revision, d.created_at, d.started_at, d.finished_at";
@@ -312,6 +337,7 @@ impl TryFrom<DeploymentRow> for DeploymentRecord {
             subject: row.subject,
             author: row.author,
             author_email: row.author_email,
+            committed_at: row.committed_at,
             environment: row.environment,
             trigger,
             trigger_detail: row.trigger_detail,

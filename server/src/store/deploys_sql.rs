@@ -452,14 +452,25 @@ macro_rules! impl_deploy_store {
                     .filter(|text| !text.is_empty());
                 let sha_prefix = who.map(|text| $crate::store::shared::prefix_pattern(&text.to_lowercase()));
                 let author = who.map($crate::store::shared::contains_pattern);
-                let filter = "WHERE ($1 IS NULL OR d.app_id = $1) \
+                // The commit and author live on the release: only that filter
+                // needs the join, so the count of an unfiltered history
+                // reads the deployments alone.
+                let who_clause = if who.is_some() {
+                    "(r.sha LIKE $5 ESCAPE '\\' OR LOWER(r.author) LIKE $6 ESCAPE '\\' \
+                     OR LOWER(r.author_email) LIKE $6 ESCAPE '\\')"
+                } else {
+                    "($5 IS NULL AND $6 IS NULL)"
+                };
+                let filter = format!(
+                    "WHERE ($1 IS NULL OR d.app_id = $1) \
                      AND ($2 IS NULL OR d.environment = $2) \
                      AND ($3 IS NULL OR d.status = $3) \
                      AND ($4 IS NULL OR d.trigger = $4) \
-                     AND ($5 IS NULL OR r.sha LIKE $5 ESCAPE '\\' \
-                          OR LOWER(r.author) LIKE $6 ESCAPE '\\' OR LOWER(r.author_email) LIKE $6 ESCAPE '\\') \
+                     AND {who_clause} \
                      AND ($7 IS NULL OR d.created_at >= $7) \
-                     AND ($8 IS NULL OR d.created_at < $8)";
+                     AND ($8 IS NULL OR d.created_at < $8)"
+                );
+                let count_from = if who.is_some() { DEPLOYMENT_FROM } else { "deployments d" };
                 macro_rules! bind_filters {
                     ($query:expr) => {
                         $query
@@ -483,7 +494,7 @@ macro_rules! impl_deploy_store {
                     .fetch_all(&self.pool)
                     .await?;
                 let total: i64 = bind_filters!(sqlx::query_scalar(&format!(
-                    "SELECT COUNT(*) FROM {DEPLOYMENT_FROM} {filter}"
+                    "SELECT COUNT(*) FROM {count_from} {filter}"
                 )))
                 .fetch_one(&self.pool)
                 .await?;
@@ -515,6 +526,82 @@ macro_rules! impl_deploy_store {
                     query = query.bind(app);
                 }
                 Ok(query.fetch_all(&self.pool).await?)
+            }
+
+            async fn matrix_entries(
+                &self,
+                apps: &[uuid::Uuid],
+            ) -> $crate::store::StoreResult<$crate::store::MatrixEntries> {
+                use $crate::store::deploys::{DEPLOYMENT_COLUMNS, DEPLOYMENT_FROM, DeploymentRow};
+                if apps.is_empty() {
+                    return Ok($crate::store::MatrixEntries::default());
+                }
+                let list: Vec<String> = (1..=apps.len()).map(|index| format!("${index}")).collect();
+                let list = list.join(", ");
+                let current_sql = format!(
+                    "SELECT {DEPLOYMENT_COLUMNS} FROM {DEPLOYMENT_FROM} WHERE d.id IN \
+                     (SELECT MAX(id) FROM deployments WHERE status = 'Succeeded' AND app_id IN ({list}) \
+                     GROUP BY app_id, environment)"
+                );
+                let mut current = sqlx::query_as::<_, DeploymentRow>(&current_sql);
+                for app in apps {
+                    current = current.bind(app);
+                }
+                let current = current
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(TryInto::try_into)
+                    .collect::<$crate::store::StoreResult<Vec<_>>>()?;
+                let active_sql = format!(
+                    "SELECT app_id, environment, id, status FROM deployments WHERE active AND app_id IN ({list})"
+                );
+                let mut active = sqlx::query_as::<_, (uuid::Uuid, String, i64, String)>(&active_sql);
+                for app in apps {
+                    active = active.bind(app);
+                }
+                let active = active
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .filter_map(|(app, environment, id, status)| {
+                        Some((app, environment, id, app::deploys::DeploymentStatus::parse(&status)?))
+                    })
+                    .collect();
+                let held_sql = format!(
+                    "SELECT app_id, environment FROM deploy_environments \
+                     WHERE held_at IS NOT NULL AND app_id IN ({list})"
+                );
+                let mut held = sqlx::query_as::<_, (uuid::Uuid, String)>(&held_sql);
+                for app in apps {
+                    held = held.bind(app);
+                }
+                let held = held.fetch_all(&self.pool).await?;
+                Ok($crate::store::MatrixEntries {
+                    current,
+                    active,
+                    held,
+                })
+            }
+
+            async fn attempts_since(
+                &self,
+                app: uuid::Uuid,
+                environment: &str,
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::DeploymentRecord>> {
+                use $crate::store::deploys::{DEPLOYMENT_COLUMNS, DEPLOYMENT_FROM, DeploymentRow};
+                let rows: Vec<DeploymentRow> = sqlx::query_as(&format!(
+                    "SELECT {DEPLOYMENT_COLUMNS} FROM {DEPLOYMENT_FROM} \
+                     WHERE d.app_id = $1 AND d.environment = $2 AND d.created_at >= $3 \
+                     ORDER BY d.id LIMIT 10000"
+                ))
+                .bind(app)
+                .bind(environment)
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(TryInto::try_into).collect()
             }
 
             async fn release_images(

@@ -25,6 +25,7 @@ fn record(
         subject: "a change".into(),
         author: "Ada".into(),
         author_email: "ada@example.com".into(),
+        committed_at: "2026-12-01T10:00:00Z".into(),
         environment: "test".into(),
         trigger,
         trigger_detail: None,
