@@ -445,59 +445,90 @@ macro_rules! impl_deploy_store {
             ) -> $crate::store::StoreResult<$crate::store::Page<$crate::store::DeploymentRecord>>
             {
                 use $crate::store::deploys::{DEPLOYMENT_COLUMNS, DEPLOYMENT_FROM, DeploymentRow};
+                // Only the filters given become conditions (no `$n IS NULL OR`,
+                // which keeps the indexes out), on the deployments alone: the
+                // commit and author are matched to release ids first, and the
+                // page is chosen by id before the join reads its 50 rows.
+                enum Value {
+                    Id(uuid::Uuid),
+                    Text(String),
+                    Time(chrono::DateTime<chrono::Utc>),
+                }
+                let mut conditions: Vec<String> = Vec::new();
+                let mut values: Vec<Value> = Vec::new();
+                let mut add = |condition: &str, value: Value| {
+                    values.push(value);
+                    conditions.push(condition.replace('?', &format!("${}", values.len())));
+                };
+                if let Some(app) = query.app {
+                    add("d.app_id = ?", Value::Id(app));
+                }
+                if let Some(environment) = &query.environment {
+                    add("d.environment = ?", Value::Text(environment.clone()));
+                }
+                if let Some(status) = query.status {
+                    add("d.status = ?", Value::Text(status.as_str().to_string()));
+                }
+                if let Some(trigger) = query.trigger {
+                    add("d.trigger = ?", Value::Text(trigger.as_str().to_string()));
+                }
+                if let Some(from) = query.from {
+                    add("d.created_at >= ?", Value::Time(from));
+                }
+                if let Some(until) = query.until {
+                    add("d.created_at < ?", Value::Time(until));
+                }
                 let who = query
                     .commit_or_author
                     .as_deref()
                     .map(str::trim)
                     .filter(|text| !text.is_empty());
-                let sha_prefix = who.map(|text| $crate::store::shared::prefix_pattern(&text.to_lowercase()));
-                let author = who.map($crate::store::shared::contains_pattern);
-                // The commit and author live on the release: only that filter
-                // needs the join, so the count of an unfiltered history
-                // reads the deployments alone.
-                let who_clause = if who.is_some() {
-                    "(r.sha LIKE $5 ESCAPE '\\' OR LOWER(r.author) LIKE $6 ESCAPE '\\' \
-                     OR LOWER(r.author_email) LIKE $6 ESCAPE '\\')"
-                } else {
-                    "($5 IS NULL AND $6 IS NULL)"
-                };
-                let filter = format!(
-                    "WHERE ($1 IS NULL OR d.app_id = $1) \
-                     AND ($2 IS NULL OR d.environment = $2) \
-                     AND ($3 IS NULL OR d.status = $3) \
-                     AND ($4 IS NULL OR d.trigger = $4) \
-                     AND {who_clause} \
-                     AND ($7 IS NULL OR d.created_at >= $7) \
-                     AND ($8 IS NULL OR d.created_at < $8)"
-                );
-                let count_from = if who.is_some() { DEPLOYMENT_FROM } else { "deployments d" };
-                macro_rules! bind_filters {
-                    ($query:expr) => {
-                        $query
-                            .bind(query.app)
-                            .bind(&query.environment)
-                            .bind(query.status.map(|status| status.as_str()))
-                            .bind(query.trigger.map(|trigger| trigger.as_str()))
-                            .bind(&sha_prefix)
-                            .bind(&author)
-                            .bind(query.from)
-                            .bind(query.until)
-                    };
+                if let Some(who) = who {
+                    let sha = $crate::store::shared::prefix_pattern(&who.to_lowercase());
+                    let author = $crate::store::shared::contains_pattern(who);
+                    values.push(Value::Text(sha));
+                    values.push(Value::Text(author));
+                    let (sha, author) = (values.len() - 1, values.len());
+                    conditions.push(format!(
+                        "d.release_id IN (SELECT r.id FROM releases r WHERE r.sha LIKE ${sha} ESCAPE '\\' \
+                         OR LOWER(r.author) LIKE ${author} ESCAPE '\\' \
+                         OR LOWER(r.author_email) LIKE ${author} ESCAPE '\\')"
+                    ));
                 }
+                let filter = if conditions.is_empty() {
+                    String::new()
+                } else {
+                    format!("WHERE {}", conditions.join(" AND "))
+                };
+                macro_rules! bind_values {
+                    ($query:expr) => {{
+                        let mut bound = $query;
+                        for value in &values {
+                            bound = match value {
+                                Value::Id(id) => bound.bind(*id),
+                                Value::Text(text) => bound.bind(text.clone()),
+                                Value::Time(time) => bound.bind(*time),
+                            };
+                        }
+                        bound
+                    }};
+                }
+                let limit = values.len() + 1;
                 let sql = format!(
-                    "SELECT {DEPLOYMENT_COLUMNS} FROM {DEPLOYMENT_FROM} {filter} \
-                     ORDER BY d.id DESC LIMIT $9 OFFSET $10"
+                    "SELECT {DEPLOYMENT_COLUMNS} FROM {DEPLOYMENT_FROM} WHERE d.id IN \
+                     (SELECT d.id FROM deployments d {filter} ORDER BY d.id DESC LIMIT ${limit} OFFSET ${}) \
+                     ORDER BY d.id DESC",
+                    limit + 1
                 );
-                let rows: Vec<DeploymentRow> = bind_filters!(sqlx::query_as(&sql))
+                let rows: Vec<DeploymentRow> = bind_values!(sqlx::query_as(&sql))
                     .bind($crate::store::page_size(query.limit))
                     .bind(i64::from(query.offset))
                     .fetch_all(&self.pool)
                     .await?;
-                let total: i64 = bind_filters!(sqlx::query_scalar(&format!(
-                    "SELECT COUNT(*) FROM {count_from} {filter}"
-                )))
-                .fetch_one(&self.pool)
-                .await?;
+                let count = format!("SELECT COUNT(*) FROM deployments d {filter}");
+                let total: i64 = bind_values!(sqlx::query_scalar(&count))
+                    .fetch_one(&self.pool)
+                    .await?;
                 Ok($crate::store::Page {
                     items: rows
                         .into_iter()
