@@ -69,5 +69,5 @@ CREATE UNIQUE INDEX deployments_one_active ON deployments (app_id, environment) 
 CREATE INDEX deployments_by_app ON deployments (app_id, environment, id);
 CREATE INDEX deployments_by_status ON deployments (status, id);
 CREATE INDEX deployments_by_release ON deployments (release_id, environment);
--- The history filtered by dates.
-CREATE INDEX deployments_by_time ON deployments (created_at);
+-- One environment's history, newest first.
+CREATE INDEX deployments_by_environment ON deployments (environment, id);
