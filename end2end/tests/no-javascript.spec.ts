@@ -17,12 +17,20 @@ test('the home page renders completely without JavaScript', async ({ page }) => 
 test('links navigate with full page loads', async ({ page }) => {
   await page.goto('/');
   const nav = page.getByRole('navigation', { name: 'Main' });
-  await nav.getByRole('link', { name: 'Deploys' }).click();
-  await expect(page).toHaveURL('/deploys');
-  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Deploys');
-  await expect(nav.getByRole('link', { name: 'Deploys' })).toHaveAttribute('aria-current', 'page');
+  await nav.getByRole('link', { name: 'Secrets' }).click();
+  await expect(page).toHaveURL('/secrets');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Secrets');
+  await expect(nav.getByRole('link', { name: 'Secrets' })).toHaveAttribute('aria-current', 'page');
   await page.getByRole('link', { name: 'Back to the overview' }).click();
   await expect(page).toHaveURL('/');
+  // The deploy history renders and filters with plain GET forms.
+  await nav.getByRole('link', { name: 'Deploys' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Deploys');
+  const filters = page.getByRole('form', { name: 'Filter the history' });
+  await filters.getByRole('combobox', { name: 'Status' }).selectOption('Failed');
+  await filters.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(/status=Failed/);
+  await expect(filters.getByRole('combobox', { name: 'Status' })).toHaveValue('Failed');
 });
 
 test('the 404 page works without JavaScript', async ({ page }) => {
