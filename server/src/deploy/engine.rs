@@ -9,7 +9,6 @@ use std::time::Duration;
 use app::deploys::DeploymentStatus;
 use async_trait::async_trait;
 use chrono::Utc;
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::build::{self, BuildTarget};
@@ -509,14 +508,4 @@ pub fn key_of(labels: &BTreeMap<String, String>) -> Option<Key> {
         .and_then(|id| Uuid::parse_str(id).ok())?;
     let environment = labels.get(crate::manifests::labels::ENVIRONMENT)?;
     Some((app, environment.clone()))
-}
-
-/// A watched object's labels, for [`key_of`].
-pub fn labels_of(object: &Value) -> BTreeMap<String, String> {
-    object["metadata"]["labels"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_string())))
-        .collect()
 }

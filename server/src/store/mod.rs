@@ -14,6 +14,7 @@ mod audit;
 mod databases;
 mod databases_sql;
 mod deploys;
+mod deploys_history_sql;
 pub(crate) mod deploys_sql;
 mod postgres;
 mod sessions;
@@ -117,6 +118,7 @@ macro_rules! impl_store {
         $crate::store::databases_sql::impl_database_store!($store);
         $crate::store::apps_sql::impl_app_store!($store);
         $crate::store::deploys_sql::impl_deploy_store!($store);
+        $crate::store::deploys_history_sql::impl_deploy_history!($store);
         $crate::store::terms::impl_term_store!($store);
 
         #[async_trait::async_trait]

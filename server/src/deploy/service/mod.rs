@@ -8,12 +8,11 @@ use std::sync::Arc;
 
 use app::caller::{Caller, ServiceError};
 use app::deploys::{
-    AppMeasures, DeploymentDetail, DeploymentList, DeploymentRow, DeploymentStatus, Deploys,
-    EnvironmentMatrix, EnvironmentView, EnvironmentWorkloads, HISTORY_PAGE_SIZE, HandAction,
-    HistoryFilter, MATRIX_PAGE_SIZE, MatrixCell, MatrixRow, StepKind, Trigger,
+    AppMeasures, DeploymentDetail, DeploymentList, DeploymentStatus, Deploys, EnvironmentMatrix,
+    EnvironmentWorkloads, HISTORY_PAGE_SIZE, HandAction, HistoryFilter,
 };
 use app::roles::Role;
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::Utc;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -25,6 +24,11 @@ use crate::store::{
     AppRecord, Approval, DeploymentQuery, DeploymentRecord, Outcome, Person, PersonalDeploy, Store,
     StoreError,
 };
+
+mod matrix;
+mod views;
+
+use views::{row, short};
 
 /// The longest free text a person gives (a comment, a reason, a search).
 const MAX_TEXT: usize = 500;
@@ -133,199 +137,6 @@ impl DeployService {
                 self.environments.join(", ")
             )))
         }
-    }
-
-    fn query(&self, filter: &HistoryFilter) -> Result<DeploymentQuery, ServiceError> {
-        let text = |value: &str, what: &str| {
-            let value = value.trim();
-            if value.chars().count() > MAX_TEXT {
-                return Err(ServiceError::Invalid(format!(
-                    "the {what} filter is longer than {MAX_TEXT} characters"
-                )));
-            }
-            Ok((!value.is_empty()).then(|| value.to_string()))
-        };
-        let environment = text(&filter.environment, "environment")?;
-        if let Some(environment) = &environment {
-            self.check_environment(environment)?;
-        }
-        let status = match text(&filter.status, "status")? {
-            None => None,
-            Some(status) => Some(DeploymentStatus::parse(&status).ok_or_else(|| {
-                ServiceError::Invalid(format!("there is no deployment status {status:?}"))
-            })?),
-        };
-        let trigger = match text(&filter.trigger, "trigger")? {
-            None => None,
-            Some(trigger) => Some(Trigger::parse(&trigger).ok_or_else(|| {
-                ServiceError::Invalid(format!("there is no trigger {trigger:?}"))
-            })?),
-        };
-        let day =
-            |value: &str, what: &str| -> Result<Option<chrono::DateTime<Utc>>, ServiceError> {
-                let Some(value) = text(value, what)? else {
-                    return Ok(None);
-                };
-                let date = NaiveDate::parse_from_str(&value, "%Y-%m-%d").map_err(|_| {
-                    ServiceError::Invalid(format!("the {what} date {value:?} is not YYYY-MM-DD"))
-                })?;
-                Ok(date
-                    .and_hms_opt(0, 0, 0)
-                    .map(|midnight| Utc.from_utc_datetime(&midnight)))
-            };
-        let from = day(&filter.from, "from")?;
-        // Inclusive: up to the end of that day.
-        let until = day(&filter.until, "until")?.map(|day| day + chrono::Duration::days(1));
-        if let (Some(from), Some(until)) = (from, until)
-            && from >= until
-        {
-            return Err(ServiceError::Invalid(
-                "the from date is after the until date".to_string(),
-            ));
-        }
-        let page = filter.page.max(1);
-        Ok(DeploymentQuery {
-            app: None,
-            environment,
-            status,
-            trigger,
-            commit_or_author: text(&filter.who, "commit or author")?,
-            from,
-            until,
-            limit: HISTORY_PAGE_SIZE,
-            offset: (page - 1).saturating_mul(HISTORY_PAGE_SIZE),
-        })
-    }
-
-    async fn environment_views(&self, app: Uuid) -> Result<Vec<EnvironmentView>, ServiceError> {
-        let mut views = Vec::new();
-        for (index, environment) in self.environments.iter().enumerate() {
-            let previous = index
-                .checked_sub(1)
-                .map(|index| self.environments[index].as_str());
-            let state = self
-                .store
-                .environment_state(app, environment, previous)
-                .await
-                .map_err(|error| unavailable(&error))?;
-            let last_tests = self
-                .store
-                .deployments(&DeploymentQuery {
-                    app: Some(app),
-                    environment: Some(environment.clone()),
-                    limit: 20,
-                    ..DeploymentQuery::default()
-                })
-                .await
-                .map_err(|error| unavailable(&error))?
-                .items
-                .into_iter()
-                .find(|row| row.tests_passed + row.tests_failed > 0)
-                .map(|row| (row.tests_passed, row.tests_failed));
-            views.push(EnvironmentView {
-                environment: environment.clone(),
-                current: state.current.as_ref().map(|current| {
-                    (
-                        short(&current.sha).to_string(),
-                        current.subject.clone(),
-                        current
-                            .finished_at
-                            .unwrap_or(current.created_at)
-                            .to_rfc3339(),
-                    )
-                }),
-                active: state
-                    .active
-                    .as_ref()
-                    .map(|active| (active.id, active.status)),
-                hold: state.rules.hold.as_ref().map(|hold| {
-                    format!(
-                        "held by {} since {}: {}",
-                        hold.by_name,
-                        hold.at.format("%Y-%m-%d %H:%M UTC"),
-                        hold.reason
-                    )
-                }),
-                requires_approval: state.rules.requires_approval,
-                forbid_self_approval: state.rules.forbid_self_approval,
-                last_tests,
-            });
-        }
-        Ok(views)
-    }
-}
-
-fn short(sha: &str) -> &str {
-    sha.get(..7).unwrap_or(sha)
-}
-
-/// Why it ran, as people read it.
-fn why(deployment: &DeploymentRecord) -> String {
-    let by = deployment.triggered_by_name.as_deref().unwrap_or("someone");
-    match deployment.trigger {
-        Trigger::Poll => "new commit (poll)".to_string(),
-        Trigger::Webhook => "new commit (webhook)".to_string(),
-        Trigger::Promotion => format!(
-            "promotion from {}",
-            deployment
-                .trigger_detail
-                .as_deref()
-                .unwrap_or("the previous environment")
-        ),
-        Trigger::Rollback => format!("rollback by {by}"),
-        Trigger::Redeploy => format!("redeploy by {by}"),
-        Trigger::AutoRollback => format!(
-            "automatic rollback of {}",
-            deployment
-                .trigger_detail
-                .as_deref()
-                .unwrap_or("a failed release")
-        ),
-    }
-}
-
-fn row(deployment: &DeploymentRecord, current: bool) -> DeploymentRow {
-    let approval = match (&deployment.approval, deployment.approval_required) {
-        (Some(approval), _) => Some(format!(
-            "{} by {}",
-            if approval.approved {
-                "approved"
-            } else {
-                "rejected"
-            },
-            approval.by_name
-        )),
-        (None, true) => Some("awaiting approval".to_string()),
-        (None, false) => None,
-    };
-    DeploymentRow {
-        id: deployment.id,
-        app: deployment.app_name.clone(),
-        environment: deployment.environment.clone(),
-        sha: deployment.sha.clone(),
-        subject: deployment.subject.clone(),
-        author: deployment.author.clone(),
-        trigger: deployment.trigger,
-        why: why(deployment),
-        status: deployment.status,
-        reason: deployment.reason.clone(),
-        created_at: deployment.created_at.to_rfc3339(),
-        duration_ms: deployment
-            .started_at
-            .zip(deployment.finished_at)
-            .map(|(started, finished)| (finished - started).num_milliseconds()),
-        tests_passed: deployment.tests_passed,
-        tests_failed: deployment.tests_failed,
-        test_results: deployment
-            .steps
-            .iter()
-            .filter(|step| step.kind == StepKind::Test && step.is_finished())
-            .map(|step| (step.name.clone(), step.exit_code))
-            .collect(),
-        approval,
-        rollback: deployment.trigger.is_rollback(),
-        rolled_back_by: deployment.rolled_back_by,
-        current,
     }
 }
 
@@ -674,79 +485,7 @@ impl Deploys for DeployService {
         page: u32,
     ) -> Result<EnvironmentMatrix, ServiceError> {
         Self::signed_in(caller)?;
-        let search = search.trim();
-        if search.chars().count() > MAX_TEXT {
-            return Err(ServiceError::Invalid(format!(
-                "the search is longer than {MAX_TEXT} characters"
-            )));
-        }
-        let page = page.max(1);
-        let apps = self
-            .store
-            .list_apps(&crate::store::AppQuery {
-                search: (!search.is_empty()).then(|| search.to_string()),
-                limit: MATRIX_PAGE_SIZE,
-                offset: (page - 1).saturating_mul(MATRIX_PAGE_SIZE),
-            })
-            .await
-            .map_err(|error| unavailable(&error))?;
-        let ids: Vec<Uuid> = apps.items.iter().map(|app| app.id).collect();
-        let entries = self
-            .store
-            .matrix_entries(&ids)
-            .await
-            .map_err(|error| unavailable(&error))?;
-        let rows = apps
-            .items
-            .iter()
-            .map(|app| MatrixRow {
-                app: app.name.clone(),
-                cells: self
-                    .environments
-                    .iter()
-                    .map(|environment| {
-                        let current = entries.current.iter().find(|deployment| {
-                            deployment.app_id == app.id && deployment.environment == *environment
-                        });
-                        MatrixCell {
-                            current: current.map(|deployment| {
-                                (
-                                    deployment.id,
-                                    short(&deployment.sha).to_string(),
-                                    deployment
-                                        .finished_at
-                                        .unwrap_or(deployment.created_at)
-                                        .to_rfc3339(),
-                                )
-                            }),
-                            tests: current
-                                .filter(|deployment| {
-                                    deployment.tests_passed + deployment.tests_failed > 0
-                                })
-                                .map(|deployment| {
-                                    (deployment.tests_passed, deployment.tests_failed)
-                                }),
-                            active: entries
-                                .active
-                                .iter()
-                                .find(|(id, env, _, _)| *id == app.id && env == environment)
-                                .map(|(_, _, deployment, status)| (*deployment, *status)),
-                            held: entries
-                                .held
-                                .iter()
-                                .any(|(id, env)| *id == app.id && env == environment),
-                        }
-                    })
-                    .collect(),
-            })
-            .collect();
-        Ok(EnvironmentMatrix {
-            environments: self.environments.clone(),
-            rows,
-            total: apps.total,
-            page,
-            page_size: MATRIX_PAGE_SIZE,
-        })
+        self.matrix_page(search, page).await
     }
 
     async fn workloads(
