@@ -6,6 +6,7 @@ import {
   E2E_CUSTOMER,
   E2E_DEVELOPER,
   E2E_OTHER_CUSTOMER,
+  E2E_OTHER_DEVELOPER,
   E2E_PASSWORD,
   E2E_PASSWORD_CHANGER,
   E2E_USER,
@@ -77,6 +78,8 @@ export default defineConfig({
         `--role admin --display-name 'E2E Admin' --password-stdin && ` +
         `printf '%s\\n' '${E2E_PASSWORD}' | target/release/portal --data-dir ${dataDir} admin create-user ${E2E_DEVELOPER} ` +
         `--role developer --display-name 'E2E Developer' --password-stdin && ` +
+        `printf '%s\\n' '${E2E_PASSWORD}' | target/release/portal --data-dir ${dataDir} admin create-user ${E2E_OTHER_DEVELOPER} ` +
+        `--role developer --display-name 'Devon Developer' --password-stdin && ` +
         `printf '%s\\n' '${E2E_PASSWORD}' | target/release/portal --data-dir ${dataDir} admin create-user ${E2E_PASSWORD_CHANGER} ` +
         `--role customer --display-name 'Pat Changer' --password-stdin && ` +
         `printf '%s\\n' '${E2E_PASSWORD}' | target/release/portal --data-dir ${dataDir} admin create-user ${E2E_CUSTOMER} ` +

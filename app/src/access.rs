@@ -45,6 +45,7 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/apps/validate", DEVELOPERS),
     ("/apps/{name}", DEVELOPERS),
     ("/apps/{name}/releases/{sha}", DEVELOPERS),
+    ("/apps/{name}/secrets", DEVELOPERS),
     ("/deploys", DEVELOPERS),
     ("/deploys/{id}", DEVELOPERS),
     ("/environments", DEVELOPERS),
@@ -90,6 +91,15 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     ("deploy_measures", DEVELOPERS),
     ("environment_matrix", DEVELOPERS),
     ("app_workloads", DEVELOPERS),
+    // Reading states is for developers; changing them, the service checks
+    // for the app's maintainers and admins.
+    ("secrets_overview", DEVELOPERS),
+    ("app_secrets", DEVELOPERS),
+    ("secret_versions", DEVELOPERS),
+    ("set_secret", DEVELOPERS),
+    ("delete_secret", DEVELOPERS),
+    ("roll_back_secret", DEVELOPERS),
+    ("import_secrets", DEVELOPERS),
 ];
 
 /// The decision for a path; a `{name}` segment of a route matches any one

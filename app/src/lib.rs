@@ -22,6 +22,7 @@ mod meta;
 pub mod names;
 mod pages;
 pub mod roles;
+pub mod secrets;
 mod shell;
 pub mod theme;
 pub mod viewer;

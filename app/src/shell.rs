@@ -9,9 +9,9 @@ use leptos_router::{
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    AccountPage, AppPage, AppsPage, AuditPage, ComingSoon, DatabasePage, DatabasesPage,
+    AccountPage, AppPage, AppSecretsPage, AppsPage, AuditPage, DatabasePage, DatabasesPage,
     DeploymentPage, DeploysPage, EnvironmentsPage, Home, NewAppPage, NewDatabasePage, NotFound,
-    ReleasePage, SignIn, UsersPage, ValidatePage,
+    ReleasePage, SecretsPage, SignIn, UsersPage, ValidatePage,
 };
 use crate::theme::current_theme;
 
@@ -75,19 +75,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/apps/validate") view=ValidatePage />
                     <Route path=path!("/apps/:name") view=AppPage />
                     <Route path=path!("/apps/:name/releases/:sha") view=ReleasePage />
+                    <Route path=path!("/apps/:name/secrets") view=AppSecretsPage />
                     <Route path=path!("/sign-in") view=SignIn />
                     <Route path=path!("/deploys") view=DeploysPage />
                     <Route path=path!("/deploys/:id") view=DeploymentPage />
                     <Route path=path!("/environments") view=EnvironmentsPage />
-                    <Route
-                        path=path!("/secrets")
-                        view=|| view! {
-                            <ComingSoon
-                                title="Secrets"
-                                summary="The values your services read at deploy time, per environment, write-only once saved."
-                            />
-                        }
-                    />
+                    <Route path=path!("/secrets") view=SecretsPage />
                     <Route path=path!("/account") view=AccountPage />
                     <Route path=path!("/admin/users") view=UsersPage />
                     <Route path=path!("/admin/audit") view=AuditPage />

@@ -21,7 +21,7 @@ test('links navigate with full page loads', async ({ page }) => {
   await expect(page).toHaveURL('/secrets');
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Secrets');
   await expect(nav.getByRole('link', { name: 'Secrets' })).toHaveAttribute('aria-current', 'page');
-  await page.getByRole('link', { name: 'Back to the overview' }).click();
+  await page.getByRole('link', { name: 'DSCloud Portal' }).first().click();
   await expect(page).toHaveURL('/');
   // The deploy history renders and filters with plain GET forms.
   await nav.getByRole('link', { name: 'Deploys' }).click();

@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use crate::audit::Actor;
 use crate::auth::accounts::{self, NewLocalUser};
-use crate::cli::{AdminCommand, CommonArgs};
+use crate::cli::{AdminCommand, CommonArgs, KeyringCommand};
 use crate::serve::open_store;
 
 pub async fn run(common: &CommonArgs, command: AdminCommand) -> anyhow::Result<()> {
@@ -104,4 +104,53 @@ fn read_password() -> anyhow::Result<String> {
         .read_line(&mut line)
         .context("cannot read the password from standard input")?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// `portal keyring status|rewrap`.
+pub async fn keyring(common: &CommonArgs, command: KeyringCommand) -> anyhow::Result<()> {
+    let store = open_store(common).await?;
+    let (KeyringCommand::Status(args) | KeyringCommand::Rewrap(args)) = &command;
+    let path = args
+        .keyring
+        .clone()
+        .unwrap_or_else(|| common.data_dir.join("keyring"));
+    let (keyring, _) = crate::crypto::Keyring::open_or_create(&path, false)?;
+    if let KeyringCommand::Rewrap(_) = command {
+        let report = crate::secrets::rewrap::rewrap(store.as_ref(), &keyring)
+            .await
+            .context("cannot re-wrap")?;
+        println!(
+            "re-wrapped {} value(s) under key {}; {} already under it; {} changed meanwhile (left as written)",
+            report.rewrapped,
+            keyring.active_id(),
+            report.current,
+            report.skipped
+        );
+        for failure in &report.failed {
+            println!("not re-wrapped: {failure}");
+        }
+        if !report.failed.is_empty() {
+            anyhow::bail!("{} value(s) could not be opened", report.failed.len());
+        }
+    }
+    let counts = store
+        .sealed_rows_per_key()
+        .await
+        .context("cannot count the sealed values")?;
+    for id in keyring.ids() {
+        let rows = counts
+            .iter()
+            .find(|(key, _)| key == id)
+            .map_or(0, |(_, rows)| *rows);
+        let role = if id == keyring.active_id() {
+            " (active)"
+        } else {
+            ""
+        };
+        println!("{id}{role}: {rows} row(s)");
+    }
+    for (id, rows) in counts.iter().filter(|(id, _)| !keyring.contains(id)) {
+        println!("{id} (NOT in the keyring): {rows} row(s)");
+    }
+    Ok(())
 }

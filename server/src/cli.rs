@@ -29,6 +29,25 @@ pub enum Command {
     /// Manage local accounts from the portal's host.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The keys sealing stored values: how many rows each seals, and
+    /// re-wrapping them under the active key after a rotation.
+    #[command(subcommand)]
+    Keyring(KeyringCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyringCommand {
+    /// Count the sealed values per key id (a key with 0 rows may be removed).
+    Status(KeyringArgs),
+    /// Seal every value again under the keyring's first (active) key.
+    Rewrap(KeyringArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KeyringArgs {
+    /// The keyring file (default: `<data-dir>/keyring`, which must exist).
+    #[arg(long, env = "PORTAL_KEYRING")]
+    pub keyring: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -194,7 +213,7 @@ pub struct ServeArgs {
     pub environments: Vec<crate::deploy::EnvironmentArg>,
 
     /// The keyring that seals repository credentials, webhook secrets and
-    /// (later) app secrets: `<key-id>=<base64 of 32 bytes>` per line, the
+    /// app secrets: `<key-id>=<base64 of 32 bytes>` per line, the
     /// first key active. Default: `<data-dir>/keyring`, created (mode 0600)
     /// on the first start; a path given here must exist (a mounted Secret).
     #[arg(long, env = "PORTAL_KEYRING")]

@@ -15,6 +15,7 @@ async fn main() -> std::process::ExitCode {
         Some(Command::Serve(args)) => serve::serve(&cli.common, &args).await,
         Some(Command::Migrate) => serve::open_store(&cli.common).await.map(|_| ()),
         Some(Command::Admin(command)) => admin_cli::run(&cli.common, command).await,
+        Some(Command::Keyring(command)) => admin_cli::keyring(&cli.common, command).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

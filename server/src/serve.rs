@@ -62,7 +62,7 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
             .await
             .map_err(anyhow::Error::msg)?;
     let git = crate::git::Git::new(common.data_dir.join("git"));
-    let deployer = deployer(store.clone(), &clusters, args)?;
+    let deployer = deployer(store.clone(), &clusters, args)?.with_keyring(keyring.clone());
     let environment_names = deployer.environment_names();
     let sites = deployer.sites().to_vec();
     // The engines' Leases live in the first region's cluster.
@@ -111,11 +111,17 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
         deploys: Some(Arc::new(
             crate::deploy::service::DeployService::new(
                 store.clone(),
-                environment_names,
+                environment_names.clone(),
                 deploy.as_ref().map(|(handle, _)| handle.clone()),
             )
             .with_sites(sites),
         )),
+        secrets: Some(Arc::new(crate::secrets::service::SecretService::new(
+            store.clone(),
+            keyring.clone(),
+            environment_names,
+            deploy.as_ref().map(|(handle, _)| handle.clone()),
+        ))),
     };
     let app = http::router(state, args, sso).map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(args.listen)

@@ -77,6 +77,7 @@ async fn portal() -> (Router, Vec<Visitor>, tempfile::TempDir) {
             webhooks: None,
             apps: None,
             deploys: None,
+            secrets: None,
         },
         &args,
         None,

@@ -73,7 +73,12 @@ fn app_view(detail: AppDetail) -> impl IntoView {
             (Some(file), Some(release)) => components(&file, &release).into_any(),
             _ => view! { <p class="hint">"No release has passed the checks yet."</p> }.into_any(),
         }}
-        <p><A href=format!("/deploys?app={}", super::users::encode(&detail.name))>"Deploy history of this app"</A></p>
+        <p>
+            <A href=format!("/deploys?app={}", super::users::encode(&detail.name))>"Deploy history of this app"</A>
+            " · "
+            <A href=format!("/apps/{}/secrets", super::users::encode(&detail.name))>"Secrets"</A>
+        </p>
+        <MissingSecrets app=detail.name.clone() />
         <WorkloadsPanel app=detail.name.clone() />
         <h2>"Releases"</h2>
         <p class="hint">{format!("{} release{}", detail.releases_total, if detail.releases_total == 1 { "" } else { "s" })}</p>
@@ -92,6 +97,37 @@ fn app_view(detail: AppDetail) -> impl IntoView {
         } else {
             view! { <p class="hint">"Only its maintainers and admins change this app."</p> }.into_any()
         }}
+    }
+}
+
+/// The keys missing per environment, each blocking the deploy there.
+#[component]
+fn MissingSecrets(app: String) -> impl IntoView {
+    let href = format!("/apps/{}/secrets", super::users::encode(&app));
+    let secrets = Resource::new(move || app.clone(), crate::secrets::fetch_app_secrets);
+    view! {
+        <Transition fallback=|| ()>
+            {move || {
+                let href = href.clone();
+                secrets.get().and_then(Result::ok).map(move |secrets| {
+                    let blocked: Vec<_> = secrets
+                        .environments
+                        .iter()
+                        .filter_map(|environment| {
+                            let missing = environment.missing();
+                            (!missing.is_empty()).then(|| format!(
+                                "Blocks the deploy to {}: {} {} no value.",
+                                environment.environment,
+                                missing.join(", "),
+                                if missing.len() == 1 { "has" } else { "have" }
+                            ))
+                        })
+                        .map(|text| view! { <p class="status status-error" role="status" data-blocking="">{text} " " <A href=href.clone()>"Set it on the Secrets page"</A></p> })
+                        .collect();
+                    blocked
+                })
+            }}
+        </Transition>
     }
 }
 

@@ -2,9 +2,9 @@
 
 mod account;
 mod app;
+mod app_secrets;
 mod apps;
 mod audit;
-mod coming_soon;
 mod database;
 mod databases;
 mod deploy_panels;
@@ -16,15 +16,16 @@ mod new_app;
 mod new_database;
 mod not_found;
 mod release;
+mod secrets;
 mod sign_in;
 mod users;
 mod validate;
 
 pub use account::AccountPage;
 pub use app::AppPage;
+pub use app_secrets::AppSecretsPage;
 pub use apps::AppsPage;
 pub use audit::AuditPage;
-pub use coming_soon::ComingSoon;
 pub use database::DatabasePage;
 pub use databases::DatabasesPage;
 pub use deployment::DeploymentPage;
@@ -35,6 +36,7 @@ pub use new_app::NewAppPage;
 pub use new_database::NewDatabasePage;
 pub use not_found::NotFound;
 pub use release::ReleasePage;
+pub use secrets::SecretsPage;
 pub use sign_in::SignIn;
 pub use users::UsersPage;
 pub use validate::ValidatePage;

@@ -47,25 +47,23 @@ pub async fn open_keyring(
         crate::crypto::Keyring::open_or_create(&path, create).map_err(|error| error.to_string())?;
     if created {
         tracing::warn!(
-            "created a new keyring at {} (mode 0600): keep a copy; without it the repository credentials stored here cannot be read",
+            "created a new keyring at {} (mode 0600): keep a copy; without it the repository credentials and secrets stored here cannot be read",
             path.display()
         );
     }
-    let sealed = store
-        .sealed_app_values()
+    let rows_per_key: std::collections::BTreeMap<String, u64> = store
+        .sealed_rows_per_key()
         .await
-        .map_err(|error| format!("cannot read the sealed values: {error}"))?;
-    let mut rows_per_key: std::collections::BTreeMap<String, usize> = Default::default();
-    for value in &sealed {
-        let id = crate::crypto::key_id_of(value).unwrap_or("(unreadable)");
-        *rows_per_key.entry(id.to_string()).or_default() += 1;
-    }
+        .map_err(|error| format!("cannot read the sealed values: {error}"))?
+        .into_iter()
+        .collect();
     if let Some((missing, rows)) = rows_per_key.iter().find(|(id, _)| !keyring.contains(id)) {
         return Err(format!(
             "{rows} stored value(s) are sealed with key {missing:?}, which the keyring {} does not hold: give it the key (keys are tried by id), or nothing sealed with it can be read",
             path.display()
         ));
     }
+    crate::secrets::rewrap::check_keyring(store, &keyring).await?;
     for (id, rows) in &rows_per_key {
         tracing::info!(key = %id, rows, "sealed values per key");
     }

@@ -16,8 +16,12 @@ use super::health::{self, JobEnd};
 use super::objects::{self, Release, Subject};
 use super::plan::{self, Admission, Environment, Input, Observed, Rollout, Run, RunState};
 use crate::cluster::{Cluster, ClusterError, Kind};
+use crate::crypto::Keyring;
 use crate::engine::{Failure, Handle, Next, Reconciler, Runner, RunnerSettings, Term};
-use crate::store::{AppRecord, DeploymentRecord, Reported, Store, StoreError};
+use crate::secrets::sync::{self as secret_sync, Desired};
+use crate::store::{
+    AppRecord, DeploymentRecord, Reported, SecretSlot, SecretVersion, Store, StoreError,
+};
 
 /// One app in one environment.
 pub type Key = (Uuid, String);
@@ -37,6 +41,8 @@ pub struct Deployer {
     store: Arc<dyn Store>,
     sites: Vec<Site>,
     registry: String,
+    /// Opens the secrets developers set; without one, none can be read.
+    keyring: Option<Arc<Keyring>>,
     /// Its own runner's wake-up: a success wakes the next environment.
     wake: OnceLock<Handle<Key>>,
     /// Cluster failures in a row after which a deployment is `Errored`.
@@ -66,9 +72,16 @@ impl Deployer {
             store,
             sites,
             registry,
+            keyring: None,
             wake: OnceLock::new(),
             errored_after: 8,
         }
+    }
+
+    /// Opens the secrets it writes into the environments.
+    pub fn with_keyring(mut self, keyring: Arc<Keyring>) -> Self {
+        self.keyring = Some(keyring);
+        self
     }
 
     /// After this many cluster failures in a row a deployment is `Errored`.
@@ -139,7 +152,9 @@ impl Deployer {
                 .await?;
             return Ok(Next::Again);
         }
-        let Some(active) = state.active else {
+        let Some(active) = state.active.clone() else {
+            self.resync_secrets(*app_id, environment, &state, term)
+                .await?;
             return Ok(Next::Done);
         };
         if active.status == DeploymentStatus::AwaitingApproval {
@@ -152,7 +167,7 @@ impl Deployer {
         };
         let work = async {
             let context = self.context(&app, site, &active).await?;
-            let observed = self.observe(&context, &active).await?;
+            let (observed, desired) = self.observe(&context, &active).await?;
             let plan = plan::step(&Input {
                 deployment: &active,
                 current: state.current.as_ref(),
@@ -160,7 +175,8 @@ impl Deployer {
                 observed,
                 now: Utc::now(),
             });
-            self.act(&context, &active, &plan, term).await?;
+            self.act(&context, &active, &plan, desired.as_ref(), term)
+                .await?;
             Ok::<_, DeployError>(plan)
         };
         let plan = match work.await {
@@ -236,6 +252,9 @@ impl Deployer {
             )))
         })?;
         let namespace = Release::namespace(&subject);
+        let expected_secrets = crate::secrets::expected(&file, &site.name)
+            .into_keys()
+            .collect();
         let missing_images = build::components(&file)
             .into_iter()
             .filter(|component| !images.contains_key(component))
@@ -246,19 +265,46 @@ impl Deployer {
             objects,
             namespace,
             missing_images,
+            expected_secrets,
         })
     }
 
+    /// What the deployment's status looks at; about to apply, the
+    /// environment's secrets opened too.
     async fn observe(
         &self,
         context: &Context<'_>,
         deployment: &DeploymentRecord,
-    ) -> Result<Observed, DeployError> {
+    ) -> Result<(Observed, Option<Desired>), DeployError> {
         let cluster = &context.site.cluster;
-        Ok(match deployment.status {
-            DeploymentStatus::Queued | DeploymentStatus::AwaitingApproval => Observed::Queued {
-                missing_images: context.missing_images.clone(),
-            },
+        let observed = match deployment.status {
+            DeploymentStatus::Queued | DeploymentStatus::AwaitingApproval => {
+                let latest = self.latest_secrets(context).await?;
+                Observed::Queued {
+                    missing_images: context.missing_images.clone(),
+                    missing_secrets: secret_sync::missing(&context.expected_secrets, &latest),
+                }
+            }
+            DeploymentStatus::Deploying => {
+                let latest = self.latest_secrets(context).await?;
+                return Ok(match self.open_secrets(context, &latest) {
+                    Ok(desired) => (
+                        Observed::Deploying {
+                            unreadable_secrets: None,
+                        },
+                        Some(desired),
+                    ),
+                    Err(reason) => {
+                        tracing::error!(app = %context.app.name, environment = %context.site.name, %reason, "deploy: a secret does not open");
+                        (
+                            Observed::Deploying {
+                                unreadable_secrets: Some(reason),
+                            },
+                            None,
+                        )
+                    }
+                });
+            }
             DeploymentStatus::Building => {
                 let mut builds = Vec::new();
                 for component in &context.missing_images {
@@ -273,7 +319,6 @@ impl Deployer {
                 }
                 Observed::Building(builds)
             }
-            DeploymentStatus::Deploying => Observed::Deploying,
             DeploymentStatus::RollingOut => {
                 let mut workloads = Vec::new();
                 for (kind, name) in &context.objects.workloads {
@@ -311,8 +356,83 @@ impl Deployer {
                 Observed::Testing(runs)
             }
             // Finished: nothing to look at (not reached: only active ones are read).
-            _ => Observed::Deploying,
-        })
+            _ => Observed::Deploying {
+                unreadable_secrets: None,
+            },
+        };
+        Ok((observed, None))
+    }
+
+    async fn latest_secrets(
+        &self,
+        context: &Context<'_>,
+    ) -> Result<Vec<SecretVersion>, DeployError> {
+        Ok(self
+            .store
+            .latest_secrets(context.app.id, &context.site.name)
+            .await?)
+    }
+
+    fn open_secrets(
+        &self,
+        context: &Context<'_>,
+        latest: &[SecretVersion],
+    ) -> Result<Desired, String> {
+        secret_sync::open(
+            self.keyring.as_deref(),
+            context.app.id,
+            &context.site.name,
+            latest,
+        )
+    }
+
+    /// An idle environment whose values in force are not the ones what runs
+    /// there wrote: a redeploy with them (or, when they are the same and
+    /// only the note that they reached the cluster was lost, that note).
+    async fn resync_secrets(
+        &self,
+        app: Uuid,
+        environment: &str,
+        state: &crate::store::EnvironmentState,
+        term: &Term,
+    ) -> Result<(), DeployError> {
+        let Some(current) = &state.current else {
+            return Ok(());
+        };
+        let latest = self.store.latest_secrets(app, environment).await?;
+        let desired = secret_sync::versions_of(&latest);
+        let written = self
+            .store
+            .deployment_secret_versions(current.id)
+            .await?
+            .unwrap_or_default();
+        let last_attempt = self.store.last_secret_attempt(app, environment).await?;
+        let last_attempt = last_attempt
+            .filter(|(id, _)| *id != current.id)
+            .and_then(|(_, versions)| versions);
+        match plan::secrets_resync(
+            environment,
+            state,
+            &written,
+            last_attempt.as_ref(),
+            &desired,
+        ) {
+            Some(redeploy) => {
+                tracing::info!(%app, %environment, detail = ?redeploy.trigger_detail, "secrets changed: redeploying");
+                self.store
+                    .enqueue_deployment(term.fence(), &redeploy, &[], None)
+                    .await?;
+                self.wake((app, environment.to_string()));
+            }
+            None if written == desired && latest.iter().any(|row| row.synced_at.is_none()) => {
+                let through = latest.iter().map(|row| row.id).max().unwrap_or_default();
+                self.store
+                    .mark_secrets_synced(term.fence(), app, environment, through)
+                    .await?;
+            }
+            None => {}
+        }
+        Ok(())
     }
 
     async fn act(
@@ -320,6 +440,7 @@ impl Deployer {
         context: &Context<'_>,
         deployment: &DeploymentRecord,
         plan: &plan::Plan,
+        desired: Option<&Desired>,
         term: &Term,
     ) -> Result<(), DeployError> {
         let cluster = &context.site.cluster;
@@ -363,7 +484,23 @@ impl Deployer {
             }
         }
         if plan.apply {
-            self.apply_and_prune(context, deployment).await?;
+            // `apply` comes only from a Deploying observation, which opened
+            // the secrets: never apply without them.
+            let desired = desired.ok_or_else(|| {
+                StoreError::Corrupt("the secrets were not read before applying".to_string())
+            })?;
+            self.store
+                .record_secret_versions(term.fence(), deployment.id, &desired.versions)
+                .await?;
+            self.apply_and_prune(context, deployment, desired).await?;
+            self.store
+                .mark_secrets_synced(
+                    term.fence(),
+                    context.app.id,
+                    &context.site.name,
+                    desired.through,
+                )
+                .await?;
         }
         for (component, digest) in &plan.images {
             let target = self.build_target(context, deployment, component);
@@ -374,19 +511,48 @@ impl Deployer {
         Ok(())
     }
 
-    /// Applies the release's objects (server-side, one field manager) and
-    /// deletes what the engine made for this app there that the release no
-    /// longer has (and the Jobs of other commits).
+    /// Applies the release's objects (server-side, one field manager): the
+    /// namespace, the Secrets, then the rest with their pod templates
+    /// stamped with the secret versions they read; then deletes what the
+    /// engine made for this app there that the release no longer has (and
+    /// the Jobs of other commits, and Secrets no value lives in any more).
     async fn apply_and_prune(
         &self,
         context: &Context<'_>,
         deployment: &DeploymentRecord,
+        desired: &Desired,
     ) -> Result<(), DeployError> {
         let cluster = &context.site.cluster;
-        for (kind, object) in &context.objects.applied {
+        let (namespaces, rest): (Vec<_>, Vec<_>) = context
+            .objects
+            .applied
+            .iter()
+            .partition(|(kind, _)| *kind == Kind::NAMESPACE);
+        for (kind, object) in namespaces {
             cluster.apply(*kind, object).await?;
         }
+        let labels = objects::engine_labels(context.app.id, &context.site.name);
+        let secrets = secret_sync::objects(desired, &context.namespace, &labels);
+        for secret in &secrets {
+            cluster.apply(Kind::SECRET, secret).await?;
+        }
         let selector = objects::app_selector(context.app.id);
+        for secret in cluster
+            .list(Kind::SECRET, &context.namespace, &selector)
+            .await?
+        {
+            let name = secret["metadata"]["name"].as_str().unwrap_or_default();
+            if !desired.secrets.contains_key(name) && !crate::cluster::is_deleting(&secret) {
+                cluster
+                    .delete(Kind::SECRET, Some(&context.namespace), name)
+                    .await?;
+            }
+        }
+        for (kind, object) in rest {
+            let mut object = object.clone();
+            secret_sync::stamp(&mut object, &desired.versions);
+            cluster.apply(*kind, &object).await?;
+        }
         for kind in objects::PRUNED {
             for object in cluster.list(kind, &context.namespace, &selector).await? {
                 let name = object["metadata"]["name"].as_str().unwrap_or_default();
@@ -428,6 +594,8 @@ struct Context<'a> {
     objects: Release,
     namespace: String,
     missing_images: Vec<String>,
+    /// What the release reads from Secrets in this environment.
+    expected_secrets: Vec<SecretSlot>,
 }
 
 /// A Job as a run: missing, running, or ended with its exit code, log
@@ -490,10 +658,25 @@ impl Reconciler for Deployer {
     }
 
     async fn pending(&self) -> Result<Vec<Key>, Failure> {
-        self.store
-            .deploy_pending(&self.environment_names())
+        let environments = self.environment_names();
+        let store_failed = |error: StoreError| Failure::Retry(format!("store: {error}"));
+        let mut pending = self
+            .store
+            .deploy_pending(&environments)
             .await
-            .map_err(|error| Failure::Retry(format!("store: {error}")))
+            .map_err(store_failed)?;
+        // A secret changed and not yet in the cluster: its environment too.
+        for key in self
+            .store
+            .unsynced_secrets(&environments)
+            .await
+            .map_err(store_failed)?
+        {
+            if !pending.contains(&key) {
+                pending.push(key);
+            }
+        }
+        Ok(pending)
     }
 
     async fn reconcile(&self, key: &Key, term: &Term, attempt: u32) -> Result<Next, Failure> {

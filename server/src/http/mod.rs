@@ -46,6 +46,8 @@ pub struct AppState {
     pub apps: Option<Arc<crate::apps::service::AppService>>,
     /// The deploy history and its actions; `None` where no engine runs.
     pub deploys: Option<Arc<crate::deploy::service::DeployService>>,
+    /// The secrets pages' service; `None` without a keyring.
+    pub secrets: Option<Arc<crate::secrets::service::SecretService>>,
 }
 
 /// The name cargo-leptos gives the compiled front end (`pkg/<name>.wasm`, `.js`, `.css`).
@@ -127,6 +129,10 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
         .deploys
         .clone()
         .map(|service| service as Arc<dyn app::deploys::Deploys>);
+    let secrets: Option<Arc<dyn app::secrets::Secrets>> = state
+        .secrets
+        .clone()
+        .map(|service| service as Arc<dyn app::secrets::Secrets>);
     let context = {
         let store = state.store.clone();
         let kubernetes = state.kubernetes.clone();
@@ -151,6 +157,9 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
             }
             if let Some(deploys) = deploys.clone() {
                 provide_context(deploys);
+            }
+            if let Some(secrets) = secrets.clone() {
+                provide_context(secrets);
             }
             provide_context(sign_in_options.clone());
             provide_viewer();

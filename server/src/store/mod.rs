@@ -17,6 +17,8 @@ mod deploys;
 mod deploys_history_sql;
 pub(crate) mod deploys_sql;
 mod postgres;
+mod secrets;
+mod secrets_sql;
 mod sessions;
 mod shared;
 mod sqlite;
@@ -32,6 +34,7 @@ pub use audit::*;
 pub use databases::*;
 pub use deploys::*;
 pub use postgres::PostgresStore;
+pub use secrets::*;
 pub use sessions::*;
 pub use shared::{MAX_PAGE_SIZE, Page, page_size};
 pub use sqlite::SqliteStore;
@@ -41,7 +44,8 @@ pub use users::*;
 /// The domain traits, for callers that hold an `Arc<dyn Store>`.
 pub mod prelude {
     pub use super::{
-        AppStore, AuditStore, DatabaseStore, DeployStore, SessionStore, Store, TermStore, UserStore,
+        AppStore, AuditStore, DatabaseStore, DeployStore, SecretStore, SessionStore, Store,
+        TermStore, UserStore,
     };
 }
 
@@ -78,6 +82,7 @@ pub trait Store:
     + DatabaseStore
     + AppStore
     + DeployStore
+    + SecretStore
     + TermStore
     + Send
     + Sync
@@ -119,6 +124,7 @@ macro_rules! impl_store {
         $crate::store::apps_sql::impl_app_store!($store);
         $crate::store::deploys_sql::impl_deploy_store!($store);
         $crate::store::deploys_history_sql::impl_deploy_history!($store);
+        $crate::store::secrets_sql::impl_secret_store!($store);
         $crate::store::terms::impl_term_store!($store);
 
         #[async_trait::async_trait]

@@ -127,6 +127,7 @@ mod apps;
 mod audit;
 mod databases;
 mod deploys;
+mod secrets;
 mod sessions;
 mod users;
 

@@ -101,3 +101,58 @@ pub fn new_database(
         request_key: None,
     }
 }
+
+/// A migrated store in a fresh PostgreSQL database (dropped with the
+/// guard); `None` when PostgreSQL is unreachable and not required
+/// (`PORTAL_REQUIRE_POSTGRES=1` makes that a failure).
+pub async fn postgres() -> Option<(Arc<dyn Store>, PostgresGuard)> {
+    use sqlx::Connection as _;
+    let admin_url = std::env::var("PORTAL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
+    let required = std::env::var("PORTAL_REQUIRE_POSTGRES").is_ok_and(|value| value == "1");
+    let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
+        Ok(connection) => connection,
+        Err(error) if !required => {
+            eprintln!("SKIPPED: PostgreSQL at {admin_url} is unreachable ({error})");
+            return None;
+        }
+        Err(error) => panic!("PostgreSQL is required but unreachable at {admin_url}: {error}"),
+    };
+    let database = format!("portal_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {database}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let slash = admin_url.rfind('/').unwrap();
+    let url = format!("{}/{database}", &admin_url[..slash]);
+    let store = store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    Some((
+        store,
+        PostgresGuard {
+            admin_url,
+            database,
+            url,
+        },
+    ))
+}
+
+/// Drops its database when the test ends.
+pub struct PostgresGuard {
+    admin_url: String,
+    database: String,
+    pub url: String,
+}
+
+impl Drop for PostgresGuard {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("psql")
+            .arg(&self.admin_url)
+            .arg("-qc")
+            .arg(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.database
+            ))
+            .output();
+    }
+}

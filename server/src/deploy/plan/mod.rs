@@ -123,12 +123,17 @@ pub struct Rollout {
 /// What the engine read for the deployment's status.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Observed {
-    /// Queued: the components whose image is not built yet.
+    /// Queued: the components whose image is not built yet, and the
+    /// secrets the release reads there that have no value.
     Queued {
         missing_images: Vec<String>,
+        missing_secrets: Vec<String>,
     },
     Building(Vec<Run>),
-    Deploying,
+    /// About to apply; `unreadable_secrets` names a value that did not open.
+    Deploying {
+        unreadable_secrets: Option<String>,
+    },
     RollingOut(Vec<Rollout>),
     RunningJobs(Vec<Run>),
     Testing(Vec<Run>),
@@ -166,13 +171,79 @@ pub struct Plan {
 /// usually come first).
 pub const POLL: Duration = Duration::from_secs(2);
 
+/// How soon a deployment waiting for secrets looks again (a change on the
+/// Secrets page wakes it at once).
+pub const SECRETS_POLL: Duration = Duration::from_secs(15);
+
+/// When an environment is idle and the values in force there are not the
+/// ones its running deployment wrote: deploy what runs again, with them.
+/// Not while held, not when what runs wrote these very versions, and not
+/// again after a deployment with them failed (a new change tries again).
+pub fn secrets_resync(
+    environment: &str,
+    state: &EnvironmentState,
+    written: &crate::store::SecretVersions,
+    last_attempt: Option<&crate::store::SecretVersions>,
+    desired: &crate::store::SecretVersions,
+) -> Option<NewDeployment> {
+    let current = state.current.as_ref()?;
+    if state.active.is_some() || state.rules.hold.is_some() || written == desired {
+        return None;
+    }
+    if last_attempt == Some(desired) {
+        return None;
+    }
+    Some(NewDeployment {
+        app_id: current.app_id,
+        release_id: current.release_id,
+        environment: environment.to_string(),
+        trigger: Trigger::Redeploy,
+        trigger_detail: Some(crate::secrets::sync::describe_change(written, desired)),
+        by: None,
+        rollback_of: None,
+        status: DeploymentStatus::Queued,
+        approval_required: false,
+    })
+}
+
 /// The next step of a deployment that may work (not awaiting approval).
 pub fn step(input: &Input<'_>) -> Plan {
     let deployment = input.deployment;
     let mut steps = deployment.steps.clone();
     let now = timestamp(input.now);
     match &input.observed {
-        Observed::Queued { missing_images } => {
+        Observed::Queued {
+            missing_secrets, ..
+        } if !missing_secrets.is_empty() => {
+            // Waits (the Secrets page wakes it): nothing is built or
+            // applied for an environment that cannot run it.
+            let reason = format!(
+                "waiting for secrets: {} {} no value in {}; set {} on the app's Secrets page",
+                missing_secrets.join(", "),
+                if missing_secrets.len() == 1 {
+                    "has"
+                } else {
+                    "have"
+                },
+                input.environment.name,
+                if missing_secrets.len() == 1 {
+                    "it"
+                } else {
+                    "them"
+                },
+            );
+            let said = deployment.reason.as_deref() == Some(reason.as_str());
+            Plan {
+                progress: (!said).then_some(Progress {
+                    status: deployment.status,
+                    reason: Some(reason),
+                    steps,
+                }),
+                wait: Some(SECRETS_POLL),
+                ..Plan::default()
+            }
+        }
+        Observed::Queued { missing_images, .. } => {
             let status = if missing_images.is_empty() {
                 start_step(&mut steps, StepKind::Apply, "objects", &now, None);
                 DeploymentStatus::Deploying
@@ -229,7 +300,12 @@ pub fn step(input: &Input<'_>) -> Plan {
                 ..plan
             }
         }
-        Observed::Deploying => {
+        Observed::Deploying {
+            unreadable_secrets: Some(reason),
+        } => fail(input, steps, reason.clone(), false),
+        Observed::Deploying {
+            unreadable_secrets: None,
+        } => {
             start_step(&mut steps, StepKind::Apply, "objects", &now, None);
             finish_step(
                 &mut steps,

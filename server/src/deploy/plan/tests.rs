@@ -220,6 +220,7 @@ fn a_queued_release_builds_only_what_is_missing() {
         None,
         Observed::Queued {
             missing_images: vec!["web".into()],
+            missing_secrets: vec![],
         },
     );
     assert_eq!(status_of(&plan), DeploymentStatus::Building);
@@ -228,9 +229,64 @@ fn a_queued_release_builds_only_what_is_missing() {
         None,
         Observed::Queued {
             missing_images: vec![],
+            missing_secrets: vec![],
         },
     );
     assert_eq!(status_of(&plan), DeploymentStatus::Deploying);
+}
+
+#[test]
+fn a_missing_secret_holds_the_release_queued_and_says_which() {
+    let queued = record(1, 9, DeploymentStatus::Queued, Trigger::Poll);
+    let waiting = Observed::Queued {
+        missing_images: vec!["web".into()],
+        missing_secrets: vec!["DB_PASSWORD".into()],
+    };
+    let plan = plan_for(&queued, None, waiting.clone());
+    let progress = plan.progress.clone().unwrap();
+    assert_eq!(progress.status, DeploymentStatus::Queued);
+    assert_eq!(
+        progress.reason.as_deref(),
+        Some(
+            "waiting for secrets: DB_PASSWORD has no value in test; set it on the app's Secrets page"
+        )
+    );
+    assert!(
+        plan.create.is_empty() && !plan.apply,
+        "nothing is built or applied"
+    );
+    // Said once: looking again writes nothing new.
+    let mut said = queued.clone();
+    said.reason = progress.reason;
+    assert_eq!(plan_for(&said, None, waiting).progress, None);
+    // Set: it goes on, and the reason is gone.
+    let plan = plan_for(
+        &said,
+        None,
+        Observed::Queued {
+            missing_images: vec![],
+            missing_secrets: vec![],
+        },
+    );
+    let progress = plan.progress.unwrap();
+    assert_eq!(progress.status, DeploymentStatus::Deploying);
+    assert_eq!(progress.reason, None);
+}
+
+#[test]
+fn a_secret_that_does_not_open_fails_the_deployment_without_a_rollback() {
+    let deploying = record(2, 9, DeploymentStatus::Deploying, Trigger::Poll);
+    let current = record(1, 8, DeploymentStatus::Succeeded, Trigger::Poll);
+    let plan = plan_for(
+        &deploying,
+        Some(&current),
+        Observed::Deploying {
+            unreadable_secrets: Some("the secret DB (version 2) in dev does not open".into()),
+        },
+    );
+    assert_eq!(status_of(&plan), DeploymentStatus::Failed);
+    assert!(!plan.apply);
+    assert!(plan.rollback.is_none());
 }
 
 #[test]
@@ -318,7 +374,13 @@ fn a_failed_build_fails_the_release_with_the_component_and_log_and_touches_nothi
 #[test]
 fn deploying_applies_then_waits_for_the_rollout() {
     let deploying = record(1, 9, DeploymentStatus::Deploying, Trigger::Poll);
-    let plan = plan_for(&deploying, None, Observed::Deploying);
+    let plan = plan_for(
+        &deploying,
+        None,
+        Observed::Deploying {
+            unreadable_secrets: None,
+        },
+    );
     assert!(plan.apply);
     assert_eq!(status_of(&plan), DeploymentStatus::RollingOut);
     let apply = &plan.progress.unwrap().steps[0];
@@ -330,7 +392,13 @@ fn deploying_applies_then_waits_for_the_rollout() {
 
 fn rolling_out(trigger: Trigger) -> DeploymentRecord {
     let deploying = record(1, 9, DeploymentStatus::Deploying, trigger);
-    let plan = plan_for(&deploying, None, Observed::Deploying);
+    let plan = plan_for(
+        &deploying,
+        None,
+        Observed::Deploying {
+            unreadable_secrets: None,
+        },
+    );
     after(deploying, &plan)
 }
 
@@ -571,4 +639,53 @@ fn a_log_tail_keeps_the_last_lines() {
     let log: String = (1..=100).map(|line| format!("line {line}\n")).collect();
     let kept = tail(&log, 3);
     assert_eq!(kept, "line 98\nline 99\nline 100");
+}
+
+#[test]
+fn changed_secrets_redeploy_what_runs_once_and_never_over_a_hold() {
+    use crate::store::{EnvironmentState, SecretSlot};
+    let current = record(1, 8, DeploymentStatus::Succeeded, Trigger::Poll);
+    let state = EnvironmentState {
+        current: Some(current.clone()),
+        ..EnvironmentState::default()
+    };
+    let written = vec![(SecretSlot::app("DB"), 1), (SecretSlot::app("OLD"), 1)];
+    let desired = vec![(SecretSlot::app("DB"), 2)];
+    let redeploy = secrets_resync("dev", &state, &written, None, &desired).unwrap();
+    assert_eq!(redeploy.release_id, 8);
+    assert_eq!(redeploy.trigger, Trigger::Redeploy);
+    assert_eq!(redeploy.by, None);
+    assert_eq!(
+        redeploy.trigger_detail.as_deref(),
+        Some("secrets changed: DB v2, OLD deleted")
+    );
+    // What runs wrote these: nothing to do.
+    assert!(secrets_resync("dev", &state, &desired, None, &desired).is_none());
+    // A deployment with these very versions failed: not again and again.
+    assert!(secrets_resync("dev", &state, &written, Some(&desired), &desired).is_none());
+    // Busy or held: later.
+    let busy = EnvironmentState {
+        active: Some(record(2, 9, DeploymentStatus::RollingOut, Trigger::Poll)),
+        ..state.clone()
+    };
+    assert!(secrets_resync("dev", &busy, &written, None, &desired).is_none());
+    let mut held = state.clone();
+    held.rules.hold = Some(Hold {
+        by: None,
+        by_name: "dana".into(),
+        reason: "bad release".into(),
+        at: at(0),
+    });
+    assert!(secrets_resync("dev", &held, &written, None, &desired).is_none());
+    // Nothing ever succeeded there: nothing to redeploy.
+    assert!(
+        secrets_resync(
+            "dev",
+            &EnvironmentState::default(),
+            &written,
+            None,
+            &desired
+        )
+        .is_none()
+    );
 }
