@@ -49,12 +49,24 @@ pub fn admit(app: Uuid, environment: &Environment<'_>, state: &EnvironmentState)
     let Some(newest) = state.candidates.first() else {
         return Admission::Nothing;
     };
+    // A waiting automatic promotion gives way to a newer release, and so
+    // does the engine's own redeploy for changed secrets (it may wait for a
+    // key the newer release no longer reads); a person's never does.
+    let gives_way = |waiting: &DeploymentRecord| {
+        waiting.trigger.is_automatic_promotion()
+            || (waiting.trigger == Trigger::Redeploy && waiting.triggered_by_name.is_none())
+    };
     let replacing = match &state.active {
         None => None,
-        Some(active) if active.status.is_running() || !active.trigger.is_automatic_promotion() => {
+        Some(active) if active.status.is_running() || !gives_way(active) => {
             return Admission::Nothing;
         }
-        Some(waiting) if waiting.release_id >= newest.release_id => return Admission::Nothing,
+        Some(waiting)
+            if waiting.trigger.is_automatic_promotion()
+                && waiting.release_id >= newest.release_id =>
+        {
+            return Admission::Nothing;
+        }
         Some(waiting) => Some((waiting.id, waiting.revision)),
     };
     let status = if state.rules.requires_approval {

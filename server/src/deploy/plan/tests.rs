@@ -689,3 +689,19 @@ fn changed_secrets_redeploy_what_runs_once_and_never_over_a_hold() {
         .is_none()
     );
 }
+
+#[test]
+fn a_newer_release_takes_over_from_the_engines_waiting_secrets_redeploy_but_not_a_persons() {
+    let mut state = state(&[9]);
+    let mut waiting = record(5, 3, DeploymentStatus::Queued, Trigger::Redeploy);
+    waiting.triggered_by_name = None;
+    waiting.reason = Some("waiting for secrets: OLD has no value in test".into());
+    state.active = Some(waiting.clone());
+    match admit(APP, &environment(), &state) {
+        Admission::Enqueue { replacing, .. } => assert_eq!(replacing, Some((5, waiting.revision))),
+        other => panic!("{other:?}"),
+    }
+    waiting.triggered_by_name = Some("dana".into());
+    state.active = Some(waiting);
+    assert_eq!(admit(APP, &environment(), &state), Admission::Nothing);
+}
