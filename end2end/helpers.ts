@@ -11,8 +11,9 @@ function git(cwd: string, ...args: string[]) {
   return execFileSync('git', args, { cwd, env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', HOME: cwd } }).toString().trim();
 }
 
+/** A bare repository and a working copy that pushes to it. */
 export function repository() {
-  const root = mkdtempSync(join(tmpdir(), 'portal-e2e-deploy-'));
+  const root = mkdtempSync(join(tmpdir(), 'portal-e2e-git-'));
   const bare = join(root, 'app.git');
   const work = join(root, 'work');
   mkdirSync(work);
@@ -31,8 +32,8 @@ export function repository() {
   return { url: `file://${bare}`, commit };
 }
 
-export async function signedInAs(browser: Browser, baseURL: string | undefined, username: string, next: string) {
-  const context = await browser.newContext({ baseURL, storageState: { cookies: [], origins: [] } });
+export async function signedInAs(browser: Browser, baseURL: string | undefined, username: string, next: string, javaScriptEnabled = true) {
+  const context = await browser.newContext({ baseURL, javaScriptEnabled, storageState: { cookies: [], origins: [] } });
   const page = await context.newPage();
   await page.goto(`/sign-in?next=${next}`);
   await page.getByLabel('Username').fill(username);

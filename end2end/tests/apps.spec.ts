@@ -1,9 +1,6 @@
-import { Browser, expect, test } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { E2E_CUSTOMER, E2E_DEVELOPER, E2E_PASSWORD } from '../accounts';
+import { expect, test } from '@playwright/test';
+import { E2E_CUSTOMER, E2E_DEVELOPER } from '../accounts';
+import { repository, signedInAs } from '../helpers';
 
 // A developer registers an app from a git repository this test makes, sees
 // what its dscloud.yaml describes, pushes commits (the test runs git) and
@@ -26,42 +23,6 @@ const BROKEN = `microservices:
     secretValue:
       - DATABASE_PASSWORD
 `;
-
-function git(cwd: string, ...args: string[]) {
-  return execFileSync('git', args, { cwd, env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', HOME: cwd } }).toString().trim();
-}
-
-/** A bare repository and a working copy that pushes to it; returns both paths. */
-function repository() {
-  const root = mkdtempSync(join(tmpdir(), 'portal-e2e-git-'));
-  const bare = join(root, 'app.git');
-  const work = join(root, 'work');
-  mkdirSync(work);
-  git(root, 'init', '--quiet', '--bare', '--initial-branch=main', 'app.git');
-  git(work, 'init', '--quiet', '--initial-branch=main');
-  git(work, 'config', 'user.name', 'Dana Developer');
-  git(work, 'config', 'user.email', 'dana@example.test');
-  git(work, 'remote', 'add', 'origin', bare);
-  const commit = (file: string, message: string) => {
-    writeFileSync(join(work, 'dscloud.yaml'), file);
-    git(work, 'add', '--all');
-    git(work, 'commit', '--quiet', '-m', message);
-    git(work, 'push', '--quiet', 'origin', 'HEAD:refs/heads/main');
-    return git(work, 'rev-parse', 'HEAD');
-  };
-  return { url: `file://${bare}`, commit };
-}
-
-async function signedInAs(browser: Browser, baseURL: string | undefined, username: string, next: string, javaScriptEnabled = true) {
-  const context = await browser.newContext({ baseURL, javaScriptEnabled, storageState: { cookies: [], origins: [] } });
-  const page = await context.newPage();
-  await page.goto(`/sign-in?next=${next}`);
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(E2E_PASSWORD);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await expect(page).toHaveURL(next);
-  return { context, page };
-}
 
 test('a developer registers an app, sees its components and watches pushed commits become releases', async ({ browser, baseURL }) => {
   test.setTimeout(60_000);
@@ -148,13 +109,7 @@ test('a refusal says why, and the register form works without JavaScript', async
 });
 
 test('a customer sees no app', async ({ browser, baseURL }) => {
-  const context = await browser.newContext({ baseURL, storageState: { cookies: [], origins: [] } });
-  const page = await context.newPage();
-  await page.goto('/sign-in?next=/databases');
-  await page.getByLabel('Username').fill(E2E_CUSTOMER);
-  await page.getByLabel('Password').fill(E2E_PASSWORD);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await expect(page).toHaveURL('/databases');
+  const { context, page } = await signedInAs(browser, baseURL, E2E_CUSTOMER, '/databases');
   for (const path of ['/apps', '/apps/new', '/apps/anything']) {
     const response = await page.goto(path);
     expect(response?.status(), path).toBe(403);

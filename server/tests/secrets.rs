@@ -137,6 +137,30 @@ async fn bed_on(store: Arc<dyn Store>, keyring: Arc<Keyring>) -> Bed {
         )
         .await
         .unwrap();
+    let (secrets, deploys, engine) = services(&store, &keyring, &client);
+    Bed {
+        secrets,
+        deploys,
+        poller: Poller::new(store.clone(), keyring.clone(), git),
+        store,
+        keyring,
+        client,
+        _sandbox: sandbox,
+        repository,
+        app: registered.app.id,
+        kim,
+        lee: caller(&lee, Role::Developer),
+        _engine: engine,
+        _dir: dir,
+    }
+}
+
+/// The deploy engine (running until dropped) and the services over it.
+fn services(
+    store: &Arc<dyn Store>,
+    keyring: &Arc<Keyring>,
+    client: &kube::Client,
+) -> (SecretService, DeployService, Running) {
     let sites: Vec<Site> = ENVIRONMENTS
         .iter()
         .map(|name| Site {
@@ -160,27 +184,16 @@ async fn bed_on(store: Arc<dyn Store>, keyring: Arc<Keyring>) -> Bed {
     let running = engine.clone();
     let task = tokio::spawn(async move { running.run(std::future::pending()).await });
     let environments: Vec<String> = ENVIRONMENTS.iter().map(|name| name.to_string()).collect();
-    Bed {
-        secrets: SecretService::new(
+    (
+        SecretService::new(
             store.clone(),
             keyring.clone(),
             environments.clone(),
             Some(engine.handle()),
         ),
-        deploys: DeployService::new(store.clone(), environments, Some(engine.handle()))
-            .with_sites(sites),
-        poller: Poller::new(store.clone(), keyring.clone(), git),
-        store,
-        keyring,
-        client,
-        _sandbox: sandbox,
-        repository,
-        app: registered.app.id,
-        kim,
-        lee: caller(&lee, Role::Developer),
-        _engine: Running(task),
-        _dir: dir,
-    }
+        DeployService::new(store.clone(), environments, Some(engine.handle())).with_sites(sites),
+        Running(task),
+    )
 }
 
 fn new_keyring() -> Arc<Keyring> {
@@ -510,39 +523,20 @@ async fn who_may_change_secrets_and_what_bad_input_is_told() {
         Err(ServiceError::Invalid(message)) => message,
         other => panic!("{other:?}"),
     };
-    assert!(
-        invalid(
-            bed.secrets
-                .set(&bed.kim, "shop", "dev", "", "DB-PASSWORD", secret("x"))
-                .await
-        )
-        .contains("letters, digits and '_'")
-    );
-    assert!(
-        invalid(
-            bed.secrets
-                .set(&bed.kim, "shop", "staging", "", "A", secret("x"))
-                .await
-        )
-        .contains("dev, test")
-    );
-    assert!(
-        invalid(
-            bed.secrets
-                .set(&bed.kim, "shop", "dev", "", "A", secret(""))
-                .await
-        )
-        .contains("needs a value")
-    );
     let huge = "x".repeat(app::secrets::MAX_SECRET_BYTES + 1);
-    assert!(
-        invalid(
+    for (environment, name, value, said) in [
+        ("dev", "DB-PASSWORD", "x", "letters, digits and '_'"),
+        ("staging", "A", "x", "dev, test"),
+        ("dev", "A", "", "needs a value"),
+        ("dev", "A", huge.as_str(), "at most 64 KiB"),
+    ] {
+        let message = invalid(
             bed.secrets
-                .set(&bed.kim, "shop", "dev", "", "A", secret(&huge))
-                .await
-        )
-        .contains("at most 64 KiB")
-    );
+                .set(&bed.kim, "shop", environment, "", name, secret(value))
+                .await,
+        );
+        assert!(message.contains(said), "{message}");
+    }
     // A bad import sets nothing, and says every line's problem.
     let refused = bed
         .secrets
@@ -900,41 +894,11 @@ async fn bed_on_existing(store: Arc<dyn Store>, keyring: Arc<Keyring>) -> Bed {
     let app = store.app_by_name("shop").await.unwrap();
     let kim = store.user_by_username("kim").await.unwrap();
     let lee = support::user(store.as_ref(), "lee2", Role::Developer).await;
-    let sites: Vec<Site> = ENVIRONMENTS
-        .iter()
-        .map(|name| Site {
-            name: (*name).to_string(),
-            region: "local".into(),
-            cluster: Cluster::new(client.clone(), ENGINE.field_manager)
-                .with_timeout(Duration::from_secs(5)),
-            rollout_deadline: Duration::from_secs(30),
-        })
-        .collect();
-    let deployer = Deployer::new(store.clone(), sites.clone(), "registry.test".into())
-        .with_keyring(keyring.clone());
-    let engine = Arc::new(DeployEngine::with_settings(
-        deployer,
-        RunnerSettings {
-            first_backoff: Duration::from_millis(5),
-            max_backoff: Duration::from_millis(40),
-            resync: Duration::from_millis(100),
-            ..RunnerSettings::default()
-        },
-        None,
-    ));
-    engine.spawn_watches();
-    let running = engine.clone();
-    let task = tokio::spawn(async move { running.run(std::future::pending()).await });
-    let environments: Vec<String> = ENVIRONMENTS.iter().map(|name| name.to_string()).collect();
+    let (secrets, deploys, engine) = services(&store, &keyring, &client);
     let git = Git::new(dir.path().join("git"));
     Bed {
-        secrets: SecretService::new(
-            store.clone(),
-            keyring.clone(),
-            environments.clone(),
-            Some(engine.handle()),
-        ),
-        deploys: DeployService::new(store.clone(), environments, Some(engine.handle())),
+        secrets,
+        deploys,
         poller: Poller::new(store.clone(), keyring.clone(), git),
         store,
         keyring,
@@ -944,7 +908,7 @@ async fn bed_on_existing(store: Arc<dyn Store>, keyring: Arc<Keyring>) -> Bed {
         app: app.id,
         kim: caller(&kim, Role::Developer),
         lee: caller(&lee, Role::Developer),
-        _engine: Running(task),
+        _engine: engine,
         _dir: dir,
     }
 }

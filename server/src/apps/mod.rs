@@ -2,6 +2,7 @@
 //! poller that turns each new head of the tracked branch into a release,
 //! and the push webhooks that wake it.
 
+pub mod access;
 pub mod poller;
 pub mod release;
 pub mod service;
@@ -51,19 +52,23 @@ pub async fn open_keyring(
             path.display()
         );
     }
-    let rows_per_key: std::collections::BTreeMap<String, u64> = store
-        .sealed_rows_per_key()
+    let crate::secrets::rewrap::Inventory {
+        rows_per_key,
+        unproven,
+    } = crate::secrets::rewrap::inventory(store, &keyring)
         .await
-        .map_err(|error| format!("cannot read the sealed values: {error}"))?
-        .into_iter()
-        .collect();
+        .map_err(|error| format!("cannot read the sealed values: {error}"))?;
     if let Some((missing, rows)) = rows_per_key.iter().find(|(id, _)| !keyring.contains(id)) {
         return Err(format!(
             "{rows} stored value(s) are sealed with key {missing:?}, which the keyring {} does not hold: give it the key (keys are tried by id), or nothing sealed with it can be read",
             path.display()
         ));
     }
-    crate::secrets::rewrap::check_keyring(store, &keyring).await?;
+    if let Some(id) = unproven {
+        return Err(format!(
+            "the keyring's key {id:?} opens none of the values sealed with {id:?}: it is another key under the same name; give the portal the keyring they were sealed with"
+        ));
+    }
     for (id, rows) in &rows_per_key {
         tracing::info!(key = %id, rows, "sealed values per key");
     }

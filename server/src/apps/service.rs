@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::release::{describe_problems, release_of};
 use super::{MAX_APP_NAME, credentials_scope, open_credentials, unavailable, webhook_scope};
-use crate::audit::{Actor, audit};
+use crate::audit::audit;
 use crate::crypto::Keyring;
 use crate::engine::Handle;
 use crate::git::{Credentials, Git, GitError, Remote, check_branch, check_url};
@@ -71,24 +71,12 @@ impl AppService {
         &self.store
     }
 
-    fn actor(caller: &Caller) -> Result<(Uuid, Role, Actor), ServiceError> {
-        let id = caller
-            .user_id
-            .as_deref()
-            .and_then(|id| Uuid::parse_str(id).ok())
-            .ok_or_else(|| ServiceError::Forbidden("sign in first".to_string()))?;
-        let role = caller
-            .role
-            .ok_or_else(|| ServiceError::Forbidden("sign in first".to_string()))?;
-        Ok((id, role, Actor::signed_in(id, caller)))
-    }
-
     pub async fn register(
         &self,
         caller: &Caller,
         registration: Registration,
     ) -> Result<Registered, ServiceError> {
-        let (caller_id, role, actor) = Self::actor(caller)?;
+        let (caller_id, role, actor) = super::access::signed_in(caller)?;
         if !matches!(role, Role::Developer | Role::Admin) {
             return Err(ServiceError::Forbidden(
                 "only developers and admins register apps".to_string(),
@@ -284,16 +272,8 @@ impl AppService {
 
     /// Whether the caller may change `app`: its maintainers and admins.
     pub async fn may_change(&self, caller: &Caller, app: &AppRecord) -> Result<bool, ServiceError> {
-        let (id, role, _) = Self::actor(caller)?;
-        if role == Role::Admin {
-            return Ok(true);
-        }
-        let maintainers = self
-            .store
-            .app_maintainers(app.id)
-            .await
-            .map_err(|error| unavailable(&error))?;
-        Ok(role == Role::Developer && maintainers.contains(&id))
+        let (id, role, _) = super::access::signed_in(caller)?;
+        super::access::may_change(self.store.as_ref(), id, role, app.id).await
     }
 
     /// A new webhook secret, shown this once; the old one stops working.
@@ -315,7 +295,7 @@ impl AppService {
             .change_app(app.id, AppSettings::WebhookSecret(sealed))
             .await
             .map_err(|error| unavailable(&error))?;
-        let (_, _, actor) = Self::actor(caller)?;
+        let (_, _, actor) = super::access::signed_in(caller)?;
         audit(
             self.store.as_ref(),
             &actor,
@@ -339,7 +319,7 @@ impl AppService {
         credentials: Option<Option<(CredentialsKind, SecretString)>>,
     ) -> Result<(), ServiceError> {
         let app = self.app_to_change(caller, name).await?;
-        let (_, _, actor) = Self::actor(caller)?;
+        let (_, _, actor) = super::access::signed_in(caller)?;
         if let Some(seconds) = poll_interval_seconds
             && !POLL_SECONDS.contains(&seconds)
         {
@@ -445,7 +425,7 @@ impl AppService {
             .await
             .map_err(|error| unavailable(&error))?;
         discard(&self.git.mirror(app.id)).await;
-        let (_, _, actor) = Self::actor(caller)?;
+        let (_, _, actor) = super::access::signed_in(caller)?;
         audit(
             self.store.as_ref(),
             &actor,
@@ -459,15 +439,7 @@ impl AppService {
     }
 
     async fn app_to_change(&self, caller: &Caller, name: &str) -> Result<AppRecord, ServiceError> {
-        let app = match self.store.app_by_name(name).await {
-            Ok(app) => app,
-            Err(StoreError::NotFound) => {
-                return Err(ServiceError::NotFound(format!(
-                    "there is no app named {name:?}"
-                )));
-            }
-            Err(error) => return Err(unavailable(&error)),
-        };
+        let app = super::access::app_named(self.store.as_ref(), name).await?;
         if !self.may_change(caller, &app).await? {
             return Err(ServiceError::Forbidden(format!(
                 "only {name}'s maintainers and admins may change it"

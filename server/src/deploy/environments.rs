@@ -94,6 +94,21 @@ pub fn promotion_order(given: &[EnvironmentArg]) -> Result<Vec<EnvironmentArg>, 
         .collect())
 }
 
+/// `Invalid`, naming the configured ones, unless `environment` is one of them.
+pub fn known_environment(
+    environments: &[String],
+    environment: &str,
+) -> Result<(), app::caller::ServiceError> {
+    if environments.iter().any(|known| known == environment) {
+        Ok(())
+    } else {
+        Err(app::caller::ServiceError::Invalid(format!(
+            "there is no environment {environment:?} (environments: {})",
+            environments.join(", ")
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use engine::{Deployer, Key, Site};
-pub use environments::{EnvironmentArg, promotion_order};
+pub use environments::{EnvironmentArg, known_environment, promotion_order};
 
 use crate::cluster::{EngineName, Kind};
 use crate::engine::{Handle, LeaderElector, Leadership, Runner, RunnerSettings, leader};

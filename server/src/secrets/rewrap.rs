@@ -6,6 +6,8 @@
 //! Each row is replaced only if it is still what was read (a concurrent
 //! change wins), so re-wrapping runs safely beside a serving portal.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::crypto::{Keyring, key_id_of};
 use crate::store::{AppSealed, Store, StoreError};
 
@@ -104,45 +106,62 @@ pub async fn rewrap(store: &dyn Store, keyring: &Keyring) -> Result<Rewrapped, S
     Ok(report)
 }
 
-/// Proves the keyring holds the keys the stored values were sealed with,
-/// not merely keys of the same names: of the values sealed with each key
-/// id (the apps' webhook secrets and the first secrets), one must open. A
-/// key id none of whose values open is another key under the same name.
-pub async fn check_keyring(store: &dyn Store, keyring: &Keyring) -> Result<(), String> {
-    use std::collections::BTreeMap;
-    // Key id -> whether one of its values opened.
-    let mut opens: BTreeMap<String, bool> = BTreeMap::new();
-    let mut note = |sealed: &str, opened: Result<(), crate::crypto::CryptoError>| {
-        let Some(key_id) = key_id_of(sealed) else {
+/// What the stored values need of a keyring: how many rows each key id
+/// seals, and a key id none of whose values opens with the keyring's key of
+/// that name (another key under the same name), if any.
+pub struct Inventory {
+    pub rows_per_key: BTreeMap<String, u64>,
+    pub unproven: Option<String>,
+}
+
+/// Reads every sealed value once (the apps' own, then the secrets a page at
+/// a time), counting them per key id and opening values of each id the
+/// keyring holds until one opens.
+pub async fn inventory(store: &dyn Store, keyring: &Keyring) -> Result<Inventory, StoreError> {
+    let mut rows_per_key: BTreeMap<String, u64> = BTreeMap::new();
+    let mut proven: BTreeSet<String> = BTreeSet::new();
+    let mut refused: BTreeSet<String> = BTreeSet::new();
+    let mut note = |sealed: &str, scope: &crate::crypto::Scope<'_>| {
+        let id = key_id_of(sealed).unwrap_or("(unreadable)");
+        *rows_per_key.entry(id.to_string()).or_default() += 1;
+        if proven.contains(id) || !keyring.contains(id) {
             return;
-        };
-        // Only "does not open" speaks against the key; a missing key is
-        // refused by name before this, a malformed value is one row's problem.
-        let verdict = match opened {
-            Ok(()) => true,
-            Err(crate::crypto::CryptoError::Tampered) => false,
-            Err(_) => return,
-        };
-        let entry = opens.entry(key_id.to_string()).or_insert(false);
-        *entry = *entry || verdict;
+        }
+        // Only "does not open" speaks against the key; a malformed value
+        // is one row's problem, reported where it is used.
+        match keyring.open(scope, sealed) {
+            Ok(_) => {
+                refused.remove(id);
+                proven.insert(id.to_string());
+            }
+            Err(crate::crypto::CryptoError::Tampered) => {
+                refused.insert(id.to_string());
+            }
+            Err(_) => {}
+        }
     };
-    let cannot_read = |error: StoreError| format!("cannot read the sealed values: {error}");
-    for row in store.sealed_app_rows().await.map_err(cannot_read)? {
+    for row in store.sealed_app_rows().await? {
+        if let Some(credentials) = &row.credentials {
+            note(credentials, &crate::apps::credentials_scope(row.app_id));
+        }
         let scope = crate::apps::webhook_scope(row.app_id, row.webhook_secret_version);
-        note(
-            &row.webhook_secret,
-            keyring.open(&scope, &row.webhook_secret).map(|_| ()),
-        );
+        note(&row.webhook_secret, &scope);
     }
-    for row in store.sealed_secrets(0, BATCH).await.map_err(cannot_read)? {
-        let purpose = super::purpose(&row.environment, &row.slot.group);
-        let scope = super::scope(row.app_id, &purpose, &row.slot, row.version);
-        note(&row.sealed, keyring.open(&scope, &row.sealed).map(|_| ()));
+    let mut after = 0;
+    loop {
+        let rows = store.sealed_secrets(after, BATCH).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.id;
+        for row in &rows {
+            let purpose = super::purpose(&row.environment, &row.slot.group);
+            note(
+                &row.sealed,
+                &super::scope(row.app_id, &purpose, &row.slot, row.version),
+            );
+        }
     }
-    match opens.iter().find(|(_, opened)| !**opened) {
-        Some((key_id, _)) => Err(format!(
-            "the keyring's key {key_id:?} opens none of the values sealed with {key_id:?}: it is another key under the same name; give the portal the keyring they were sealed with"
-        )),
-        None => Ok(()),
-    }
+    Ok(Inventory {
+        rows_per_key,
+        unproven: refused.into_iter().next(),
+    })
 }

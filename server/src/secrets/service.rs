@@ -16,10 +16,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::apps::unavailable;
+use crate::apps::{access, unavailable};
 use crate::audit::{Actor, audit};
 use crate::crypto::Keyring;
 use crate::deploy::Key;
+use crate::deploy::known_environment;
 use crate::engine::Handle;
 use crate::store::{
     AppQuery, AppRecord, NewSecretVersion, Outcome, Person, SecretSlot, SecretVersion, Store,
@@ -34,6 +35,13 @@ pub struct SecretService {
     keyring: Arc<Keyring>,
     environments: Vec<String>,
     engine: Option<Handle<Key>>,
+}
+
+/// Who changes which app's secrets, checked.
+struct Changer {
+    app: AppRecord,
+    actor: Actor,
+    person: Person,
 }
 
 /// One change of one slot: a value, or a deletion.
@@ -58,51 +66,21 @@ impl SecretService {
     }
 
     fn reader(caller: &Caller) -> Result<(Uuid, Role), ServiceError> {
-        let id = caller
-            .user_id
-            .as_deref()
-            .and_then(|id| Uuid::parse_str(id).ok())
-            .ok_or_else(|| ServiceError::Forbidden("sign in first".to_string()))?;
-        match caller.role {
-            Some(role @ (Role::Developer | Role::Admin)) => Ok((id, role)),
-            _ => Err(ServiceError::Forbidden(
-                "secrets are for developers and admins".to_string(),
-            )),
-        }
+        let (id, role, _) = access::developer(caller, "secrets are for developers and admins")?;
+        Ok((id, role))
     }
 
     async fn may_change(&self, caller: &Caller, app: &AppRecord) -> Result<bool, ServiceError> {
         let (id, role) = Self::reader(caller)?;
-        if role == Role::Admin {
-            return Ok(true);
-        }
-        let maintainers = self
-            .store
-            .app_maintainers(app.id)
-            .await
-            .map_err(|error| unavailable(&error))?;
-        Ok(maintainers.contains(&id))
+        access::may_change(self.store.as_ref(), id, role, app.id).await
     }
 
     async fn app_named(&self, name: &str) -> Result<AppRecord, ServiceError> {
-        match self.store.app_by_name(name).await {
-            Ok(app) => Ok(app),
-            Err(StoreError::NotFound) => Err(ServiceError::NotFound(format!(
-                "there is no app named {name:?}"
-            ))),
-            Err(error) => Err(unavailable(&error)),
-        }
+        access::app_named(self.store.as_ref(), name).await
     }
 
     fn check_environment(&self, environment: &str) -> Result<(), ServiceError> {
-        if self.environments.iter().any(|known| known == environment) {
-            Ok(())
-        } else {
-            Err(ServiceError::Invalid(format!(
-                "there is no environment {environment:?}: the environments are {}",
-                self.environments.join(", ")
-            )))
-        }
+        known_environment(&self.environments, environment)
     }
 
     fn check_group(group: &str) -> Result<(), ServiceError> {
@@ -122,18 +100,40 @@ impl SecretService {
         app: &str,
         environment: &str,
         group: &str,
-    ) -> Result<(AppRecord, Actor), ServiceError> {
-        let (id, _) = Self::reader(caller)?;
+    ) -> Result<Changer, ServiceError> {
+        let (id, role, actor) = access::developer(caller, "secrets are for developers and admins")?;
         self.check_environment(environment)?;
         Self::check_group(group)?;
         let app = self.app_named(app).await?;
-        if !self.may_change(caller, &app).await? {
+        if !access::may_change(self.store.as_ref(), id, role, app.id).await? {
             return Err(ServiceError::Forbidden(format!(
                 "only {}'s maintainers and admins change its secrets",
                 app.name
             )));
         }
-        Ok((app, Actor::signed_in(id, caller)))
+        let person = Person {
+            id,
+            name: actor.name.clone(),
+        };
+        Ok(Changer { app, actor, person })
+    }
+
+    /// One slot changed and audited as `action`; answers its new version.
+    async fn change_one(
+        &self,
+        changer: &Changer,
+        environment: &str,
+        slot: SecretSlot,
+        change: Change,
+        action: &str,
+    ) -> Result<i64, ServiceError> {
+        let versions = self
+            .write(changer, environment, &[(slot.clone(), change)])
+            .await?;
+        let version = versions.first().copied().unwrap_or_default();
+        self.record(changer, action, environment, &[(slot, version)])
+            .await;
+        Ok(version)
     }
 
     /// Writes the changes as the next versions of their slots, all or
@@ -141,15 +141,11 @@ impl SecretService {
     /// slot's new version.
     async fn write(
         &self,
-        app: &AppRecord,
+        changer: &Changer,
         environment: &str,
         changes: &[(SecretSlot, Change)],
-        actor: &Actor,
     ) -> Result<Vec<i64>, ServiceError> {
-        let person = Person {
-            id: actor.id.unwrap_or_default(),
-            name: actor.name.clone(),
-        };
+        let app = &changer.app;
         for attempt in 1..=WRITE_ATTEMPTS {
             let latest = self.latest(app.id, environment).await?;
             let mut versions = Vec::with_capacity(changes.len());
@@ -190,7 +186,7 @@ impl SecretService {
             }
             match self
                 .store
-                .insert_secret_versions(app.id, environment, &versions, &person)
+                .insert_secret_versions(app.id, environment, &versions, &changer.person)
                 .await
             {
                 Ok(()) => {
@@ -228,9 +224,8 @@ impl SecretService {
 
     async fn record(
         &self,
-        actor: &Actor,
+        changer: &Changer,
         action: &str,
-        app: &AppRecord,
         environment: &str,
         slots: &[(SecretSlot, i64)],
     ) {
@@ -240,9 +235,9 @@ impl SecretService {
             .collect();
         audit(
             self.store.as_ref(),
-            actor,
+            &changer.actor,
             action,
-            &format!("app:{}", app.name),
+            &format!("app:{}", changer.app.name),
             Outcome::Success,
             json!({ "environment": environment, "keys": keys }),
         )
@@ -453,20 +448,16 @@ impl app::secrets::Secrets for SecretService {
     ) -> Result<i64, ServiceError> {
         check_name(name)?;
         check_value(name, &value)?;
-        let (app, actor) = self.changeable(caller, app, environment, group).await?;
+        let changer = self.changeable(caller, app, environment, group).await?;
         let slot = SecretSlot::in_group(group, name);
-        let versions = self
-            .write(
-                &app,
-                environment,
-                &[(slot.clone(), Change::Set(value))],
-                &actor,
-            )
-            .await?;
-        let version = versions.first().copied().unwrap_or_default();
-        self.record(&actor, "secret.set", &app, environment, &[(slot, version)])
-            .await;
-        Ok(version)
+        self.change_one(
+            &changer,
+            environment,
+            slot,
+            Change::Set(value),
+            "secret.set",
+        )
+        .await
     }
 
     async fn delete(
@@ -478,21 +469,10 @@ impl app::secrets::Secrets for SecretService {
         name: &str,
     ) -> Result<i64, ServiceError> {
         check_name(name)?;
-        let (app, actor) = self.changeable(caller, app, environment, group).await?;
+        let changer = self.changeable(caller, app, environment, group).await?;
         let slot = SecretSlot::in_group(group, name);
-        let versions = self
-            .write(&app, environment, &[(slot.clone(), Change::Delete)], &actor)
-            .await?;
-        let version = versions.first().copied().unwrap_or_default();
-        self.record(
-            &actor,
-            "secret.delete",
-            &app,
-            environment,
-            &[(slot, version)],
-        )
-        .await;
-        Ok(version)
+        self.change_one(&changer, environment, slot, Change::Delete, "secret.delete")
+            .await
     }
 
     async fn roll_back(
@@ -505,7 +485,8 @@ impl app::secrets::Secrets for SecretService {
         version: i64,
     ) -> Result<i64, ServiceError> {
         check_name(name)?;
-        let (app, actor) = self.changeable(caller, app, environment, group).await?;
+        let changer = self.changeable(caller, app, environment, group).await?;
+        let app = &changer.app;
         let slot = SecretSlot::in_group(group, name);
         let history = self
             .store
@@ -541,18 +522,14 @@ impl app::secrets::Secrets for SecretService {
                     slot.label()
                 ))
             })?;
-        let versions = self
-            .write(
-                &app,
-                environment,
-                &[(slot.clone(), Change::Set(value))],
-                &actor,
-            )
-            .await?;
-        let new = versions.first().copied().unwrap_or_default();
-        self.record(&actor, "secret.rollback", &app, environment, &[(slot, new)])
-            .await;
-        Ok(new)
+        self.change_one(
+            &changer,
+            environment,
+            slot,
+            Change::Set(value),
+            "secret.rollback",
+        )
+        .await
     }
 
     async fn import(
@@ -566,7 +543,7 @@ impl app::secrets::Secrets for SecretService {
         let lines = super::env_file::parse(&text).map_err(|problems| {
             ServiceError::Invalid(format!("nothing was set: {}", problems.join("; ")))
         })?;
-        let (app, actor) = self.changeable(caller, app, environment, group).await?;
+        let changer = self.changeable(caller, app, environment, group).await?;
         let changes: Vec<(SecretSlot, Change)> = lines
             .into_iter()
             .map(|line| {
@@ -576,13 +553,13 @@ impl app::secrets::Secrets for SecretService {
                 )
             })
             .collect();
-        let versions = self.write(&app, environment, &changes, &actor).await?;
+        let versions = self.write(&changer, environment, &changes).await?;
         let written: Vec<(SecretSlot, i64)> = changes
             .into_iter()
             .map(|(slot, _)| slot)
             .zip(versions)
             .collect();
-        self.record(&actor, "secret.import", &app, environment, &written)
+        self.record(&changer, "secret.import", environment, &written)
             .await;
         Ok(u32::try_from(written.len()).unwrap_or(u32::MAX))
     }

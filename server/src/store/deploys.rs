@@ -80,6 +80,14 @@ pub struct DeploymentRecord {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+impl DeploymentRecord {
+    /// The engine's own redeploy of what runs, because the secrets it reads
+    /// changed: a redeploy no person asked for.
+    pub fn is_secrets_redeploy(&self) -> bool {
+        self.trigger == Trigger::Redeploy && self.triggered_by_name.is_none()
+    }
+}
+
 /// A release that may enter an environment, newest first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Candidate {

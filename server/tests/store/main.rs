@@ -28,7 +28,8 @@ pub(crate) struct TestStore {
 
 enum Cleanup {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, database: String },
+    /// Drops the database when dropped.
+    Postgres(#[allow(dead_code)] support::PostgresGuard),
 }
 
 impl TestStore {
@@ -39,36 +40,12 @@ impl TestStore {
     }
 
     async fn postgres() -> Option<TestStore> {
-        let admin_url = std::env::var("PORTAL_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
-        let required = std::env::var("PORTAL_REQUIRE_POSTGRES").is_ok_and(|value| value == "1");
-        let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
-            Ok(connection) => connection,
-            Err(error) if !required => {
-                eprintln!("SKIPPED: PostgreSQL at {admin_url} is unreachable ({error})");
-                return None;
-            }
-            Err(error) => panic!("PostgreSQL is required but unreachable at {admin_url}: {error}"),
-        };
-        let database = format!("portal_test_{}", Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {database}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let url = match admin_url.rfind('/') {
-            Some(slash) => format!("{}/{database}", &admin_url[..slash]),
-            None => panic!("PORTAL_TEST_POSTGRES_URL must name a database: {admin_url}"),
-        };
-        Some(
-            TestStore::open(
-                url,
-                Cleanup::Postgres {
-                    admin_url,
-                    database,
-                },
-            )
-            .await,
-        )
+        let (store, guard) = support::postgres().await?;
+        Some(TestStore {
+            url: guard.url.clone(),
+            store,
+            cleanup: Cleanup::Postgres(guard),
+        })
     }
 
     async fn open(url: String, cleanup: Cleanup) -> TestStore {
@@ -82,18 +59,9 @@ impl TestStore {
     }
 
     async fn finish(self) {
+        // The pool first, then the database (the guard, in `cleanup`).
         drop(self.store);
-        if let Cleanup::Postgres {
-            admin_url,
-            database,
-        } = self.cleanup
-        {
-            let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
-                .execute(&mut admin)
-                .await
-                .unwrap();
-        }
+        drop(self.cleanup);
     }
 }
 
@@ -122,6 +90,9 @@ macro_rules! on_both_stores {
         }
     };
 }
+
+#[path = "../support/mod.rs"]
+mod support;
 
 mod apps;
 mod audit;

@@ -1,18 +1,27 @@
 //! The deploy engine's decisions, pure: what an environment takes next
 //! ([`admit`]), and the next step of the deployment working there
 //! ([`step`]), from the store's record and what the cluster showed. No IO:
-//! every transition is tested in `tests.rs` without a cluster.
+//! every transition is tested in `tests.rs` and `secrets_tests.rs` without
+//! a cluster.
 
 use std::time::Duration;
 
 use app::deploys::{DeploymentStatus, Step, StepKind, StepState, Trigger};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::store::{DeploymentRecord, EnvironmentState, NewDeployment, Progress};
 
+mod secrets;
+#[cfg(test)]
+mod secrets_tests;
 #[cfg(test)]
 mod tests;
+mod timeline;
+
+pub use secrets::secrets_resync;
+use timeline::{finish_step, set_log, set_message, start_step};
+pub use timeline::{tail, timestamp};
 
 /// How many lines of a log a step keeps.
 pub const LOG_TAIL_LINES: usize = 40;
@@ -53,8 +62,7 @@ pub fn admit(app: Uuid, environment: &Environment<'_>, state: &EnvironmentState)
     // does the engine's own redeploy for changed secrets (it may wait for a
     // key the newer release no longer reads); a person's never does.
     let gives_way = |waiting: &DeploymentRecord| {
-        waiting.trigger.is_automatic_promotion()
-            || (waiting.trigger == Trigger::Redeploy && waiting.triggered_by_name.is_none())
+        waiting.trigger.is_automatic_promotion() || waiting.is_secrets_redeploy()
     };
     let replacing = match &state.active {
         None => None,
@@ -186,37 +194,6 @@ pub const POLL: Duration = Duration::from_secs(2);
 /// How soon a deployment waiting for secrets looks again (a change on the
 /// Secrets page wakes it at once).
 pub const SECRETS_POLL: Duration = Duration::from_secs(15);
-
-/// When an environment is idle and the values in force there are not the
-/// ones its running deployment wrote: deploy what runs again, with them.
-/// Not while held, not when what runs wrote these very versions, and not
-/// again after a deployment with them failed (a new change tries again).
-pub fn secrets_resync(
-    environment: &str,
-    state: &EnvironmentState,
-    written: &crate::store::SecretVersions,
-    last_attempt: Option<&crate::store::SecretVersions>,
-    desired: &crate::store::SecretVersions,
-) -> Option<NewDeployment> {
-    let current = state.current.as_ref()?;
-    if state.active.is_some() || state.rules.hold.is_some() || written == desired {
-        return None;
-    }
-    if last_attempt == Some(desired) {
-        return None;
-    }
-    Some(NewDeployment {
-        app_id: current.app_id,
-        release_id: current.release_id,
-        environment: environment.to_string(),
-        trigger: Trigger::Redeploy,
-        trigger_detail: Some(crate::secrets::sync::describe_change(written, desired)),
-        by: None,
-        rollback_of: None,
-        status: DeploymentStatus::Queued,
-        approval_required: false,
-    })
-}
 
 /// The next step of a deployment that may work (not awaiting approval).
 pub fn step(input: &Input<'_>) -> Plan {
@@ -591,89 +568,6 @@ fn progress_if_changed(deployment: &DeploymentRecord, steps: Vec<Step>) -> Optio
         reason: deployment.reason.clone(),
         steps,
     })
-}
-
-fn start_step(steps: &mut Vec<Step>, kind: StepKind, name: &str, now: &str, object: Option<&str>) {
-    if steps
-        .iter()
-        .any(|step| step.kind == kind && step.name == name)
-    {
-        return;
-    }
-    steps.push(Step {
-        kind,
-        name: name.to_string(),
-        state: StepState::Running,
-        started_at: now.to_string(),
-        finished_at: None,
-        duration_ms: None,
-        message: None,
-        exit_code: None,
-        log_tail: None,
-        object: object.map(str::to_string),
-    });
-}
-
-fn finish_step(
-    steps: &mut [Step],
-    kind: StepKind,
-    name: &str,
-    state: StepState,
-    now: &str,
-    message: Option<String>,
-) {
-    let Some(step) = steps
-        .iter_mut()
-        .find(|step| step.kind == kind && step.name == name)
-    else {
-        return;
-    };
-    if step.is_finished() {
-        return;
-    }
-    step.state = state;
-    step.finished_at = Some(now.to_string());
-    step.duration_ms = duration_ms(&step.started_at, now);
-    if message.is_some() {
-        step.message = message;
-    }
-}
-
-fn set_message(steps: &mut [Step], kind: StepKind, name: &str, message: &str) {
-    if let Some(step) = steps
-        .iter_mut()
-        .find(|step| step.kind == kind && step.name == name && !step.is_finished())
-    {
-        step.message = Some(message.to_string());
-    }
-}
-
-fn set_log(steps: &mut [Step], kind: StepKind, name: &str, log: &str, exit_code: Option<i32>) {
-    if let Some(step) = steps
-        .iter_mut()
-        .find(|step| step.kind == kind && step.name == name)
-    {
-        step.exit_code = exit_code;
-        if step.log_tail.is_none() && !log.is_empty() {
-            step.log_tail = Some(tail(log, LOG_TAIL_LINES));
-        }
-    }
-}
-
-/// The last `lines` lines of a log.
-pub fn tail(log: &str, lines: usize) -> String {
-    let all: Vec<&str> = log.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-fn duration_ms(started: &str, finished: &str) -> Option<i64> {
-    let started = DateTime::parse_from_rfc3339(started).ok()?;
-    let finished = DateTime::parse_from_rfc3339(finished).ok()?;
-    Some((finished - started).num_milliseconds().max(0))
-}
-
-pub fn timestamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 fn short(sha: &str) -> &str {

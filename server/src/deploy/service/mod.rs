@@ -17,7 +17,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::Key;
-use crate::apps::unavailable;
+use crate::apps::{access, unavailable};
 use crate::audit::{Actor, audit};
 use crate::engine::Handle;
 use crate::store::{
@@ -68,43 +68,16 @@ impl DeployService {
     }
 
     fn signed_in(caller: &Caller) -> Result<(Uuid, Role, Actor), ServiceError> {
-        let id = caller
-            .user_id
-            .as_deref()
-            .and_then(|id| Uuid::parse_str(id).ok())
-            .ok_or_else(|| ServiceError::Forbidden("sign in first".to_string()))?;
-        let role = caller
-            .role
-            .ok_or_else(|| ServiceError::Forbidden("sign in first".to_string()))?;
-        if !matches!(role, Role::Developer | Role::Admin) {
-            return Err(ServiceError::Forbidden(
-                "deployments are for developers and admins".to_string(),
-            ));
-        }
-        Ok((id, role, Actor::signed_in(id, caller)))
+        access::developer(caller, "deployments are for developers and admins")
     }
 
     async fn may_act(&self, caller: &Caller, app: Uuid) -> Result<bool, ServiceError> {
         let (id, role, _) = Self::signed_in(caller)?;
-        if role == Role::Admin {
-            return Ok(true);
-        }
-        let maintainers = self
-            .store
-            .app_maintainers(app)
-            .await
-            .map_err(|error| unavailable(&error))?;
-        Ok(maintainers.contains(&id))
+        access::may_change(self.store.as_ref(), id, role, app).await
     }
 
     async fn app_named(&self, name: &str) -> Result<AppRecord, ServiceError> {
-        match self.store.app_by_name(name).await {
-            Ok(app) => Ok(app),
-            Err(StoreError::NotFound) => Err(ServiceError::NotFound(format!(
-                "there is no app named {name:?}"
-            ))),
-            Err(error) => Err(unavailable(&error)),
-        }
+        access::app_named(self.store.as_ref(), name).await
     }
 
     async fn deployment(&self, id: i64) -> Result<DeploymentRecord, ServiceError> {
@@ -129,14 +102,7 @@ impl DeployService {
     }
 
     fn check_environment(&self, environment: &str) -> Result<(), ServiceError> {
-        if self.environments.iter().any(|known| known == environment) {
-            Ok(())
-        } else {
-            Err(ServiceError::Invalid(format!(
-                "there is no environment {environment:?} (environments: {})",
-                self.environments.join(", ")
-            )))
-        }
+        super::known_environment(&self.environments, environment)
     }
 }
 

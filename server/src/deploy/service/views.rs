@@ -156,11 +156,14 @@ fn why(deployment: &DeploymentRecord) -> String {
                 .unwrap_or("the previous environment")
         ),
         Trigger::Rollback => format!("rollback by {by}"),
-        Trigger::Redeploy => match (&deployment.triggered_by_name, &deployment.trigger_detail) {
-            // The engine's own redeploy: the secrets it reads changed.
-            (None, Some(detail)) => format!("redeploy: {detail}"),
-            _ => format!("redeploy by {by}"),
-        },
+        Trigger::Redeploy if deployment.is_secrets_redeploy() => format!(
+            "redeploy: {}",
+            deployment
+                .trigger_detail
+                .as_deref()
+                .unwrap_or("secrets changed")
+        ),
+        Trigger::Redeploy => format!("redeploy by {by}"),
         Trigger::AutoRollback => format!(
             "automatic rollback of {}",
             deployment

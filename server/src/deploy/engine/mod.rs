@@ -12,16 +12,18 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::build::{self, BuildTarget};
-use super::health::{self, JobEnd};
+use super::health;
 use super::objects::{self, Release, Subject};
-use super::plan::{self, Admission, Environment, Input, Observed, Rollout, Run, RunState};
+use super::plan::{self, Admission, Environment, Input, Observed, Rollout, Run};
 use crate::cluster::{Cluster, ClusterError, Kind};
 use crate::crypto::Keyring;
 use crate::engine::{Failure, Handle, Next, Reconciler, Runner, RunnerSettings, Term};
 use crate::secrets::sync::{self as secret_sync, Desired};
-use crate::store::{
-    AppRecord, DeploymentRecord, Reported, SecretSlot, SecretVersion, Store, StoreError,
-};
+use crate::store::{AppRecord, DeploymentRecord, Reported, SecretSlot, Store, StoreError};
+use jobs::observe_job;
+
+mod jobs;
+mod secrets;
 
 /// One app in one environment.
 pub type Key = (Uuid, String);
@@ -363,78 +365,6 @@ impl Deployer {
         Ok((observed, None))
     }
 
-    async fn latest_secrets(
-        &self,
-        context: &Context<'_>,
-    ) -> Result<Vec<SecretVersion>, DeployError> {
-        Ok(self
-            .store
-            .latest_secrets(context.app.id, &context.site.name)
-            .await?)
-    }
-
-    fn open_secrets(
-        &self,
-        context: &Context<'_>,
-        latest: &[SecretVersion],
-    ) -> Result<Desired, String> {
-        secret_sync::open(
-            self.keyring.as_deref(),
-            context.app.id,
-            &context.site.name,
-            latest,
-        )
-    }
-
-    /// An idle environment whose values in force are not the ones what runs
-    /// there wrote: a redeploy with them (or, when they are the same and
-    /// only the note that they reached the cluster was lost, that note).
-    async fn resync_secrets(
-        &self,
-        app: Uuid,
-        environment: &str,
-        state: &crate::store::EnvironmentState,
-        term: &Term,
-    ) -> Result<(), DeployError> {
-        let Some(current) = &state.current else {
-            return Ok(());
-        };
-        let latest = self.store.latest_secrets(app, environment).await?;
-        let desired = secret_sync::versions_of(&latest);
-        let written = self
-            .store
-            .deployment_secret_versions(current.id)
-            .await?
-            .unwrap_or_default();
-        let last_attempt = self.store.last_secret_attempt(app, environment).await?;
-        let last_attempt = last_attempt
-            .filter(|(id, _)| *id != current.id)
-            .and_then(|(_, versions)| versions);
-        match plan::secrets_resync(
-            environment,
-            state,
-            &written,
-            last_attempt.as_ref(),
-            &desired,
-        ) {
-            Some(redeploy) => {
-                tracing::info!(%app, %environment, detail = ?redeploy.trigger_detail, "secrets changed: redeploying");
-                self.store
-                    .enqueue_deployment(term.fence(), &redeploy, &[], None)
-                    .await?;
-                self.wake((app, environment.to_string()));
-            }
-            None if written == desired && latest.iter().any(|row| row.synced_at.is_none()) => {
-                let through = latest.iter().map(|row| row.id).max().unwrap_or_default();
-                self.store
-                    .mark_secrets_synced(term.fence(), app, environment, through)
-                    .await?;
-            }
-            None => {}
-        }
-        Ok(())
-    }
-
     async fn act(
         &self,
         context: &Context<'_>,
@@ -596,57 +526,6 @@ struct Context<'a> {
     missing_images: Vec<String>,
     /// What the release reads from Secrets in this environment.
     expected_secrets: Vec<SecretSlot>,
-}
-
-/// A Job as a run: missing, running, or ended with its exit code, log
-/// tail and (for a build) digest.
-async fn observe_job(
-    cluster: &Cluster,
-    namespace: &str,
-    name: &str,
-    build: bool,
-) -> Result<RunState, ClusterError> {
-    let Some(job) = cluster.get(Kind::JOB, Some(namespace), name).await? else {
-        return Ok(RunState::Missing);
-    };
-    let end = health::job(&job);
-    if end == JobEnd::Running {
-        return Ok(RunState::Running);
-    }
-    let pod = cluster
-        .list(Kind::POD, namespace, &format!("job-name={name}"))
-        .await?
-        .into_iter()
-        .next();
-    let (exit_code, message) = pod
-        .as_ref()
-        .and_then(health::terminated)
-        .map_or((None, None), |(code, message)| (Some(code), message));
-    let log = match pod
-        .as_ref()
-        .and_then(|pod| pod["metadata"]["name"].as_str())
-    {
-        Some(pod) => cluster
-            .log_tail(namespace, pod, plan::LOG_TAIL_LINES as i64)
-            .await
-            .unwrap_or_default(),
-        None => String::new(),
-    };
-    Ok(match end {
-        JobEnd::Complete => RunState::Succeeded {
-            digest: message
-                .filter(|_| build)
-                .as_deref()
-                .and_then(build::digest_of),
-            log,
-        },
-        JobEnd::Failed(reason) => RunState::Failed {
-            exit_code,
-            reason,
-            log,
-        },
-        JobEnd::Running => RunState::Running,
-    })
 }
 
 #[async_trait]
