@@ -78,6 +78,8 @@ test('a missing key blocks dev until a maintainer sets it; a change redeploys; t
   await page.goto(`/deploys?app=${name}`);
   const redeploy = page.locator('tr[data-environment="dev"]').filter({ hasText: 'secrets changed: DB_PASSWORD v2' });
   await expect(redeploy.locator('[data-status]')).toHaveText('succeeded', DEPLOYED);
+  await redeploy.getByRole('link').first().click();
+  await expect(page.locator('[data-secret-versions]')).toHaveText('DB_PASSWORD v2');
   await page.goto(`/apps/${name}`);
   await expect(page.getByRole('link', { name: 'Secrets', exact: true }).first()).toBeVisible();
   await expect(page.locator('[data-blocking]')).toHaveCount(0);

@@ -392,6 +392,9 @@ async fn a_missing_key_blocks_the_deploy_until_set_and_a_change_rolls_the_worklo
         redeploy.trigger_detail.as_deref(),
         Some("secrets changed: DB_PASSWORD v2")
     );
+    // Its page says which versions it wrote.
+    let detail = bed.deploys.detail(&bed.kim, redeploy.id).await.unwrap();
+    assert_eq!(detail.secret_versions, vec!["DB_PASSWORD v2".to_string()]);
     assert_eq!(
         bed.stamp("dev").await.as_deref(),
         Some("app-secrets/DB_PASSWORD=2")

@@ -136,6 +136,10 @@ pub struct DeploymentDetail {
     pub changes: Vec<String>,
     /// The release that ran there before it.
     pub previous_sha: Option<String>,
+    /// The secret versions it wrote into the cluster (`DB_PASSWORD v3`),
+    /// never the values; empty before it applied.
+    #[serde(default)]
+    pub secret_versions: Vec<String>,
 }
 
 /// The DORA measures of an app in one environment over a window.

@@ -84,6 +84,10 @@ fn deployment_view(detail: DeploymentDetail) -> impl IntoView {
             <ul class="changes">{lines}</ul>
         }
     });
+    let secrets = (!detail.secret_versions.is_empty()).then(|| {
+        let versions = detail.secret_versions.join(", ");
+        view! { <dt>"Secrets written"</dt><dd data-secret-versions="">{versions}</dd> }
+    });
     let tests = tests_cell(&row);
     let app_href = format!("/deploys?app={}", encode(&row.app));
     let release_href = format!("/apps/{}/releases/{}", row.app, row.sha);
@@ -104,6 +108,7 @@ fn deployment_view(detail: DeploymentDetail) -> impl IntoView {
             <dt>"Duration"</dt><dd>{duration(row.duration_ms)}</dd>
             <dt>"Tests"</dt><dd>{tests}</dd>
             {approval}
+            {secrets}
         </dl>
         {related}
         {actions}

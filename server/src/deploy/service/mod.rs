@@ -199,6 +199,15 @@ impl Deploys for DeployService {
             }
             None => Vec::new(),
         };
+        let secret_versions = self
+            .store
+            .deployment_secret_versions(deployment.id)
+            .await
+            .map_err(|error| unavailable(&error))?
+            .unwrap_or_default()
+            .iter()
+            .map(|(slot, version)| format!("{} v{version}", slot.label()))
+            .collect();
         let mut steps = deployment.steps.clone();
         // The failed step first: what people look for.
         steps.sort_by_key(|step| step.state != app::deploys::StepState::Failed);
@@ -215,6 +224,7 @@ impl Deploys for DeployService {
             rollback_of: deployment.rollback_of.or(deployment.rolled_back_by),
             changes,
             previous_sha: previous.map(|previous| previous.sha),
+            secret_versions,
         })
     }
 
