@@ -43,14 +43,16 @@ tools:
 	@if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then \
 	  (cd end2end && npm ci --no-audit --no-fund); fi
 
-## Services the tests need: PostgreSQL running, Debian's Chromium installed.
+## Services the tests need: PostgreSQL running; Debian's Chromium and its
+## OCI registry (docker-registry, for the external-CI build tests) installed.
 services:
 	@pg_isready -q -h 127.0.0.1 -p 5432 \
 	  || pg_ctlcluster --skip-systemctl-redirect "$$(ls /etc/postgresql | head -n1)" main start
 	@for attempt in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
 	  pg_isready -h 127.0.0.1 -p 5432
-	@[ -x /usr/bin/chromium ] \
-	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@missing=""; [ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	  [ -x /usr/bin/docker-registry ] || missing="$$missing docker-registry"; \
+	  if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 # The release build, redone only when a source it is made from changed: cargo
 # leptos regenerates the WASM bundle on every call (~13 s), even with nothing new.

@@ -35,9 +35,37 @@ pub fn dns_label(name: &str, max: usize) -> Result<(), LabelProblem> {
     Ok(())
 }
 
+/// The longest DNS-1123 subdomain (a host name, an IngressClass's name).
+pub const MAX_SUBDOMAIN: usize = 253;
+
+/// Whether `name` is a DNS-1123 subdomain: labels of at most 63
+/// characters joined by `.`, at most 253 in all.
+pub fn dns_subdomain(name: &str) -> Result<(), LabelProblem> {
+    if name.len() > MAX_SUBDOMAIN {
+        return Err(LabelProblem::TooLong(name.len()));
+    }
+    name.split('.').try_for_each(|label| dns_label(label, 63))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subdomains_are_dot_separated_labels() {
+        assert_eq!(dns_subdomain("shop.dev.example.com"), Ok(()));
+        assert_eq!(dns_subdomain("nginx"), Ok(()));
+        assert_eq!(dns_subdomain("shop..example"), Err(LabelProblem::Empty));
+        assert_eq!(dns_subdomain("Shop.example"), Err(LabelProblem::Characters));
+        assert_eq!(
+            dns_subdomain(&format!("{}.example", "a".repeat(64))),
+            Err(LabelProblem::TooLong(64))
+        );
+        assert_eq!(
+            dns_subdomain(&["abc"; 64].join(".")),
+            Err(LabelProblem::TooLong(255))
+        );
+    }
 
     #[test]
     fn labels_follow_dns_1123() {

@@ -102,9 +102,21 @@ test('a refusal says why, and the register form works without JavaScript', async
   form = plain.page.getByRole('form', { name: 'Register app' });
   await form.getByRole('textbox', { name: /^Name/ }).fill(name);
   await form.getByRole('textbox', { name: /^Repository URL/ }).fill(valid.url);
+  // Its images come from the team's own CI: the page says where to push them.
+  await form.getByRole('radio', { name: /Pushed by your CI/ }).check();
   await form.getByRole('button', { name: 'Register' }).click();
   await plain.page.goto(`/apps?q=${name}`);
   await expect(plain.page.locator(`[data-app="${name}"]`)).toBeVisible();
+  await plain.page.goto(`/apps/${name}`);
+  const images = plain.page.locator('[data-build="external"]');
+  await expect(images).toContainText('pushed by external CI');
+  await expect(images).toContainText(`/${name}/<component>:<commit sha>`);
+  // Changed back in the settings, still without JavaScript.
+  const settings = plain.page.getByRole('form', { name: 'App settings' });
+  await settings.getByRole('combobox', { name: 'Images' }).selectOption('portal');
+  await settings.getByRole('button', { name: 'Save settings' }).click();
+  await plain.page.goto(`/apps/${name}`);
+  await expect(plain.page.locator('[data-build="portal"]')).toContainText('built by the portal');
   await plain.context.close();
 });
 

@@ -75,6 +75,7 @@ fn new_app(
         webhook_secret_sealed: keyring.seal(&server::apps::webhook_scope(id, 1), b"secret")?,
         created_by: None,
         maintainers: Vec::new(),
+        build: server::store::BuildMode::Portal,
     })
 }
 

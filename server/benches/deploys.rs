@@ -72,6 +72,7 @@ fn app_named(name: String) -> NewApp {
         webhook_secret_sealed: "dscloud:v1:k1:unused".into(),
         created_by: None,
         maintainers: Vec::new(),
+        build: server::store::BuildMode::Portal,
     }
 }
 
@@ -142,6 +143,7 @@ async fn promote_all(apps: usize) -> Result<(), Box<dyn std::error::Error>> {
             region: "local".into(),
             cluster: Cluster::new(client.clone(), ENGINE.field_manager),
             rollout_deadline: Duration::from_secs(60),
+            ingress: Default::default(),
         })
         .collect();
     let deployer = Deployer::new(store.clone(), sites, "registry.bench".into());

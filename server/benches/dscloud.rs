@@ -91,6 +91,7 @@ fn main() {
                 environment,
                 commit,
                 registry: "registry.local",
+                ingress: None,
             };
             if let Ok(manifests) = render(file, &target) {
                 objects += manifests.len();

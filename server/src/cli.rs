@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the portal over HTTP (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations, then exit.
     Migrate,
     /// Manage local accounts from the portal's host.
@@ -158,6 +158,18 @@ pub struct ServeArgs {
     )]
     pub image_registry: String,
 
+    /// A Docker `config.json` (the `.dockerconfigjson` of a
+    /// `kubernetes.io/dockerconfigjson` Secret) holding the registry's
+    /// credentials, for waiting on the images external CI pushes. None:
+    /// the registry is asked anonymously (its token flow included).
+    #[arg(long, env = "PORTAL_REGISTRY_AUTH")]
+    pub registry_auth: Option<PathBuf>,
+
+    /// How long, in seconds, the deploy engine waits for an image external
+    /// CI pushes before the release fails.
+    #[arg(long, env = "PORTAL_IMAGE_DEADLINE", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    pub image_deadline: u64,
+
     /// A session unused for this many minutes ends.
     #[arg(long, env = "PORTAL_SESSION_IDLE_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=1440))]
     pub session_idle_minutes: u64,
@@ -201,10 +213,12 @@ pub struct ServeArgs {
     pub regions: Vec<crate::cluster::RegionArg>,
 
     /// An environment releases go through, in promotion order:
-    /// `NAME[=REGION][,deadline=SECONDS]` (the region's cluster runs it; the
-    /// deadline bounds a rollout, default 600). Repeat it in order (or
-    /// separate with ';' in the variable). None: dev, test, prod, all in
-    /// the first region.
+    /// `NAME[=REGION][,deadline=SECONDS][,ingress-host=HOST][,ingress-class=CLASS]`
+    /// (the region's cluster runs it; the deadline bounds a rollout,
+    /// default 600; HOST names each app's Ingress host with `{app}`, e.g.
+    /// `{app}.dev.example.com`; CLASS its IngressClass). Repeat it in
+    /// order (or separate with ';' in the variable). None: dev, test,
+    /// prod, all in the first region.
     #[arg(
         long = "environment",
         env = "PORTAL_ENVIRONMENTS",
@@ -250,6 +264,8 @@ impl Default for ServeArgs {
             request_timeout_secs: 30,
             max_body_bytes: 2 * 1024 * 1024,
             image_registry: "registry.dscloud.local".to_string(),
+            registry_auth: None,
+            image_deadline: 1800,
             sandbox_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             sandbox_operator_delay_ms: 3000,
             session_idle_minutes: 30,

@@ -16,6 +16,7 @@ pub mod http;
 pub mod manifests;
 pub mod provisioning;
 pub mod random;
+pub mod registry;
 pub mod secrets;
 pub mod serve;
 pub mod store;

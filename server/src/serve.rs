@@ -102,12 +102,15 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
             keyring: keyring.clone(),
             poller: poller.as_ref().map(|(handle, _)| handle.clone()),
         })),
-        apps: Some(Arc::new(crate::apps::service::AppService::new(
-            store.clone(),
-            keyring.clone(),
-            git,
-            poller.as_ref().map(|(handle, _)| handle.clone()),
-        ))),
+        apps: Some(Arc::new(
+            crate::apps::service::AppService::new(
+                store.clone(),
+                keyring.clone(),
+                git,
+                poller.as_ref().map(|(handle, _)| handle.clone()),
+            )
+            .with_image_registry(&args.image_registry),
+        )),
         deploys: Some(Arc::new(
             crate::deploy::service::DeployService::new(
                 store.clone(),
@@ -188,13 +191,39 @@ fn deployer(
                 crate::deploy::ENGINE.field_manager,
             ),
             rollout_deadline: environment.rollout_deadline,
+            ingress: environment.ingress,
         });
     }
-    Ok(crate::deploy::Deployer::new(
-        store,
-        sites,
-        args.image_registry.clone(),
-    ))
+    let registry = registry(args)?;
+    Ok(
+        crate::deploy::Deployer::new(store, sites, args.image_registry.clone())
+            .with_registry_client(Arc::new(registry))
+            .image_deadline(std::time::Duration::from_secs(args.image_deadline)),
+    )
+}
+
+/// The registry the engine asks for images external CI pushes, with the
+/// credentials `--registry-auth` holds for its host. A file that cannot be
+/// read stops the start with the reason (never the secret).
+fn registry(args: &ServeArgs) -> anyhow::Result<crate::registry::Registry> {
+    let host = crate::registry::Registry::new(&args.image_registry, None)
+        .map_err(anyhow::Error::msg)?
+        .host()
+        .to_string();
+    let credentials = match &args.registry_auth {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|error| anyhow::anyhow!("--registry-auth {}: {error}", path.display()))?;
+            let found = crate::registry::credentials::for_host(&text, &host)
+                .map_err(|error| anyhow::anyhow!("--registry-auth {}: {error}", path.display()))?;
+            if found.is_none() {
+                tracing::warn!(file = %path.display(), %host, "--registry-auth has no entry for the image registry; asking it anonymously");
+            }
+            found
+        }
+    };
+    crate::registry::Registry::new(&args.image_registry, credentials).map_err(anyhow::Error::msg)
 }
 
 /// The first environment of the promotion order: a new release wakes it.

@@ -70,6 +70,7 @@ fn registration(name: &str, url: &str) -> Registration {
         poll_interval_seconds: None,
         credentials: None,
         maintainers: Vec::new(),
+        build: server::store::BuildMode::Portal,
     }
 }
 
@@ -539,6 +540,7 @@ async fn maintainers_change_settings_others_cannot_and_deleting_takes_everything
         poll_interval_seconds: interval.into(),
         credentials_kind: "keep".into(),
         credentials: String::new(),
+        build: String::new(),
     };
     // Every developer sees it; only its maintainers change it.
     assert!(
@@ -563,6 +565,39 @@ async fn maintainers_change_settings_others_cannot_and_deleting_takes_everything
     assert_eq!(
         (changed.branch.as_str(), changed.poll_interval_seconds),
         ("release", 120)
+    );
+    assert_eq!(changed.build, server::store::BuildMode::Portal);
+    // Its images from the team's CI: said on the page with where to push.
+    let message = invalid(
+        Apps::update(
+            &bed.service,
+            &bed.dana,
+            AppSettingsForm {
+                build: "jenkins".into(),
+                ..settings("", "")
+            },
+        )
+        .await,
+    );
+    assert!(
+        message.contains("unknown build mode \"jenkins\""),
+        "{message}"
+    );
+    Apps::update(
+        &bed.service,
+        &bed.dana,
+        AppSettingsForm {
+            build: "external".into(),
+            ..settings("", "")
+        },
+    )
+    .await
+    .unwrap();
+    let detail = bed.service.detail(&bed.dana, "orders").await.unwrap();
+    assert_eq!(detail.build, server::store::BuildMode::External);
+    assert_eq!(
+        detail.image_pattern,
+        "registry.dscloud.local/orders/<component>:<commit sha>"
     );
     // A new webhook secret: the old one no longer opens.
     let secret = Apps::rotate_webhook_secret(&bed.service, &bed.dana, "orders")

@@ -120,6 +120,7 @@ fn sites(clients: &[(&str, &kube::Client)]) -> Vec<Site> {
                 cluster: Cluster::new(client.clone(), ENGINE.field_manager)
                     .with_timeout(Duration::from_secs(5)),
                 rollout_deadline: Duration::from_secs(30),
+                ingress: Default::default(),
             }
         })
         .collect()
@@ -161,6 +162,7 @@ async fn bed_with(behaviour: Behaviour, first: Scenario<'_>) -> Bed {
                 poll_interval_seconds: None,
                 credentials: None,
                 maintainers: Vec::new(),
+                build: server::store::BuildMode::Portal,
             },
         )
         .await

@@ -792,6 +792,7 @@ async fn push_webhooks_are_public_and_checked_by_their_signature() {
                 .unwrap(),
             created_by: None,
             maintainers: Vec::new(),
+            build: server::store::BuildMode::Portal,
         })
         .await
         .unwrap();

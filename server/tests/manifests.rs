@@ -26,6 +26,7 @@ fn target<'a>(environment: &'a str) -> Target<'a> {
         environment,
         commit: COMMIT,
         registry: "registry.dscloud.local",
+        ingress: None,
     }
 }
 

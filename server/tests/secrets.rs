@@ -133,6 +133,7 @@ async fn bed_on(store: Arc<dyn Store>, keyring: Arc<Keyring>) -> Bed {
                 poll_interval_seconds: None,
                 credentials: None,
                 maintainers: Vec::new(),
+                build: server::store::BuildMode::Portal,
             },
         )
         .await
@@ -169,6 +170,7 @@ fn services(
             cluster: Cluster::new(client.clone(), ENGINE.field_manager)
                 .with_timeout(Duration::from_secs(5)),
             rollout_deadline: Duration::from_secs(30),
+            ingress: Default::default(),
         })
         .collect();
     let deployer = Deployer::new(store.clone(), sites.clone(), "registry.test".into())

@@ -16,6 +16,46 @@ pub use service::Apps;
 /// Apps on one page of the list.
 pub const APPS_PAGE_SIZE: u32 = 25;
 
+/// Who builds an app's images: the portal (a BuildKit Job per component)
+/// or the app's own CI, which pushes `<registry>/<app>/<component>:<sha>`
+/// while the deploy engine waits for it in the registry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildMode {
+    #[default]
+    Portal,
+    External,
+}
+
+impl BuildMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildMode::Portal => "portal",
+            BuildMode::External => "external",
+        }
+    }
+
+    /// From a form's value; empty is `None` (the default, or no change).
+    pub fn parse(text: &str) -> Result<Option<BuildMode>, String> {
+        match text.trim() {
+            "" => Ok(None),
+            "portal" => Ok(Some(BuildMode::Portal)),
+            "external" => Ok(Some(BuildMode::External)),
+            other => Err(format!(
+                "unknown build mode {other:?}: portal (the portal builds each image) or external (your CI pushes them)"
+            )),
+        }
+    }
+
+    /// What a person reads.
+    pub fn describe(self) -> &'static str {
+        match self {
+            BuildMode::Portal => "built by the portal",
+            BuildMode::External => "pushed by external CI",
+        }
+    }
+}
+
 /// One app in the list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppSummary {
@@ -75,6 +115,9 @@ pub struct RegisterAppForm {
     /// Other maintainers' usernames, separated by commas or spaces.
     #[serde(default)]
     pub maintainers: String,
+    /// `portal` (the default) or `external`.
+    #[serde(default)]
+    pub build: String,
 }
 
 /// A maintainer's change of an app's settings. Credentials: `keep` (the
@@ -90,6 +133,9 @@ pub struct AppSettingsForm {
     pub credentials_kind: String,
     #[serde(default)]
     pub credentials: String,
+    /// `portal` or `external`; empty keeps it.
+    #[serde(default)]
+    pub build: String,
 }
 
 /// A registered app, with its webhook secret: shown this once.
@@ -129,6 +175,9 @@ pub struct AppDetail {
     pub repository_url: String,
     pub branch: String,
     pub poll_interval_seconds: u32,
+    pub build: BuildMode,
+    /// Where external CI pushes each image: `<registry>/<app>/<component>:<commit sha>`.
+    pub image_pattern: String,
     /// `token` or `ssh-key`; never the value.
     pub credentials: Option<String>,
     pub webhook_path: String,

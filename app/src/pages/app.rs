@@ -89,11 +89,18 @@ fn app_view(detail: AppDetail) -> impl IntoView {
         <dl class="facts">
             <dt>"Checked every"</dt><dd>{format!("{} s", detail.poll_interval_seconds)}</dd>
             <dt>"Credentials"</dt><dd>{detail.credentials.clone().unwrap_or_else(|| "none".to_string())}</dd>
+            <dt>"Images"</dt>
+            <dd data-build=detail.build.as_str()>
+                {detail.build.describe()}
+                {(detail.build == crate::apps::BuildMode::External).then(|| view! {
+                    ": the deploy waits until your CI pushes " <code>{detail.image_pattern.clone()}</code>
+                })}
+            </dd>
             <dt>"Push webhook"</dt><dd><code>{detail.webhook_path.clone()}</code></dd>
             <dt>"Maintainers"</dt><dd>{detail.maintainers.join(", ")}</dd>
         </dl>
         {if detail.may_change {
-            view! { <Settings name=detail.name.clone() branch=detail.branch.clone() interval=detail.poll_interval_seconds /> }.into_any()
+            view! { <Settings name=detail.name.clone() branch=detail.branch.clone() interval=detail.poll_interval_seconds images=detail.build /> }.into_any()
         } else {
             view! { <p class="hint">"Only its maintainers and admins change this app."</p> }.into_any()
         }}
@@ -134,7 +141,12 @@ fn MissingSecrets(app: String) -> impl IntoView {
 /// What a maintainer may change: branch, interval, credentials, the webhook
 /// secret (a new one, shown once), or the app itself (type its name).
 #[component]
-fn Settings(name: String, branch: String, interval: u32) -> impl IntoView {
+fn Settings(
+    name: String,
+    branch: String,
+    interval: u32,
+    images: crate::apps::BuildMode,
+) -> impl IntoView {
     let update = ServerAction::<UpdateApp>::new();
     let rotate = ServerAction::<RotateWebhookSecret>::new();
     let delete = ServerAction::<DeleteApp>::new();
@@ -166,6 +178,13 @@ fn Settings(name: String, branch: String, interval: u32) -> impl IntoView {
                     </select>
                 </label>
                 <label>"New token or key"<textarea name="form[credentials]" rows="2" spellcheck="false" autocomplete="off"></textarea></label>
+                <label>
+                    "Images"
+                    <select name="form[build]">
+                        <option value="portal" selected=images == crate::apps::BuildMode::Portal>"Built by the portal"</option>
+                        <option value="external" selected=images == crate::apps::BuildMode::External>"Pushed by external CI"</option>
+                    </select>
+                </label>
                 <button type="submit" class="button-secondary">"Save settings"</button>
             </ActionForm>
             {move || rotate.value().get().map(|result| match result {

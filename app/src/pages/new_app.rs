@@ -73,6 +73,17 @@ pub fn NewAppPage() -> impl IntoView {
                             disabled=move || kind.get() == "none"></textarea>
                     </label>
                 </fieldset>
+                <fieldset class="choice-group">
+                    <legend>"Images"</legend>
+                    <label class="choice">
+                        <input type="radio" name="form[build]" value="portal" checked />
+                        "Built by the portal: one BuildKit Job per component, from its directory's Dockerfile"
+                    </label>
+                    <label class="choice">
+                        <input type="radio" name="form[build]" value="external" />
+                        "Pushed by your CI: the portal waits until <registry>/<app>/<component>:<commit sha> exists"
+                    </label>
+                </fieldset>
                 <label>
                     "Other maintainers"
                     <input name="form[maintainers]" maxlength="2000" autocomplete="off" placeholder="usernames, separated by commas" />

@@ -19,8 +19,8 @@ use crate::crypto::Keyring;
 use crate::engine::Handle;
 use crate::git::{Credentials, Git, GitError, Remote, check_branch, check_url};
 use crate::store::{
-    AppRecord, AppSettings, CredentialsKind, NewApp, Outcome, PollOutcome, SealedCredentials,
-    Store, StoreError,
+    AppRecord, AppSettings, BuildMode, CredentialsKind, NewApp, Outcome, PollOutcome,
+    SealedCredentials, Store, StoreError,
 };
 
 /// The poll interval when none is given, and its bounds.
@@ -37,6 +37,7 @@ pub struct Registration {
     pub credentials: Option<(CredentialsKind, SecretString)>,
     /// Usernames of developers who may change the app (the caller is one).
     pub maintainers: Vec<String>,
+    pub build: BuildMode,
 }
 
 /// A registered app, and its webhook secret, shown this once.
@@ -50,6 +51,8 @@ pub struct AppService {
     keyring: Arc<Keyring>,
     git: Git,
     poller: Option<Handle<Uuid>>,
+    /// Where images are named, for the pattern external CI pushes to.
+    image_registry: String,
 }
 
 impl AppService {
@@ -64,7 +67,19 @@ impl AppService {
             keyring,
             git,
             poller,
+            image_registry: crate::deploy::DEFAULT_REGISTRY.to_string(),
         }
+    }
+
+    /// The registry images are named after (`--image-registry`).
+    pub fn with_image_registry(mut self, registry: &str) -> Self {
+        self.image_registry = registry.trim_end_matches('/').to_string();
+        self
+    }
+
+    /// `<registry>/<app>/<component>:<commit sha>`: where external CI pushes.
+    pub fn image_pattern(&self, app: &str) -> String {
+        format!("{}/{app}/<component>:<commit sha>", self.image_registry)
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -191,6 +206,7 @@ impl AppService {
                 webhook_secret_sealed,
                 created_by: Some(caller_id),
                 maintainers,
+                build: registration.build,
             })
             .await;
         let app = match created {
@@ -220,7 +236,7 @@ impl AppService {
             "app.register",
             &format!("app:{name}"),
             Outcome::Success,
-            json!({"repository": url, "branch": branch, "credentials": registration.credentials.as_ref().map(|(kind, _)| kind.as_str())}),
+            json!({"repository": url, "branch": branch, "build": registration.build.as_str(), "credentials": registration.credentials.as_ref().map(|(kind, _)| kind.as_str())}),
         )
         .await;
         if let Some(poller) = &self.poller {
@@ -317,6 +333,7 @@ impl AppService {
         branch: Option<String>,
         poll_interval_seconds: Option<u32>,
         credentials: Option<Option<(CredentialsKind, SecretString)>>,
+        build: Option<BuildMode>,
     ) -> Result<(), ServiceError> {
         let app = self.app_to_change(caller, name).await?;
         let (_, _, actor) = super::access::signed_in(caller)?;
@@ -372,6 +389,12 @@ impl AppService {
             changes.push((
                 AppSettings::PollInterval(seconds),
                 json!({"poll_interval_seconds": {"before": app.poll_interval_seconds, "after": seconds}}),
+            ));
+        }
+        if let Some(build) = build.filter(|build| *build != app.build) {
+            changes.push((
+                AppSettings::Build(build),
+                json!({"build": {"before": app.build.as_str(), "after": build.as_str()}}),
             ));
         }
         if let Some(credentials) = credentials {

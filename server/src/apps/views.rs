@@ -152,6 +152,9 @@ impl app::apps::Apps for AppService {
                 )));
             }
         };
+        let build = app::apps::BuildMode::parse(&form.build)
+            .map_err(ServiceError::Invalid)?
+            .unwrap_or_default();
         let registered = self
             .register(
                 caller,
@@ -166,6 +169,7 @@ impl app::apps::Apps for AppService {
                         .split([',', ' ', '\n'])
                         .map(str::to_string)
                         .collect(),
+                    build,
                 },
             )
             .await?;
@@ -203,6 +207,8 @@ impl app::apps::Apps for AppService {
             .map_err(|error| unavailable(&error))?;
         Ok(AppDetail {
             webhook_path: webhook_path(&app.name),
+            build: app.build,
+            image_pattern: self.image_pattern(&app.name),
             credentials: app
                 .credentials
                 .as_ref()
@@ -347,12 +353,14 @@ impl app::apps::Apps for AppService {
                 )));
             }
         };
+        let build = app::apps::BuildMode::parse(&form.build).map_err(ServiceError::Invalid)?;
         self.update_settings(
             caller,
             form.name.trim(),
             branch,
             poll_interval_seconds,
             credentials,
+            build,
         )
         .await
     }

@@ -1,12 +1,14 @@
 //! The environments a release goes through, in promotion order, each in a
-//! region (a cluster): `--environment NAME=REGION[,deadline=SECONDS]`,
-//! repeated in order. Default: `dev`, `test`, `prod`, all in the first region.
+//! region (a cluster): `--environment NAME=REGION[,deadline=SECONDS]
+//! [,ingress-host=HOST][,ingress-class=CLASS]`, repeated in order. Default:
+//! `dev`, `test`, `prod`, all in the first region.
 
 use std::time::Duration;
 
 use app::dscloud::DEFAULT_PROMOTION_ORDER;
 
 use crate::cluster::check_region_name;
+use crate::manifests::IngressSettings;
 
 /// How long a rollout may take before it counts as failed, unless an
 /// environment says otherwise.
@@ -19,6 +21,7 @@ pub struct EnvironmentArg {
     /// The region whose cluster runs it; `None`: the first region.
     pub region: Option<String>,
     pub rollout_deadline: Duration,
+    pub ingress: IngressSettings,
 }
 
 impl std::str::FromStr for EnvironmentArg {
@@ -40,6 +43,7 @@ impl std::str::FromStr for EnvironmentArg {
             check_region_name(region)?;
         }
         let mut rollout_deadline = DEFAULT_ROLLOUT_DEADLINE;
+        let mut ingress = IngressSettings::default();
         for option in parts {
             let (key, value) = option.split_once('=').unwrap_or((option, ""));
             match key.trim() {
@@ -56,9 +60,21 @@ impl std::str::FromStr for EnvironmentArg {
                     }
                     rollout_deadline = Duration::from_secs(seconds);
                 }
+                "ingress-host" => {
+                    ingress.host = Some(ingress_host(name, value.trim())?);
+                }
+                "ingress-class" => {
+                    let class = value.trim();
+                    app::names::dns_subdomain(class).map_err(|_| {
+                        format!(
+                            "environment {name:?}: ingress-class={class:?} is not an IngressClass name (lowercase letters, digits, '-' and '.')"
+                        )
+                    })?;
+                    ingress.class = Some(class.to_string());
+                }
                 other => {
                     return Err(format!(
-                        "environment {name:?}: unknown option {other:?} (known: deadline=SECONDS)"
+                        "environment {name:?}: unknown option {other:?} (known: deadline=SECONDS, ingress-host=HOST, ingress-class=CLASS)"
                     ));
                 }
             }
@@ -67,8 +83,29 @@ impl std::str::FromStr for EnvironmentArg {
             name: name.to_string(),
             region: region.map(str::to_string),
             rollout_deadline,
+            ingress,
         })
     }
+}
+
+/// A host template with `{app}` (each app gets its own host, so two apps'
+/// routes never meet), a DNS name once the app's name stands in it.
+fn ingress_host(environment: &str, template: &str) -> Result<String, String> {
+    if !template.contains(IngressSettings::APP) {
+        return Err(format!(
+            "environment {environment:?}: ingress-host={template:?} must contain {} so each app gets its own host, e.g. {{app}}.{environment}.example.com",
+            IngressSettings::APP
+        ));
+    }
+    // The longest app name, to know the host stays within DNS's limits.
+    let longest = template.replace(IngressSettings::APP, &"a".repeat(crate::apps::MAX_APP_NAME));
+    app::names::dns_subdomain(&longest).map_err(|_| {
+        format!(
+            "environment {environment:?}: ingress-host={template:?} is not a host name (lowercase letters, digits, '-' and '.', at most 253 characters with a {}-character app name)",
+            crate::apps::MAX_APP_NAME
+        )
+    })?;
+    Ok(template.to_string())
 }
 
 /// The promotion order: the given environments, or the default three.
@@ -90,6 +127,7 @@ pub fn promotion_order(given: &[EnvironmentArg]) -> Result<Vec<EnvironmentArg>, 
             name: (*name).to_string(),
             region: None,
             rollout_deadline: DEFAULT_ROLLOUT_DEADLINE,
+            ingress: IngressSettings::default(),
         })
         .collect())
 }
@@ -136,6 +174,31 @@ mod tests {
         assert!(error.contains("unknown option \"color\""), "{error}");
         let twice = ["dev".parse().unwrap(), "dev=other".parse().unwrap()];
         assert!(promotion_order(&twice).unwrap_err().contains("twice"));
+    }
+
+    #[test]
+    fn an_environment_names_its_ingress_host_and_class() {
+        let parsed: EnvironmentArg =
+            "prod=eu-west,ingress-host={app}.apps.example.com,ingress-class=nginx-public"
+                .parse()
+                .unwrap();
+        assert_eq!(
+            parsed.ingress.host_for("shop").as_deref(),
+            Some("shop.apps.example.com")
+        );
+        assert_eq!(parsed.ingress.class.as_deref(), Some("nginx-public"));
+        let error = "dev,ingress-host=apps.example.com"
+            .parse::<EnvironmentArg>()
+            .unwrap_err();
+        assert!(error.contains("must contain {app}"), "{error}");
+        let error = "dev,ingress-host={app}.Example_com"
+            .parse::<EnvironmentArg>()
+            .unwrap_err();
+        assert!(error.contains("is not a host name"), "{error}");
+        let error = "dev,ingress-class=Nginx!"
+            .parse::<EnvironmentArg>()
+            .unwrap_err();
+        assert!(error.contains("not an IngressClass name"), "{error}");
     }
 
     #[test]

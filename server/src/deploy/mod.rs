@@ -22,7 +22,7 @@ pub mod workloads;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use engine::{Deployer, Key, Site};
+pub use engine::{DEFAULT_IMAGE_DEADLINE, Deployer, Key, Site};
 pub use environments::{EnvironmentArg, known_environment, promotion_order};
 
 use crate::cluster::{EngineName, Kind};

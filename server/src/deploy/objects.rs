@@ -36,6 +36,7 @@ pub struct Subject<'a> {
     pub commit: &'a str,
     pub release_id: i64,
     pub registry: &'a str,
+    pub ingress: Option<&'a crate::manifests::IngressSettings>,
 }
 
 /// A release's objects in one environment.
@@ -63,6 +64,7 @@ fn target<'a>(subject: &'a Subject<'a>) -> Target<'a> {
         environment: subject.environment,
         commit: subject.commit,
         registry: subject.registry,
+        ingress: subject.ingress,
     }
 }
 
@@ -205,6 +207,7 @@ mod tests {
             commit: SHA,
             release_id: 7,
             registry: "registry.example",
+            ingress: None,
         }
     }
 
@@ -244,5 +247,40 @@ mod tests {
             job["spec"]["template"]["spec"]["containers"][0]["image"],
             json!(format!("registry.example/shop/migrate:{SHA}"))
         );
+    }
+
+    #[test]
+    fn each_environment_gives_its_ingress_host_and_class() {
+        let file = app::dscloud::check(
+            "microservices:\n  web:\n    environmentConfiguration: {dev: {}}\n    ingress:\n      - port: 80\n        containerPort: 8080\n        protocol: HTTP\n        pathPrefix: /shop/\n",
+        );
+        let file = file.file.unwrap_or_else(|| panic!("{:?}", file.problems));
+        let ingress_of = |release: &Release| {
+            release
+                .applied
+                .iter()
+                .find(|(kind, _)| *kind == Kind::INGRESS)
+                .map(|(_, object)| object.clone())
+                .unwrap()
+        };
+        let settings = crate::manifests::IngressSettings {
+            host: Some("{app}.dev.example.com".into()),
+            class: Some("nginx-internal".into()),
+        };
+        let configured = Subject {
+            ingress: Some(&settings),
+            ..subject()
+        };
+        let object = ingress_of(&release(&file, &configured, &BTreeMap::new()).unwrap());
+        assert_eq!(object["spec"]["ingressClassName"], "nginx-internal");
+        assert_eq!(object["spec"]["rules"][0]["host"], "shop.dev.example.com");
+        assert_eq!(
+            object["spec"]["rules"][0]["http"]["paths"][0]["path"],
+            "/shop"
+        );
+        // An environment that says nothing leaves both to the cluster's defaults.
+        let plain = ingress_of(&release(&file, &subject(), &BTreeMap::new()).unwrap());
+        assert!(plain["spec"].get("ingressClassName").is_none(), "{plain}");
+        assert!(plain["spec"]["rules"][0].get("host").is_none(), "{plain}");
     }
 }

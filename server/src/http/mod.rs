@@ -113,8 +113,15 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
     let sign_in_options = authenticator.sign_in_options();
     let accounts: Arc<dyn app::accounts::Accounts> =
         Arc::new(AccountService::new(state.store.clone(), provider_names));
+    // Release pages show each environment's objects with its ingress settings.
+    let ingress = crate::deploy::promotion_order(&args.environments)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|environment| (environment.name, environment.ingress))
+        .collect();
     let renderer: Arc<dyn app::dscloud::ManifestRenderer> = Arc::new(PreviewRenderer {
         registry: args.image_registry.clone(),
+        ingress,
     });
     let database_service = Arc::new(crate::databases::DatabaseService::new(
         state.store.clone(),

@@ -29,6 +29,30 @@ pub struct Target<'a> {
     /// The full commit SHA: images are tagged with it and Jobs named by it.
     pub commit: &'a str,
     pub registry: &'a str,
+    /// The environment's ingress host and class, if it configures them.
+    pub ingress: Option<&'a IngressSettings>,
+}
+
+/// How an environment's ingress is reached (`--environment
+/// dev,ingress-host={app}.dev.example.com,ingress-class=nginx`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IngressSettings {
+    /// The host of every app's Ingress rules, `{app}` standing for its name.
+    pub host: Option<String>,
+    /// `spec.ingressClassName`: which controller serves them.
+    pub class: Option<String>,
+}
+
+impl IngressSettings {
+    /// The template's placeholder for the app's name.
+    pub const APP: &'static str = "{app}";
+
+    /// The host of `app`'s Ingress rules, if the environment names one.
+    pub fn host_for(&self, app: &str) -> Option<String> {
+        self.host
+            .as_ref()
+            .map(|template| template.replace(Self::APP, app))
+    }
 }
 
 impl Target<'_> {

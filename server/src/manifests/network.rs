@@ -111,6 +111,7 @@ fn ingress(name: &str, rule: &IngressRule, target: &Target<'_>) -> Ingress {
             None,
         ),
     };
+    let settings = target.ingress.cloned().unwrap_or_default();
     Ingress {
         metadata: ObjectMeta {
             name: Some(bounded(name, &format!("port-{}", rule.port))),
@@ -120,7 +121,9 @@ fn ingress(name: &str, rule: &IngressRule, target: &Target<'_>) -> Ingress {
             ..ObjectMeta::default()
         },
         spec: Some(IngressSpec {
+            ingress_class_name: settings.class.clone(),
             rules: Some(vec![k8s_openapi::api::networking::v1::IngressRule {
+                host: settings.host_for(target.app),
                 http: Some(HTTPIngressRuleValue {
                     paths: vec![HTTPIngressPath {
                         path: Some(path),
@@ -137,7 +140,6 @@ fn ingress(name: &str, rule: &IngressRule, target: &Target<'_>) -> Ingress {
                         },
                     }],
                 }),
-                ..Default::default()
             }]),
             ..IngressSpec::default()
         }),

@@ -11,6 +11,8 @@ pub const PREVIEW_COMMIT: &str = "0000000000000000000000000000000000000000";
 
 pub struct PreviewRenderer {
     pub registry: String,
+    /// Each configured environment's ingress host and class.
+    pub ingress: std::collections::BTreeMap<String, super::IngressSettings>,
 }
 
 impl ManifestRenderer for PreviewRenderer {
@@ -25,6 +27,7 @@ impl ManifestRenderer for PreviewRenderer {
             environment,
             commit: PREVIEW_COMMIT,
             registry: &self.registry,
+            ingress: self.ingress.get(environment),
         };
         if !file
             .environments(&[])

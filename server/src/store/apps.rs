@@ -9,6 +9,8 @@ use uuid::Uuid;
 
 use super::{Page, StoreError, StoreResult};
 
+pub use app::apps::BuildMode;
+
 /// How the portal authenticates to a repository.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CredentialsKind {
@@ -52,6 +54,7 @@ pub struct NewApp {
     pub webhook_secret_sealed: String,
     pub created_by: Option<Uuid>,
     pub maintainers: Vec<Uuid>,
+    pub build: BuildMode,
 }
 
 #[derive(Clone, Debug)]
@@ -73,6 +76,7 @@ pub struct AppRecord {
     pub last_error: Option<String>,
     pub failures: u32,
     pub next_poll_at: DateTime<Utc>,
+    pub build: BuildMode,
 }
 
 /// A changed setting of an app, by a maintainer.
@@ -85,6 +89,7 @@ pub enum AppSettings {
     /// A new secret: its version goes up by one.
     WebhookSecret(String),
     Maintainers(Vec<Uuid>),
+    Build(BuildMode),
 }
 
 #[derive(Clone, Debug, Default)]
@@ -212,12 +217,13 @@ pub(crate) struct AppRow {
     last_error: Option<String>,
     failures: i64,
     next_poll_at: DateTime<Utc>,
+    build_mode: String,
 }
 
 pub(crate) const APP_COLUMNS: &str = "id, name, repository_url, branch, poll_interval_seconds, \
      credentials_kind, credentials_sealed, webhook_secret_sealed, webhook_secret_version, \
      created_by, created_at, updated_at, head_sha, last_polled_at, last_webhook_at, last_error, \
-     failures, next_poll_at";
+     failures, next_poll_at, build_mode";
 
 impl TryFrom<AppRow> for AppRecord {
     type Error = StoreError;
@@ -232,7 +238,17 @@ impl TryFrom<AppRow> for AppRecord {
             }),
             _ => None,
         };
+        let build = match BuildMode::parse(&row.build_mode) {
+            Ok(Some(build)) => build,
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "app {}: build mode {:?}",
+                    row.id, row.build_mode
+                )));
+            }
+        };
         Ok(AppRecord {
+            build,
             id: row.id,
             name: row.name,
             repository_url: row.repository_url,

@@ -13,8 +13,8 @@ macro_rules! impl_app_store {
                 sqlx::query(
                     "INSERT INTO apps (id, name, repository_url, branch, poll_interval_seconds, \
                      credentials_kind, credentials_sealed, webhook_secret_sealed, created_by, \
-                     created_at, updated_at, next_poll_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10)",
+                     created_at, updated_at, next_poll_at, build_mode) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $11)",
                 )
                 .bind(app.id)
                 .bind(&app.name)
@@ -26,6 +26,7 @@ macro_rules! impl_app_store {
                 .bind(&app.webhook_secret_sealed)
                 .bind(app.created_by)
                 .bind(now)
+                .bind(app.build.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(|error| {
@@ -169,6 +170,14 @@ macro_rules! impl_app_store {
                         .bind(id)
                         .execute(&mut *tx)
                         .await?
+                    }
+                    AppSettings::Build(build) => {
+                        sqlx::query("UPDATE apps SET build_mode = $1, updated_at = $2 WHERE id = $3")
+                            .bind(build.as_str())
+                            .bind(now)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?
                     }
                     AppSettings::Maintainers(maintainers) => {
                         sqlx::query("DELETE FROM app_maintainers WHERE app_id = $1")

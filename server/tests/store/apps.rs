@@ -12,6 +12,8 @@ on_both_stores!(
     a_poll_records_a_release_once_even_when_two_pollers_race,
     webhook_deliveries_are_taken_once_and_make_the_app_due,
     settings_change_and_deleting_an_app_takes_its_releases,
+    who_builds_the_images_is_kept_and_changed,
+    an_unknown_build_mode_is_corrupt_not_a_default,
 );
 
 fn new_app(name: &str, maintainer: Uuid) -> NewApp {
@@ -28,6 +30,7 @@ fn new_app(name: &str, maintainer: Uuid) -> NewApp {
         webhook_secret_sealed: "dscloud:v1:k1:hook".to_string(),
         created_by: Some(maintainer),
         maintainers: vec![maintainer],
+        build: server::store::BuildMode::Portal,
     }
 }
 
@@ -334,4 +337,52 @@ async fn settings_change_and_deleting_an_app_takes_its_releases(test: &TestStore
             .is_empty()
     );
     assert_eq!(test.store.app(again.id).await.unwrap().created_by, None);
+}
+
+async fn who_builds_the_images_is_kept_and_changed(test: &TestStore) {
+    use server::store::BuildMode;
+    let dana = test
+        .store
+        .create_user(local_user("dana", Role::Developer))
+        .await
+        .unwrap();
+    let app = test
+        .store
+        .create_app(NewApp {
+            build: BuildMode::External,
+            ..new_app("orders", dana.id)
+        })
+        .await
+        .unwrap();
+    assert_eq!(app.build, BuildMode::External);
+    let changed = test
+        .store
+        .change_app(app.id, AppSettings::Build(BuildMode::Portal))
+        .await
+        .unwrap();
+    assert_eq!(changed.build, BuildMode::Portal);
+    assert_eq!(
+        test.store.app_by_name("orders").await.unwrap().build,
+        BuildMode::Portal
+    );
+}
+
+async fn an_unknown_build_mode_is_corrupt_not_a_default(test: &TestStore) {
+    let dana = test
+        .store
+        .create_user(local_user("dana", Role::Developer))
+        .await
+        .unwrap();
+    let app = test
+        .store
+        .create_app(new_app("orders", dana.id))
+        .await
+        .unwrap();
+    test.execute("UPDATE apps SET build_mode = 'jenkins'").await;
+    match test.store.app(app.id).await {
+        Err(server::store::StoreError::Corrupt(message)) => {
+            assert!(message.contains("build mode \"jenkins\""), "{message}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
 }

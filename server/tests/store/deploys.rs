@@ -45,6 +45,7 @@ async fn shop(test: &TestStore, count: usize) -> Shop {
             webhook_secret_sealed: "dscloud:v1:k1:hook".into(),
             created_by: Some(dana.id),
             maintainers: vec![dana.id],
+            build: server::store::BuildMode::Portal,
         })
         .await
         .unwrap();

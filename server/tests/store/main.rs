@@ -58,6 +58,15 @@ impl TestStore {
         }
     }
 
+    /// One statement straight to the database, past the store (to make a
+    /// row the store would never write).
+    async fn execute(&self, sql: &str) {
+        use sqlx::Connection as _;
+        sqlx::any::install_default_drivers();
+        let mut connection = sqlx::AnyConnection::connect(&self.url).await.unwrap();
+        sqlx::query(sql).execute(&mut connection).await.unwrap();
+    }
+
     async fn finish(self) {
         // The pool first, then the database (the guard, in `cleanup`).
         drop(self.store);

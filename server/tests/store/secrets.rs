@@ -41,6 +41,7 @@ async fn shop(test: &TestStore) -> Shop {
             webhook_secret_sealed: "dscloud:v1:k1:hook".into(),
             created_by: Some(kim.id),
             maintainers: vec![kim.id],
+            build: server::store::BuildMode::Portal,
         })
         .await
         .unwrap();

@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod git;
+pub mod registry;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -14,12 +14,15 @@ use uuid::Uuid;
 use super::build::{self, BuildTarget};
 use super::health;
 use super::objects::{self, Release, Subject};
-use super::plan::{self, Admission, Environment, Input, Observed, Rollout, Run};
+use super::plan::{self, Admission, Environment, Input, Observed, Rollout, Run, RunState};
 use crate::cluster::{Cluster, ClusterError, Kind};
 use crate::crypto::Keyring;
 use crate::engine::{Failure, Handle, Next, Reconciler, Runner, RunnerSettings, Term};
+use crate::registry::{Registry, RegistryError};
 use crate::secrets::sync::{self as secret_sync, Desired};
-use crate::store::{AppRecord, DeploymentRecord, Reported, SecretSlot, Store, StoreError};
+use crate::store::{
+    AppRecord, BuildMode, DeploymentRecord, Reported, SecretSlot, Store, StoreError,
+};
 use jobs::observe_job;
 
 mod jobs;
@@ -27,6 +30,12 @@ mod secrets;
 
 /// One app in one environment.
 pub type Key = (Uuid, String);
+
+/// How long an image external CI builds may take to appear in the
+/// registry, unless configured (`--image-deadline`): as long as a build
+/// the portal runs may take.
+pub const DEFAULT_IMAGE_DEADLINE: Duration =
+    Duration::from_secs(build::BUILD_DEADLINE_SECONDS as u64);
 
 /// An environment where the engine deploys: its place in the promotion
 /// order, its cluster, its rollout deadline.
@@ -37,12 +46,19 @@ pub struct Site {
     pub region: String,
     pub cluster: Cluster,
     pub rollout_deadline: Duration,
+    /// The host and class of the apps' Ingresses there.
+    pub ingress: crate::manifests::IngressSettings,
 }
 
 pub struct Deployer {
     store: Arc<dyn Store>,
     sites: Vec<Site>,
     registry: String,
+    /// Asked for the images external CI pushes (`None`: the registry's
+    /// name is not an address, and such apps' builds wait in vain).
+    registry_client: Option<Arc<Registry>>,
+    /// How long an image external CI builds may take to appear.
+    image_deadline: Duration,
     /// Opens the secrets developers set; without one, none can be read.
     keyring: Option<Arc<Keyring>>,
     /// Its own runner's wake-up: a success wakes the next environment.
@@ -55,6 +71,8 @@ pub struct Deployer {
 enum DeployError {
     #[error(transparent)]
     Cluster(#[from] ClusterError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
 }
@@ -73,7 +91,9 @@ impl Deployer {
         Deployer {
             store,
             sites,
+            registry_client: Registry::new(&registry, None).ok().map(Arc::new),
             registry,
+            image_deadline: DEFAULT_IMAGE_DEADLINE,
             keyring: None,
             wake: OnceLock::new(),
             errored_after: 8,
@@ -83,6 +103,18 @@ impl Deployer {
     /// Opens the secrets it writes into the environments.
     pub fn with_keyring(mut self, keyring: Arc<Keyring>) -> Self {
         self.keyring = Some(keyring);
+        self
+    }
+
+    /// The registry to ask for images external CI pushes (with its credentials).
+    pub fn with_registry_client(mut self, registry: Arc<Registry>) -> Self {
+        self.registry_client = Some(registry);
+        self
+    }
+
+    /// How long an image external CI builds may take to appear in the registry.
+    pub fn image_deadline(mut self, deadline: Duration) -> Self {
+        self.image_deadline = deadline;
         self
     }
 
@@ -138,6 +170,7 @@ impl Deployer {
             name: &site.name,
             previous,
             rollout_deadline: site.rollout_deadline,
+            image_deadline: self.image_deadline,
         };
         let state = self
             .store
@@ -183,9 +216,15 @@ impl Deployer {
         };
         let plan = match work.await {
             Ok(plan) => plan,
-            Err(DeployError::Cluster(error)) if attempt + 1 >= self.errored_after => {
+            Err(error @ (DeployError::Cluster(_) | DeployError::Registry(_)))
+                if attempt + 1 >= self.errored_after =>
+            {
                 tracing::warn!(app = %app.name, %environment, %error, "deployment errored");
-                let progress = plan::errored(&active, &error.to_string());
+                let failing = match error {
+                    DeployError::Registry(_) => "the registry",
+                    _ => "the cluster",
+                };
+                let progress = plan::errored(&active, failing, &error.to_string());
                 self.store
                     .progress_deployment(term.fence(), active.id, active.revision, &progress)
                     .await?;
@@ -246,6 +285,7 @@ impl Deployer {
             commit: &deployment.sha,
             release_id: deployment.release_id,
             registry: &self.registry,
+            ingress: Some(&site.ingress),
         };
         let objects = objects::release(&file, &subject, &images).map_err(|error| {
             DeployError::Store(StoreError::Corrupt(format!(
@@ -311,12 +351,18 @@ impl Deployer {
                 let mut builds = Vec::new();
                 for component in &context.missing_images {
                     let target = self.build_target(context, deployment, component);
-                    let name = target.job_name();
-                    let state = observe_job(cluster, build::BUILD_NAMESPACE, &name, true).await?;
-                    builds.push(Run {
-                        name: component.clone(),
-                        object: format!("Job/{name}"),
-                        state,
+                    builds.push(match context.app.build {
+                        BuildMode::Portal => {
+                            let name = target.job_name();
+                            let state =
+                                observe_job(cluster, build::BUILD_NAMESPACE, &name, true).await?;
+                            Run {
+                                name: component.clone(),
+                                object: format!("Job/{name}"),
+                                state,
+                            }
+                        }
+                        BuildMode::External => self.pushed_image(&target).await?,
                     });
                 }
                 Observed::Building(builds)
@@ -500,6 +546,32 @@ impl Deployer {
             }
         }
         Ok(())
+    }
+
+    /// An image external CI pushes, as the registry shows it.
+    async fn pushed_image(&self, target: &BuildTarget<'_>) -> Result<Run, DeployError> {
+        let tag = target.tag();
+        let state = match &self.registry_client {
+            None => RunState::Waiting(format!(
+                "the image registry {:?} is not an address the portal can ask",
+                self.registry
+            )),
+            Some(registry) => {
+                let repository = format!("{}/{}", target.app, target.component);
+                match registry.digest(&repository, target.commit).await? {
+                    Some(digest) => RunState::Succeeded {
+                        digest: Some(digest),
+                        log: String::new(),
+                    },
+                    None => RunState::Waiting(format!("waiting for external CI to push {tag}")),
+                }
+            }
+        };
+        Ok(Run {
+            name: target.component.to_string(),
+            object: format!("image {tag}"),
+            state,
+        })
     }
 
     fn build_target<'a>(

@@ -12,6 +12,8 @@ use uuid::Uuid;
 
 use crate::store::{DeploymentRecord, EnvironmentState, NewDeployment, Progress};
 
+#[cfg(test)]
+mod images_tests;
 mod secrets;
 #[cfg(test)]
 mod secrets_tests;
@@ -20,7 +22,7 @@ mod tests;
 mod timeline;
 
 pub use secrets::secrets_resync;
-use timeline::{finish_step, set_log, set_message, start_step};
+use timeline::{elapsed, finish_step, set_log, set_message, start_step};
 pub use timeline::{tail, timestamp};
 
 /// How many lines of a log a step keeps.
@@ -33,6 +35,8 @@ pub struct Environment<'a> {
     /// The environment before it in promotion order.
     pub previous: Option<&'a str>,
     pub rollout_deadline: Duration,
+    /// How long an image external CI builds may take to appear in the registry.
+    pub image_deadline: Duration,
 }
 
 /// What an environment takes next.
@@ -119,6 +123,9 @@ pub struct Run {
 pub enum RunState {
     /// Not created yet.
     Missing,
+    /// Made by someone else and not there yet (an image external CI
+    /// pushes): nothing to create, only to wait for, with what is awaited.
+    Waiting(String),
     Running,
     Succeeded {
         /// A build's image digest.
@@ -195,6 +202,10 @@ pub const POLL: Duration = Duration::from_secs(2);
 /// Secrets page wakes it at once).
 pub const SECRETS_POLL: Duration = Duration::from_secs(15);
 
+/// How soon the registry is asked again for an image external CI pushes
+/// (no watch tells us): often enough for a pipeline, gentle on the registry.
+pub const IMAGE_POLL: Duration = Duration::from_secs(5);
+
 /// The next step of a deployment that may work (not awaiting approval).
 pub fn step(input: &Input<'_>) -> Plan {
     let deployment = input.deployment;
@@ -242,17 +253,35 @@ pub fn step(input: &Input<'_>) -> Plan {
             advance(status, steps)
         }
         Observed::Building(builds) => {
-            // A build that ended without a digest made no usable image.
+            let deadline = input.environment.image_deadline;
             let builds: Vec<Run> = builds
                 .iter()
                 .cloned()
                 .map(|mut build| {
-                    if let RunState::Succeeded { digest: None, log } = &build.state {
-                        build.state = RunState::Failed {
-                            exit_code: None,
-                            reason: "the build ended without an image digest".into(),
-                            log: log.clone(),
-                        };
+                    match &build.state {
+                        // A build that ended without a digest made no usable image.
+                        RunState::Succeeded { digest: None, log } => {
+                            build.state = RunState::Failed {
+                                exit_code: None,
+                                reason: "the build ended without an image digest".into(),
+                                log: log.clone(),
+                            };
+                        }
+                        RunState::Waiting(_)
+                            if elapsed(&steps, StepKind::Build, &build.name, input.now)
+                                >= deadline =>
+                        {
+                            build.state = RunState::Failed {
+                                exit_code: None,
+                                reason: format!(
+                                    "{} did not appear in the registry within {} s",
+                                    build.object,
+                                    deadline.as_secs()
+                                ),
+                                log: String::new(),
+                            };
+                        }
+                        _ => {}
                     }
                     build
                 })
@@ -284,8 +313,32 @@ pub fn step(input: &Input<'_>) -> Plan {
                     ..advance(DeploymentStatus::Deploying, steps)
                 };
             }
+            let awaited: Vec<&str> = builds
+                .iter()
+                .filter(|build| matches!(build.state, RunState::Waiting(_)))
+                .map(|build| build.name.as_str())
+                .collect();
+            if awaited.is_empty() {
+                return Plan {
+                    progress: progress_if_changed(deployment, steps),
+                    ..plan
+                };
+            }
+            // The history says what it waits for; the registry has no watch.
+            let reason = format!(
+                "waiting for image{} from external CI: {}",
+                if awaited.len() == 1 { "" } else { "s" },
+                awaited.join(", ")
+            );
+            let unchanged =
+                deployment.reason.as_deref() == Some(reason.as_str()) && steps == deployment.steps;
             Plan {
-                progress: progress_if_changed(deployment, steps),
+                progress: (!unchanged).then_some(Progress {
+                    status: deployment.status,
+                    reason: Some(reason),
+                    steps,
+                }),
+                wait: Some(IMAGE_POLL),
                 ..plan
             }
         }
@@ -455,6 +508,7 @@ fn track_runs(steps: &mut Vec<Step>, kind: StepKind, runs: &[Run], now: &str) ->
         start_step(steps, kind, &run.name, now, Some(&run.object));
         match &run.state {
             RunState::Missing => plan.create.push(run.name.clone()),
+            RunState::Waiting(message) => set_message(steps, kind, &run.name, message),
             RunState::Running => {}
             RunState::Succeeded { log, .. } => {
                 finish_step(steps, kind, &run.name, StepState::Succeeded, now, None);
@@ -549,13 +603,14 @@ fn fail(input: &Input<'_>, steps: Vec<Step>, reason: String, roll_back: bool) ->
     }
 }
 
-/// The deployment ends as `Errored`: the cluster or the registry kept
-/// failing. No rollback: the same cluster would not take it either.
-pub fn errored(deployment: &DeploymentRecord, error: &str) -> Progress {
+/// The deployment ends as `Errored`: `failing` (the cluster or the
+/// registry) kept failing. No rollback: the same cluster would not take it
+/// either.
+pub fn errored(deployment: &DeploymentRecord, failing: &str, error: &str) -> Progress {
     Progress {
         status: DeploymentStatus::Errored,
         reason: Some(format!(
-            "the cluster kept failing while {}: {error}",
+            "{failing} kept failing while {}: {error}",
             deployment.status.label()
         )),
         steps: deployment.steps.clone(),

@@ -60,6 +60,7 @@ pub(super) fn environment() -> Environment<'static> {
         name: "test",
         previous: Some("dev"),
         rollout_deadline: Duration::from_secs(300),
+        image_deadline: Duration::from_secs(600),
     }
 }
 
@@ -161,7 +162,7 @@ pub(super) fn plan_for(
     plan_at(deployment, current, observed, at(0))
 }
 
-fn plan_at(
+pub(super) fn plan_at(
     deployment: &DeploymentRecord,
     current: Option<&DeploymentRecord>,
     observed: Observed,
@@ -204,7 +205,7 @@ fn passed() -> RunState {
 }
 
 /// `deployment` after `plan` was written, as the next reconcile reads it.
-fn after(mut deployment: DeploymentRecord, plan: &Plan) -> DeploymentRecord {
+pub(super) fn after(mut deployment: DeploymentRecord, plan: &Plan) -> DeploymentRecord {
     let progress = plan.progress.clone().expect("progress");
     deployment.status = progress.status;
     deployment.steps = progress.steps;
@@ -572,7 +573,11 @@ fn all_tests_green_means_the_environment_succeeded() {
 #[test]
 fn an_errored_deployment_says_what_it_was_doing() {
     let deployment = record(1, 9, DeploymentStatus::RollingOut, Trigger::Poll);
-    let progress = errored(&deployment, "Kubernetes: 503 Service Unavailable");
+    let progress = errored(
+        &deployment,
+        "the cluster",
+        "Kubernetes: 503 Service Unavailable",
+    );
     assert_eq!(progress.status, DeploymentStatus::Errored);
     assert_eq!(
         progress.reason.as_deref(),

@@ -85,6 +85,21 @@ pub(super) fn set_log(
     }
 }
 
+/// How long the step has been running at `now` (zero if it has not started).
+pub(super) fn elapsed(
+    steps: &[Step],
+    kind: StepKind,
+    name: &str,
+    now: DateTime<Utc>,
+) -> std::time::Duration {
+    steps
+        .iter()
+        .find(|step| step.kind == kind && step.name == name)
+        .and_then(|step| DateTime::parse_from_rfc3339(&step.started_at).ok())
+        .and_then(|started| (now - started.with_timezone(&Utc)).to_std().ok())
+        .unwrap_or_default()
+}
+
 /// The last `lines` lines of a log.
 pub fn tail(log: &str, lines: usize) -> String {
     let all: Vec<&str> = log.lines().collect();
