@@ -485,3 +485,49 @@ fn a_bad_region_is_refused_at_start_with_the_reason() {
         assert!(log.contains(expected), "{region}: {log}");
     }
 }
+
+#[test]
+fn a_bad_registry_auth_file_or_environment_option_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("config.json");
+    std::fs::write(
+        &broken,
+        r#"{"auths": {"registry.dscloud.local": {"auth": "bm8tY29sb24tc2VjcmV0"}}}"#,
+    )
+    .unwrap();
+    let missing = dir.path().join("missing.json");
+    let cases: [(Vec<std::ffi::OsString>, &str); 3] = [
+        (
+            vec!["--registry-auth".into(), missing.clone().into()],
+            "--registry-auth",
+        ),
+        (
+            vec!["--registry-auth".into(), broken.clone().into()],
+            "is not base64 of user:password",
+        ),
+        (
+            vec![
+                "--environment".into(),
+                "dev,ingress-host=apps.example.com".into(),
+            ],
+            "must contain {app}",
+        ),
+    ];
+    for (arguments, expected) in cases {
+        let output = portal()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(&arguments)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{arguments:?} accepted");
+        let log = String::from_utf8_lossy(&output.stdout).to_string()
+            + &String::from_utf8_lossy(&output.stderr);
+        assert!(log.contains(expected), "{arguments:?}: {log}");
+        assert!(
+            !log.contains("no-colon-secret"),
+            "the secret printed: {log}"
+        );
+    }
+}
