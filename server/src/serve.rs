@@ -206,16 +206,15 @@ fn deployer(
 /// credentials `--registry-auth` holds for its host. A file that cannot be
 /// read stops the start with the reason (never the secret).
 fn registry(args: &ServeArgs) -> anyhow::Result<crate::registry::Registry> {
-    let host = crate::registry::Registry::new(&args.image_registry, None)
-        .map_err(anyhow::Error::msg)?
-        .host()
-        .to_string();
+    let registry =
+        crate::registry::Registry::new(&args.image_registry, None).map_err(anyhow::Error::msg)?;
+    let host = registry.host();
     let credentials = match &args.registry_auth {
         None => None,
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|error| anyhow::anyhow!("--registry-auth {}: {error}", path.display()))?;
-            let found = crate::registry::credentials::for_host(&text, &host)
+            let found = crate::registry::credentials::for_host(&text, host)
                 .map_err(|error| anyhow::anyhow!("--registry-auth {}: {error}", path.display()))?;
             if found.is_none() {
                 tracing::warn!(file = %path.display(), %host, "--registry-auth has no entry for the image registry; asking it anonymously");
@@ -223,7 +222,7 @@ fn registry(args: &ServeArgs) -> anyhow::Result<crate::registry::Registry> {
             found
         }
     };
-    crate::registry::Registry::new(&args.image_registry, credentials).map_err(anyhow::Error::msg)
+    Ok(registry.with_credentials(credentials))
 }
 
 /// The first environment of the promotion order: a new release wakes it.

@@ -99,6 +99,12 @@ impl Registry {
         })
     }
 
+    /// The same registry, asked with `credentials`.
+    pub fn with_credentials(mut self, credentials: Option<Credentials>) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
     /// `host[:port]`, the key of its entry in a Docker config.json.
     pub fn host(&self) -> &str {
         &self.host

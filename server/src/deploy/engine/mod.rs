@@ -11,20 +11,19 @@ use async_trait::async_trait;
 use chrono::Utc;
 use uuid::Uuid;
 
-use super::build::{self, BuildTarget};
+use super::build;
 use super::health;
 use super::objects::{self, Release, Subject};
-use super::plan::{self, Admission, Environment, Input, Observed, Rollout, Run, RunState};
+use super::plan::{self, Admission, Environment, Input, Observed, Rollout, Run};
 use crate::cluster::{Cluster, ClusterError, Kind};
 use crate::crypto::Keyring;
 use crate::engine::{Failure, Handle, Next, Reconciler, Runner, RunnerSettings, Term};
 use crate::registry::{Registry, RegistryError};
 use crate::secrets::sync::{self as secret_sync, Desired};
-use crate::store::{
-    AppRecord, BuildMode, DeploymentRecord, Reported, SecretSlot, Store, StoreError,
-};
+use crate::store::{AppRecord, DeploymentRecord, Reported, SecretSlot, Store, StoreError};
 use jobs::observe_job;
 
+mod builds;
 mod jobs;
 mod secrets;
 
@@ -347,26 +346,7 @@ impl Deployer {
                     }
                 });
             }
-            DeploymentStatus::Building => {
-                let mut builds = Vec::new();
-                for component in &context.missing_images {
-                    let target = self.build_target(context, deployment, component);
-                    builds.push(match context.app.build {
-                        BuildMode::Portal => {
-                            let name = target.job_name();
-                            let state =
-                                observe_job(cluster, build::BUILD_NAMESPACE, &name, true).await?;
-                            Run {
-                                name: component.clone(),
-                                object: format!("Job/{name}"),
-                                state,
-                            }
-                        }
-                        BuildMode::External => self.pushed_image(&target).await?,
-                    });
-                }
-                Observed::Building(builds)
-            }
+            DeploymentStatus::Building => self.observe_builds(context, deployment).await?,
             DeploymentStatus::RollingOut => {
                 let mut workloads = Vec::new();
                 for (kind, name) in &context.objects.workloads {
@@ -431,16 +411,8 @@ impl Deployer {
         if !plan.create.is_empty() {
             match deployment.status {
                 DeploymentStatus::Building => {
-                    let labels = objects::engine_labels(context.app.id, &context.site.name);
-                    cluster
-                        .apply(Kind::NAMESPACE, &build::namespace(labels.clone()))
+                    self.create_builds(context, deployment, &plan.create)
                         .await?;
-                    for component in &plan.create {
-                        let target = self.build_target(context, deployment, component);
-                        cluster
-                            .create(Kind::JOB, &build::job(&target, labels.clone()))
-                            .await?;
-                    }
                 }
                 DeploymentStatus::RunningJobs => {
                     for name in &plan.create {
@@ -546,47 +518,6 @@ impl Deployer {
             }
         }
         Ok(())
-    }
-
-    /// An image external CI pushes, as the registry shows it.
-    async fn pushed_image(&self, target: &BuildTarget<'_>) -> Result<Run, DeployError> {
-        let tag = target.tag();
-        let state = match &self.registry_client {
-            None => RunState::Waiting(format!(
-                "the image registry {:?} is not an address the portal can ask",
-                self.registry
-            )),
-            Some(registry) => {
-                let repository = format!("{}/{}", target.app, target.component);
-                match registry.digest(&repository, target.commit).await? {
-                    Some(digest) => RunState::Succeeded {
-                        digest: Some(digest),
-                        log: String::new(),
-                    },
-                    None => RunState::Waiting(format!("waiting for external CI to push {tag}")),
-                }
-            }
-        };
-        Ok(Run {
-            name: target.component.to_string(),
-            object: format!("image {tag}"),
-            state,
-        })
-    }
-
-    fn build_target<'a>(
-        &'a self,
-        context: &'a Context<'_>,
-        deployment: &'a DeploymentRecord,
-        component: &'a str,
-    ) -> BuildTarget<'a> {
-        BuildTarget {
-            app: &context.app.name,
-            component,
-            commit: &deployment.sha,
-            registry: &self.registry,
-            repository_url: &context.app.repository_url,
-        }
     }
 }
 
