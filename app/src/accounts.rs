@@ -133,8 +133,8 @@ pub async fn change_my_password(
 ) -> Result<(), ServerFnError> {
     authorize("change_my_password")?;
     if new_password != repeat_password {
-        return Err(ServerFnError::new(
-            "the new password and its repetition differ",
+        return Err(refuse(
+            "the new password and its repetition differ: type the same new password twice".into(),
         ));
     }
     let (caller, service) = accounts()?;

@@ -44,7 +44,7 @@ test.afterEach(() => {
 const badge = (page: Page) => page.locator('.status-line [data-status]');
 
 test('a customer creates Cassandra and PostgreSQL databases, watches them come up, reveals the password, parks, resumes and terminates', async ({ browser, baseURL }) => {
-  test.setTimeout(90_000);
+  test.setTimeout(150_000);
   const { context, page } = await signedInAs(browser, baseURL, E2E_CUSTOMER);
   const suffix = Date.now().toString(36);
   const cassandra = `orders-${suffix}`;
@@ -71,22 +71,46 @@ test('a customer creates Cassandra and PostgreSQL databases, watches them come u
   await page.getByRole('button', { name: 'Show password' }).click();
   const password = page.getByTestId('password');
   await expect(password).toHaveText(/^\S{20,}$/);
-  await page.getByRole('button', { name: 'Copy' }).click();
-  await expect(page.getByRole('button', { name: 'Copied' })).toBeVisible();
+  const copyPassword = page.getByRole('button', { name: 'Copy password' });
+  await copyPassword.click();
+  await expect(copyPassword).toHaveText('Copied');
+  // Every value and snippet has its own copy button.
+  for (const what of ['host', 'port', 'username', 'keyspace', 'contact point', 'cqlsh']) {
+    await expect(page.getByRole('button', { name: `Copy ${what}`, exact: true })).toBeEnabled();
+  }
+  await expect(page.getByTestId('address-scope')).toContainText('No address outside the cluster');
 
   // PostgreSQL, listed next to it.
   const postgresUrl = await createDatabase(page, postgres, 'PostgreSQL');
   await expect(badge(page)).toHaveText('ACTIVE', { timeout: 30_000 });
   await expect(page.locator('.connect-panel')).toContainText('5432');
+  await expect(page.locator('.connect-panel')).toContainText(
+    `postgresql://app_${postgres.replace(/-/g, '_')}@db-rw.db-`,
+  );
   await page.goto('/databases');
   await expect(page.locator(`tr[data-database="${cassandra}"]`)).toContainText('ACTIVE');
   await expect(page.locator(`tr[data-database="${postgres}"]`)).toContainText('PostgreSQL');
 
-  // Park and resume the PostgreSQL one.
+  // Park the PostgreSQL one: the page changes in place and keeps what was
+  // open and typed, for as long as it stays open (no reload, ever).
   await page.goto(postgresUrl);
+  await expect(page.getByRole('button', { name: 'Show password' })).toBeEnabled();
+  await page.getByRole('button', { name: 'Show password' }).click();
+  await expect(page.getByTestId('password')).toHaveText(/^\S{20,}$/);
+  await page.getByText('Terminate…').click();
+  await page.getByLabel(`Type ${postgres} to confirm`).fill(postgres.slice(0, 4));
+  let loads = 0;
+  page.on('framenavigated', (frame) => {
+    if (frame === page.mainFrame()) loads += 1;
+  });
   await page.getByRole('button', { name: 'Park' }).click();
   await expect(badge(page)).toHaveText(/PARKING|PARKED/, { timeout: 10_000 });
+  await expect(page.locator('meta[http-equiv="refresh"]')).toHaveCount(0);
   await expect(badge(page)).toHaveText('PARKED', { timeout: 30_000 });
+  await page.waitForTimeout(15_000);
+  expect(loads).toBe(0);
+  await expect(page.getByTestId('password')).toBeVisible();
+  await expect(page.getByLabel(`Type ${postgres} to confirm`)).toHaveValue(postgres.slice(0, 4));
   await page.getByRole('button', { name: 'Resume' }).click();
   await expect(badge(page)).toHaveText(/RESUMING|ACTIVE/, { timeout: 10_000 });
   await expect(badge(page)).toHaveText('ACTIVE', { timeout: 30_000 });
@@ -113,7 +137,14 @@ test('a customer creates Cassandra and PostgreSQL databases, watches them come u
   await confirm.fill(cassandra);
   await page.getByRole('button', { name: 'Terminate database' }).click();
   await expect(badge(page)).toHaveText('TERMINATED', { timeout: 30_000 });
-  await expect(page.getByText('Terminated: the record stays here as history.')).toBeVisible();
+  // Terminated is history: when and by whom, and nothing to connect to.
+  const connect = page.locator('.connect-panel');
+  await expect(connect.getByTestId('terminated')).toContainText(`by ${E2E_CUSTOMER}.`);
+  await expect(connect).toContainText('there is nothing to connect to');
+  await expect(page.getByRole('button', { name: 'Show password' })).toHaveCount(0);
+  await expect(page.getByText('Rotate the password…')).toHaveCount(0);
+  await expect(connect).not.toContainText('9042');
+  await expect(page.getByText('Terminated: the record, its timeline and its audit events stay here as history.')).toBeVisible();
 
   // Its name is free again: a new database may take it; the old row stays as history.
   await createDatabase(page, cassandra, 'Cassandra');

@@ -33,6 +33,11 @@ test('a wrong password says so and signs nobody in', async ({ page, context }) =
   await page.goto('/sign-in');
   await signIn(page, 'not-the-password');
   await expect(page.getByRole('alert')).toHaveText('Wrong username or password.');
+  // The username stays typed; only the password is asked again.
+  await expect(page.getByLabel('Username')).toHaveValue(E2E_USER);
+  await expect(page.getByLabel('Password')).toHaveValue('');
+  await expect(page.getByLabel('Password')).toBeFocused();
+  expect(page.url()).not.toContain('not-the-password');
   const cookies = await context.cookies();
   expect(cookies.find((cookie) => cookie.name === 'dscloud_session')).toBeUndefined();
 });
@@ -68,6 +73,12 @@ test('a developer sees their sections only and is refused the admin pages', asyn
   const response = await page.goto('/admin/users');
   expect(response?.status()).toBe(403);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Not allowed');
+  // Styled like every other page: the portal's stylesheet, its header and panel.
+  await expect(page.locator('.site-header .brand')).toBeVisible();
+  const panel = page.locator('main .panel');
+  expect(await panel.evaluate((element) => getComputedStyle(element).borderRadius)).not.toBe('0px');
+  await page.getByRole('link', { name: 'Go to the overview' }).click();
+  await expect(page).toHaveURL('/');
 });
 
 test('my account: who I am, a password change that checks the old one, sign out', async ({ page }) => {
@@ -81,6 +92,15 @@ test('my account: who I am, a password change that checks the old one, sign out'
 
   const form = page.getByRole('form', { name: 'Change my password' });
   const newPassword = 'a-fresh-password-for-pat';
+  // A mismatched repetition is the user's slip, said as such (never a 500).
+  const mismatch = page.waitForResponse((response) => response.url().endsWith('/api/change_my_password'));
+  await form.getByLabel('Current password').fill(E2E_PASSWORD);
+  await form.getByLabel('New password (at least 12 characters)').fill(newPassword);
+  await form.getByLabel('New password, again').fill(newPassword + '-typo');
+  await form.getByRole('button', { name: 'Change password' }).click();
+  expect((await mismatch).status()).toBe(400);
+  await expect(page.getByRole('alert')).toContainText('the new password and its repetition differ');
+
   await form.getByLabel('Current password').fill('not-my-password');
   await form.getByLabel('New password (at least 12 characters)').fill(newPassword);
   await form.getByLabel('New password, again').fill(newPassword);

@@ -41,10 +41,16 @@ test('the portal-admins group makes an admin', async ({ page }) => {
   await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' })).toBeVisible();
 });
 
-test('groups missing from the ID token are read from userinfo', async ({ page }) => {
+test('claims missing from the ID token (groups, name, email) are read from userinfo', async ({ page }) => {
+  const login = unique('partner-dev');
   await page.goto('/sign-in');
-  await signInWith(page, 'Partner ID', unique('partner-dev'));
-  await expect(page.getByRole('banner')).toContainText('developer');
+  await signInWith(page, 'Partner ID', login);
+  const header = page.getByRole('banner');
+  await expect(header).toContainText('developer');
+  // The ID token carries only `sub`: the name and email come from userinfo.
+  await expect(header).toContainText(`${login} (partner)`);
+  await page.goto('/account');
+  await expect(page.getByRole('main')).toContainText(`${login}@partner.test`);
 });
 
 test('no mapped group: refused with a reason, or the default role where one is set', async ({ page, context }) => {

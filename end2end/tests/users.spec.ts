@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import { E2E_USER } from '../accounts';
 
 // The admin's users and audit pages, with a second browser for the user
 // being managed. Runs as the signed-in admin (the setup project's session).
@@ -38,6 +39,19 @@ test("the admin creates a user, changes their role, and that user's open session
   await them.goto('/apps/validate');
   await expect(them).toHaveURL('/sign-in?next=/apps/validate');
   await theirs.close();
+
+  // A refusal is shown until the next action; a later success clears it.
+  await page.getByRole('searchbox').fill(E2E_USER);
+  await page.getByRole('button', { name: 'Search' }).click();
+  const mine = page.locator(`tr[data-username="${E2E_USER}"]`);
+  await mine.getByText('Delete…').click();
+  await mine.getByRole('button', { name: `Delete ${E2E_USER} for good` }).click();
+  await expect(page.getByRole('alert')).toContainText('you cannot delete your own account');
+  await page.getByRole('searchbox').fill(name);
+  await page.getByRole('button', { name: 'Search' }).click();
+  await row.getByRole('button', { name: `End sessions of ${name}` }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Sessions ended: 0.' })).toBeVisible();
+  await expect(page.getByRole('alert')).toHaveCount(0);
 
   // The audit log says who did it, to whom, and what changed.
   await page.goto(`/admin/audit?action=user.update_access&target=user:${name}`);

@@ -222,3 +222,100 @@ fn expectation(access: Access, role: Option<Role>, anonymous: StatusCode) -> Sta
         StatusCode::FORBIDDEN
     }
 }
+
+async fn answer(
+    app: &Router,
+    request: axum::http::request::Builder,
+    cookie: &str,
+    body: Body,
+) -> (StatusCode, String) {
+    let response = app
+        .clone()
+        .oneshot(request.header(header::COOKIE, cookie).body(body).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 10 * 1024 * 1024)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn cookie_of(visitors: &[Visitor], role: Role) -> String {
+    visitors
+        .iter()
+        .find(|visitor| visitor.role == Some(role))
+        .and_then(|visitor| visitor.cookie.clone())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_forbidden_page_has_the_portals_style_and_theme() {
+    let (app, visitors, _dir) = portal().await;
+    let cookie = format!("{}; theme=dark", cookie_of(&visitors, Role::Customer));
+    let (status, html) = answer(&app, Request::get("/admin/users"), &cookie, Body::empty()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("<h1>Not allowed</h1>"), "{html}");
+    assert!(
+        html.contains(r#"<link rel="stylesheet" href="/pkg/dscloud-portal.css">"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"data-theme="dark""#), "{html}");
+    assert!(html.contains(r#"class="site-main""#), "{html}");
+}
+
+#[tokio::test]
+async fn a_mismatched_new_password_is_refused_as_bad_input_not_a_server_error() {
+    let (app, visitors, _dir) = portal().await;
+    let (status, body) = answer(
+        &app,
+        Request::post("/api/change_my_password")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
+        &cookie_of(&visitors, Role::Customer),
+        Body::from("current_password=old&new_password=aaaaaaaaaaaaa&repeat_password=bbbbbbbbbbbbb"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("differ"), "{body}");
+}
+
+#[tokio::test]
+async fn the_checker_takes_a_large_file_by_post_and_keeps_it_out_of_the_url() {
+    let (app, visitors, _dir) = portal().await;
+    // ~100 KB: far past the ~64 KB a URL may carry.
+    let mut file = String::from("jobs:\n  Bad_Name: {environmentConfiguration: {dev: {}}}\n");
+    while file.len() < 100_000 {
+        file.push_str("# a comment that makes the file long enough to break a GET\n");
+    }
+    let form = format!("app=shop&text={}", server::web::urlencode(&file));
+    let post = || {
+        Request::post("/apps/validate")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+    };
+    let (status, html) = answer(
+        &app,
+        post(),
+        &cookie_of(&visitors, Role::Developer),
+        Body::from(form.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("1 error"),
+        "{}",
+        &html[..2000.min(html.len())]
+    );
+    assert!(html.contains("Line 2, column 3"));
+    assert!(html.contains("try <code>bad-name</code>"));
+    // The form posts, so a reload or a shared link never carries the file.
+    assert!(html.contains(r#"method="post" action="/apps/validate""#));
+    // The page's role rule holds for the post too.
+    let (status, _) = answer(
+        &app,
+        post(),
+        &cookie_of(&visitors, Role::Customer),
+        Body::from(form),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

@@ -81,6 +81,17 @@ pub struct DatabaseDetail {
     pub estimate_seconds: Option<u64>,
     /// RFC 3339: when the detail was read, for "updated … ago".
     pub read_at: String,
+    /// When and by whom termination was asked for; only once terminated.
+    #[serde(default)]
+    pub terminated: Option<Termination>,
+}
+
+/// Who terminated a database, and when (from the audit log).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Termination {
+    /// RFC 3339, UTC.
+    pub at: String,
+    pub by: String,
 }
 
 impl DatabaseDetail {
@@ -149,7 +160,11 @@ pub async fn list_databases(
     let status = if status.is_empty() {
         None
     } else {
-        Some(status.parse::<Status>().map_err(ServerFnError::new)?)
+        Some(
+            status
+                .parse::<Status>()
+                .map_err(|error| refuse(error.into()))?,
+        )
     };
     service
         .list(&caller, search, status, page)
@@ -202,7 +217,7 @@ pub async fn change_database(
 ) -> Result<(), ServerFnError> {
     authorize("change_database")?;
     let (caller, service) = databases()?;
-    let change = DatabaseChange::parse(&change, tier).map_err(ServerFnError::new)?;
+    let change = DatabaseChange::parse(&change, tier).map_err(|error| refuse(error.into()))?;
     service
         .change(&caller, &id, change, confirm_name)
         .await

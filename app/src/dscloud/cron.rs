@@ -18,6 +18,8 @@ struct Field {
     name: &'static str,
     min: u32,
     max: u32,
+    /// The highest value that is not another name for a lower one.
+    distinct_max: u32,
     /// Names accepted for the values, starting at `min` (months) or 0 (weekdays).
     names: &'static [&'static str],
 }
@@ -27,24 +29,28 @@ const FIELDS: [Field; 5] = [
         name: "minute",
         min: 0,
         max: 59,
+        distinct_max: 59,
         names: &[],
     },
     Field {
         name: "hour",
         min: 0,
         max: 23,
+        distinct_max: 23,
         names: &[],
     },
     Field {
         name: "day of month",
         min: 1,
         max: 31,
+        distinct_max: 31,
         names: &[],
     },
     Field {
         name: "month",
         min: 1,
         max: 12,
+        distinct_max: 12,
         names: MONTHS,
     },
     // 7 is Sunday too, as in Vixie cron.
@@ -52,6 +58,7 @@ const FIELDS: [Field; 5] = [
         name: "day of week",
         min: 0,
         max: 7,
+        distinct_max: 6,
         names: WEEKDAYS,
     },
 ];
@@ -97,35 +104,48 @@ fn item_problem(item: &str, part: &str, field: &Field) -> Option<String> {
         Some((range, step)) => (range, Some(step)),
         None => (item, None),
     };
-    if let Some(step) = step {
-        match step.parse::<u32>() {
-            Ok(step) if step >= 1 => {}
-            _ => {
-                return bad(format!(
-                    "the step `{step}` must be a whole number of at least 1"
-                ));
-            }
+    let step = match step.map(str::parse::<u32>) {
+        None => None,
+        Some(Ok(step)) if step >= 1 => Some(step),
+        Some(_) => {
+            return bad(format!(
+                "the step `{}` must be a whole number of at least 1",
+                step.unwrap_or_default()
+            ));
         }
-    }
-    if range == "*" {
-        return None;
-    }
-    let (low, high) = match range.split_once('-') {
-        Some((low, high)) => (low, Some(high)),
-        None => (range, None),
     };
-    let low = match value(low, field) {
-        Ok(low) => low,
-        Err(why) => return bad(why),
-    };
-    if let Some(high) = high {
-        let high = match value(high, field) {
-            Ok(high) => high,
+    let (low, high) = if range == "*" {
+        // Sunday is 0 and 7: `*/7` is every Sunday, not two different days.
+        (field.min, field.distinct_max)
+    } else {
+        let (low, high) = match range.split_once('-') {
+            Some((low, high)) => (low, Some(high)),
+            None => (range, None),
+        };
+        let low = match value(low, field) {
+            Ok(low) => low,
             Err(why) => return bad(why),
+        };
+        let high = match high.map(|high| value(high, field)) {
+            Some(Ok(high)) => high,
+            Some(Err(why)) => return bad(why),
+            // `5/15` runs from 5 to the field's end; `5` alone is one value.
+            None if step.is_some() => field.max,
+            None => low,
         };
         if high < low {
             return bad(format!("the range `{range}` runs backwards"));
         }
+        (low, high)
+    };
+    if let Some(step) = step
+        && high > low
+        && step > high - low
+    {
+        return bad(format!(
+            "the step `{step}` is larger than the range {low}-{high}, so only {low} would match; use a step of at most {}",
+            high - low
+        ));
     }
     None
 }
@@ -175,6 +195,8 @@ mod tests {
             "@daily",
             "@hourly",
             "5-55/10 * * * *",
+            "*/59 */23 */30 */11 */6",
+            "5/15 * * * *",
         ] {
             assert_eq!(schedule_problem(schedule), None, "{schedule}");
         }
@@ -193,6 +215,16 @@ mod tests {
                 "day of week `FUN`: `FUN` is not a number or a name such as SUN",
             ),
             ("*/0 * * * *", "the step `0`"),
+            (
+                "*/61 * * * *",
+                "minute `*/61`: the step `61` is larger than the range 0-59, so only 0 would match; use a step of at most 59",
+            ),
+            ("0 */24 * * *", "hour `*/24`: the step `24`"),
+            ("0 0 */31 * *", "day of month `*/31`: the step `31`"),
+            ("0 0 1 */12 *", "month `*/12`: the step `12`"),
+            ("0 0 * * */7", "day of week `*/7`: the step `7`"),
+            ("0-10/11 * * * *", "larger than the range 0-10"),
+            ("50/10 * * * *", "larger than the range 50-59"),
             ("5-1 * * * *", "runs backwards"),
             ("@fortnightly", "not a known schedule"),
             ("TZ=UTC 0 * * * *", "time zones"),

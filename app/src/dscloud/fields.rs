@@ -245,9 +245,10 @@ pub fn text<'n>(
 /// values reach the pod as strings, so `false` stays `false` and `1.50` stays `1.50`.
 pub fn scalar_as_written<'n>(
     problems: &mut Problems,
-    node: &'n Node,
+    entry: &Entry<'n>,
     path: &str,
 ) -> Option<&'n str> {
+    let node = entry.value;
     match &node.value {
         Value::Scalar(scalar) if scalar.resolve() == Resolved::Null => {
             problems.error(
@@ -258,9 +259,11 @@ pub fn scalar_as_written<'n>(
             None
         }
         Value::Scalar(scalar) => Some(scalar.text.as_str()),
+        // At the variable's key: a block mapping or list starts on the next
+        // line, which names no variable.
         _ => {
             problems.error(
-                node.position,
+                entry.key_node.position,
                 path,
                 format!(
                     "expected a text, number or boolean, found {}; a variable's value cannot be nested",

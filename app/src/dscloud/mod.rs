@@ -19,6 +19,17 @@ pub use model::*;
 pub use names::MAX_LABEL;
 pub use problem::{Position, Problem, Severity};
 
+/// A file sent by the checker's form without JavaScript: it is posted (a
+/// file in the URL would hit the server's and browsers' limits), and the
+/// server renders the page with it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PostedFile {
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub app: String,
+}
+
 #[cfg(feature = "ssr")]
 /// Renders a checked `dscloud.yaml` into Kubernetes objects.
 pub trait ManifestRenderer: Send + Sync + 'static {

@@ -133,9 +133,13 @@ fn DatabaseView(current: Signal<DatabaseDetail>, actions: Actions) -> impl IntoV
 /// What the engine is doing, what failed and what happens next, the time left.
 #[component]
 fn StatusPanel(current: Signal<DatabaseDetail>) -> impl IntoView {
+    // The no-JavaScript refresh exists only in the server's HTML: rendered by
+    // the client, a `<noscript>` holds a live `<meta>` that reloads the page.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     move || {
         let detail = current.get();
-        let settled = detail.settled;
+        let reload_without_javascript = !detail.settled && !hydrated.get();
         let tone = if detail.summary.status == Status::Error {
             "status status-error"
         } else {
@@ -159,7 +163,7 @@ fn StatusPanel(current: Signal<DatabaseDetail>) -> impl IntoView {
                 </div>
             })}
             // Without JavaScript there are no live updates: reload while it changes.
-            {(!settled).then(|| view! { <noscript><meta http-equiv="refresh" content="5" /></noscript> })}
+            {reload_without_javascript.then(|| view! { <noscript><meta http-equiv="refresh" content="5" /></noscript> })}
         }
     }
 }
@@ -214,82 +218,178 @@ fn step_row(step: StepView) -> impl IntoView {
     }
 }
 
-/// Host, port, user, snippets; the password on request; rotate.
+/// Host, port, user, snippets; the password on request; rotate. A
+/// terminated database has nothing left to connect to: it says when and by
+/// whom it was terminated instead.
 #[component]
 fn ConnectPanel(current: Signal<DatabaseDetail>, actions: Actions) -> impl IntoView {
-    let id = move || current.read().summary.id.clone();
-    let snippets = move || snippets(&current.read());
     // The password comes back as a server function's answer, which only the
     // hydrated page can show: a plain form post would record a reveal in the
-    // audit log and show nothing. So the button waits for hydration.
+    // audit log and show nothing. So the button waits for hydration, as the
+    // copy buttons do.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    let terminated = move || current.read().intent == Intent::Terminated;
     view! {
         <div class="card connect-panel">
             <h2>"Connect"</h2>
-            {move || {
-                let connection = current.read().connection.clone();
-                view! {
-                    <dl class="facts">
-                        <dt>"Host"</dt><dd><code>{connection.host}</code></dd>
-                        <dt>"Port"</dt><dd><code>{connection.port}</code></dd>
-                        <dt>"Username"</dt><dd><code>{connection.username}</code></dd>
-                        <dt>{move || current.read().summary.engine.first_schema_label()}</dt>
-                        <dd><code>{connection.schema_name}</code></dd>
-                    </dl>
-                }
-            }}
-            <ActionForm action=actions.reveal attr:class="inline-form">
-                <input type="hidden" name="id" value=id />
-                <button type="submit" class="button-secondary" disabled=move || !hydrated.get()>"Show password"</button>
-            </ActionForm>
-            <noscript>
-                <p class="hint" data-testid="password-needs-javascript">
-                    "Showing the password needs JavaScript: it is fetched on request and never part of the page."
-                </p>
-            </noscript>
-            {move || match actions.reveal.value().get() {
-                Some(Ok(password)) => view! { <Secret value=password /> }.into_any(),
-                Some(Err(error)) => view! { <p class="status status-error" role="alert">{server_message(&error)}</p> }.into_any(),
-                None => view! { <p class="hint">"The password is shown on request only; each showing is recorded in the audit log."</p> }.into_any(),
-            }}
-            <details class="confirm">
-                <summary>"Rotate the password…"</summary>
-                <p class="hint">"Clients using the current password stop connecting until they are given the new one."</p>
-                <ActionForm action=actions.rotate attr:class="inline-form">
-                    <input type="hidden" name="id" value=id />
-                    <button type="submit" class="button-danger">"Rotate the password"</button>
-                </ActionForm>
-            </details>
-            {move || match actions.rotate.value().get() {
-                Some(Ok(())) => view! { <p class="status status-ok" role="status">"Password rotated. Show it to copy the new one."</p> }.into_any(),
-                Some(Err(error)) => view! { <p class="status status-error" role="alert">{server_message(&error)}</p> }.into_any(),
-                None => ().into_any(),
-            }}
-            <h3>"Snippets"</h3>
-            {move || snippets().into_iter().map(|(label, code)| view! {
-                <figure class="snippet">
-                    <figcaption>{label}</figcaption>
-                    <pre><code>{code}</code></pre>
-                </figure>
-            }).collect_view()}
+            <Show when=move || !terminated() fallback=move || view! { <TerminatedNotice current /> }>
+                <ConnectionFacts current hydrated />
+                <PasswordControls current actions hydrated />
+                <h3>"Snippets"</h3>
+                {move || snippets(&current.read()).into_iter().map(|(label, code)| view! {
+                    <figure class="snippet">
+                        <figcaption>
+                            <span>{label}</span>
+                            <CopyButton text=code.clone() what=label hydrated />
+                        </figcaption>
+                        <pre><code>{code}</code></pre>
+                    </figure>
+                }).collect_view()}
+            </Show>
         </div>
     }
 }
 
-/// A revealed password with a copy button.
 #[component]
-fn Secret(value: String) -> impl IntoView {
-    let copied = RwSignal::new(false);
-    let to_copy = value.clone();
+fn TerminatedNotice(current: Signal<DatabaseDetail>) -> impl IntoView {
+    move || {
+        let detail = current.read();
+        let who = detail.terminated.as_ref().map_or_else(
+            || "Termination was asked for.".to_string(),
+            |terminated| {
+                format!(
+                    "Terminated {} by {}.",
+                    terminated.at.replace('T', " ").trim_end_matches('Z'),
+                    terminated.by
+                )
+            },
+        );
+        let what = if detail.summary.status == Status::Terminated {
+            "The database, its data and its credentials are deleted: there is nothing to connect to."
+        } else {
+            "Its Kubernetes objects are being deleted; it takes no new connections."
+        };
+        view! {
+            <p data-testid="terminated"><strong>{who}</strong></p>
+            <p class="hint">{what}</p>
+        }
+    }
+}
+
+#[component]
+fn ConnectionFacts(current: Signal<DatabaseDetail>, hydrated: RwSignal<bool>) -> impl IntoView {
+    move || {
+        let detail = current.read();
+        let connection = detail.connection.clone();
+        let address = format!("{}:{}", connection.host, connection.port);
+        let (uri_label, uri) = connection_uri(&detail);
+        let schema_label = detail.summary.engine.first_schema_label();
+        let fact = move |label: &'static str, value: String| {
+            view! {
+                <dt>{label}</dt>
+                <dd>
+                    <code>{value.clone()}</code>
+                    <CopyButton text=value what=label hydrated />
+                </dd>
+            }
+        };
+        view! {
+            <dl class="facts">
+                {fact("Host", connection.host.clone())}
+                {fact("Port", connection.port.to_string())}
+                {fact("Username", connection.username.clone())}
+                {fact(schema_label, connection.schema_name.clone())}
+                {fact(uri_label, uri)}
+            </dl>
+            <p class="hint" data-testid="address-scope">
+                {format!(
+                    "{address} is the address inside the cluster (region {}): clients running there connect to it. No address outside the cluster is configured for this region.",
+                    detail.summary.region
+                )}
+            </p>
+        }
+    }
+}
+
+/// Reveal (audited) and rotate.
+#[component]
+fn PasswordControls(
+    current: Signal<DatabaseDetail>,
+    actions: Actions,
+    hydrated: RwSignal<bool>,
+) -> impl IntoView {
+    let id = move || current.read().summary.id.clone();
     view! {
-        <p class="secret-line">
-            <code class="secret" data-testid="password">{value}</code>
-            <button type="button" class="button-secondary" on:click=move |_| {
-                copy_to_clipboard(&to_copy);
+        <ActionForm action=actions.reveal attr:class="inline-form">
+            <input type="hidden" name="id" value=id />
+            <button type="submit" class="button-secondary" disabled=move || !hydrated.get()>"Show password"</button>
+        </ActionForm>
+        <noscript>
+            <p class="hint" data-testid="password-needs-javascript">
+                "Showing the password needs JavaScript: it is fetched on request and never part of the page."
+            </p>
+        </noscript>
+        {move || match actions.reveal.value().get() {
+            Some(Ok(password)) => view! {
+                <p class="secret-line">
+                    <code class="secret" data-testid="password">{password.clone()}</code>
+                    <CopyButton text=password what="password" hydrated />
+                </p>
+            }.into_any(),
+            Some(Err(error)) => view! { <p class="status status-error" role="alert">{server_message(&error)}</p> }.into_any(),
+            None => view! { <p class="hint">"The password is shown on request only; each showing is recorded in the audit log."</p> }.into_any(),
+        }}
+        <details class="confirm">
+            <summary>"Rotate the password…"</summary>
+            <p class="hint">"Clients using the current password stop connecting until they are given the new one."</p>
+            <ActionForm action=actions.rotate attr:class="inline-form">
+                <input type="hidden" name="id" value=id />
+                <button type="submit" class="button-danger">"Rotate the password"</button>
+            </ActionForm>
+        </details>
+        {move || match actions.rotate.value().get() {
+            Some(Ok(())) => view! { <p class="status status-ok" role="status">"Password rotated. Show it to copy the new one."</p> }.into_any(),
+            Some(Err(error)) => view! { <p class="status status-error" role="alert">{server_message(&error)}</p> }.into_any(),
+            None => ().into_any(),
+        }}
+    }
+}
+
+/// A button that copies `text`; it says "Copied" once it did. It needs
+/// JavaScript, so it waits for hydration.
+#[component]
+fn CopyButton(text: String, what: &'static str, hydrated: RwSignal<bool>) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    view! {
+        <button
+            type="button"
+            class="button-secondary button-small copy-button"
+            aria-label=format!("Copy {}", what.to_lowercase())
+            disabled=move || !hydrated.get()
+            on:click=move |_| {
+                copy_to_clipboard(&text);
                 copied.set(true);
-            }>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
-        </p>
+            }
+        >
+            {move || if copied.get() { "Copied" } else { "Copy" }}
+        </button>
+    }
+}
+
+/// The URI drivers take: PostgreSQL's libpq URI; Cassandra's drivers take
+/// contact points, `host:port`.
+fn connection_uri(detail: &DatabaseDetail) -> (&'static str, String) {
+    let c = &detail.connection;
+    match detail.summary.engine {
+        Engine::Postgresql => (
+            "URI",
+            format!(
+                "postgresql://{}@{}:{}/{}?sslmode=require",
+                c.username, c.host, c.port, c.schema_name
+            ),
+        ),
+        Engine::Cassandra => ("Contact point", format!("{}:{}", c.host, c.port)),
     }
 }
 
@@ -304,7 +404,7 @@ fn ActionsPanel(current: Signal<DatabaseDetail>, actions: Actions) -> impl IntoV
                 <p class="status status-error" role="alert">{server_message(&error)}</p>
             })}
             <Show when=move || !terminated() fallback=|| view! {
-                <p class="hint">"Terminated: the record stays here as history."</p>
+                <p class="hint">"Terminated: the record, its timeline and its audit events stay here as history."</p>
             }>
                 <ActionForm action=actions.change attr:class="inline-form">
                     <input type="hidden" name="id" value=id />

@@ -41,6 +41,8 @@ pub fn SignIn() -> impl IntoView {
         _ => None,
     };
     let signed_out = read("signed_out").is_some();
+    // After a failed attempt the username is kept; the password is typed again.
+    let username = read("username").unwrap_or_default();
     let options = Resource::new_blocking(|| (), |()| fetch_sign_in_options());
     view! {
         <Title text="Sign in" />
@@ -58,7 +60,7 @@ pub fn SignIn() -> impl IntoView {
                                 local: true,
                                 providers: Vec::new(),
                             });
-                            methods(options, next.clone())
+                            methods(options, next.clone(), username.clone())
                         })
                 }}
             </Suspense>
@@ -66,7 +68,7 @@ pub fn SignIn() -> impl IntoView {
     }
 }
 
-fn methods(options: SignInOptions, next: String) -> impl IntoView {
+fn methods(options: SignInOptions, next: String, username: String) -> impl IntoView {
     let both = options.local && !options.providers.is_empty();
     let buttons = options
         .providers
@@ -89,11 +91,11 @@ fn methods(options: SignInOptions, next: String) -> impl IntoView {
                 <input type="hidden" name="next" value=next.clone() />
                 <label>
                     "Username"
-                    <input name="username" autocomplete="username" required autofocus=!both />
+                    <input name="username" autocomplete="username" required value=username.clone() autofocus=!both && username.is_empty() />
                 </label>
                 <label>
                     "Password"
-                    <input name="password" type="password" autocomplete="current-password" required />
+                    <input name="password" type="password" autocomplete="current-password" required autofocus=!both && !username.is_empty() />
                 </label>
                 <button type="submit" class=if both { "button-secondary" } else { "button-primary" }>
                     "Sign in"

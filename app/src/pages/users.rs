@@ -84,20 +84,55 @@ pub fn UsersPage() -> impl IntoView {
     }
 }
 
+/// Which of the page's actions was sent last: only its outcome is shown, so
+/// an earlier failure does not stay on screen after a later success.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LastAction {
+    Create,
+    Update,
+    EndSessions,
+    Delete,
+}
+
 /// What the last action did, or why it failed.
 #[component]
 fn Outcome(actions: Actions) -> impl IntoView {
-    let failure = move || {
-        [
+    let last = RwSignal::new(None::<LastAction>);
+    Effect::new(move |_| {
+        let sent = [
+            (actions.create.pending().get(), LastAction::Create),
+            (actions.update.pending().get(), LastAction::Update),
+            (
+                actions.end_sessions.pending().get(),
+                LastAction::EndSessions,
+            ),
+            (actions.delete.pending().get(), LastAction::Delete),
+        ];
+        if let Some((_, action)) = sent.into_iter().find(|(pending, _)| *pending) {
+            last.set(Some(action));
+        }
+    });
+    let failure = move || match last.get() {
+        Some(LastAction::Update) => actions.update.value().get().and_then(Result::err),
+        Some(LastAction::EndSessions) => actions.end_sessions.value().get().and_then(Result::err),
+        Some(LastAction::Delete) => actions.delete.value().get().and_then(Result::err),
+        // Without JavaScript (no pending state) a form post shows its own answer.
+        None => [
             actions.update.value().get().and_then(Result::err),
             actions.end_sessions.value().get().and_then(Result::err),
             actions.delete.value().get().and_then(Result::err),
         ]
         .into_iter()
         .flatten()
-        .next()
+        .next(),
+        // The create form shows its outcome under itself.
+        Some(LastAction::Create) => None,
     };
-    let ended = move || actions.end_sessions.value().get().and_then(Result::ok);
+    let ended = move || {
+        matches!(last.get(), Some(LastAction::EndSessions) | None)
+            .then(|| actions.end_sessions.value().get().and_then(Result::ok))
+            .flatten()
+    };
     view! {
         {move || failure().map(|error| view! { <p class="status status-error" role="alert">{server_message(&error)}</p> })}
         {move || ended().map(|count| view! { <p class="status status-ok" role="status">{format!("Sessions ended: {count}.")}</p> })}

@@ -3,17 +3,15 @@
 //! the deploy engine would apply.
 //!
 //! The check runs in the browser, with the same code as the server, on every
-//! keystroke. Without JavaScript the form submits the text and the server
-//! renders the same result.
-
-use leptos::prelude::*;
-use leptos_meta::Title;
-use leptos_router::components::Form;
-use leptos_router::hooks::use_query_map;
+//! keystroke. Without JavaScript the form posts the text and the server
+//! renders the same result; the URL never carries the file.
 
 use crate::dscloud::{
-    Checked, DEFAULT_PROMOTION_ORDER, DscloudFile, Problem, Severity, WorkloadKind, check,
+    Checked, DEFAULT_PROMOTION_ORDER, DscloudFile, PostedFile, Problem, Severity, WorkloadKind,
+    check,
 };
+use leptos::prelude::*;
+use leptos_meta::Title;
 
 const EXAMPLE: &str = include_str!("../../tests/dscloud/valid/reference.yaml");
 
@@ -40,16 +38,20 @@ pub async fn render_manifests(
 
 #[component]
 pub fn ValidatePage() -> impl IntoView {
-    let query = use_query_map();
-    let initial = query.read_untracked().get("text").unwrap_or_default();
-    let initial_app = query
-        .read_untracked()
-        .get("app")
-        .unwrap_or_else(|| "my-app".to_string());
+    // What the no-JavaScript form posted, if this page answers it; carried
+    // into the hydrated page, so a page that hydrates after all starts there.
+    let posted = SharedValue::new(|| use_context::<PostedFile>().unwrap_or_default()).into_inner();
+    let initial = posted.text;
+    let initial_app = if posted.app.is_empty() {
+        "my-app".to_string()
+    } else {
+        posted.app
+    };
     let (text, set_text) = signal(initial.clone());
     let (app, set_app) = signal(initial_app.clone());
     let checked = Memo::new(move |_| check(&text.read()));
     let textarea = NodeRef::<leptos::html::Textarea>::new();
+    let result = NodeRef::<leptos::html::Section>::new();
 
     view! {
         <Title text="Check a dscloud.yaml" />
@@ -62,7 +64,19 @@ pub fn ValidatePage() -> impl IntoView {
             </p>
         </section>
         <div class="validate-grid">
-            <Form method="GET" action="" attr:class="panel editor-panel">
+            // With JavaScript the check is already live: Check only moves to
+            // the result, and nothing is sent.
+            <form
+                method="post"
+                action="/apps/validate"
+                class="panel editor-panel"
+                on:submit=move |event| {
+                    event.prevent_default();
+                    if let Some(result) = result.get_untracked() {
+                        let _ = result.focus();
+                    }
+                }
+            >
                 <div class="editor-tools">
                     <label class="file-button">
                         "Upload a file"
@@ -114,8 +128,8 @@ pub fn ValidatePage() -> impl IntoView {
                     ": add " <code>"# yaml-language-server: $schema=/schema/dscloud.json"</code>
                     " with your portal's address."
                 </p>
-            </Form>
-            <section class="results" aria-live="polite" aria-label="Result">
+            </form>
+            <section node_ref=result tabindex="-1" class="results" aria-live="polite" aria-label="Result">
                 {move || {
                     let result = checked.get();
                     view! {

@@ -291,20 +291,56 @@ pub async fn require_sign_in(request: Request, next: axum::middleware::Next) -> 
     };
     match access {
         Some(access) if access.allows(role) => next.run(request).await,
-        _ if role.is_none() && request.method() == axum::http::Method::GET && !path.starts_with("/api/") => {
-            let wanted = request.uri().path_and_query().map_or("/", |target| target.as_str());
+        _ if role.is_none()
+            && request.method() == axum::http::Method::GET
+            && !path.starts_with("/api/") =>
+        {
+            let wanted = request
+                .uri()
+                .path_and_query()
+                .map_or("/", |target| target.as_str());
             Redirect::to(&format!("/sign-in?next={}", urlencode(wanted))).into_response()
         }
-        _ if role.is_none() => (StatusCode::UNAUTHORIZED, "Sign in first: this needs a session.").into_response(),
-        _ => (
-            StatusCode::FORBIDDEN,
-            axum::response::Html(
-                "<!DOCTYPE html><title>Not allowed</title><h1>Not allowed</h1>\
-                 <p>Your role does not give access to this. Ask an admin if you need it.</p><p><a href=\"/\">Back to the overview</a></p>",
-            ),
+        _ if role.is_none() => (
+            StatusCode::UNAUTHORIZED,
+            "Sign in first: this needs a session.",
         )
             .into_response(),
+        _ => {
+            let theme = request
+                .headers()
+                .get(axum::http::header::COOKIE)
+                .and_then(|value| value.to_str().ok())
+                .map_or_else(
+                    app::theme::Theme::default,
+                    app::theme::Theme::from_cookie_header,
+                );
+            (
+                StatusCode::FORBIDDEN,
+                axum::response::Html(forbidden_page(theme)),
+            )
+                .into_response()
+        }
     }
+}
+
+/// The 403 page: the portal's stylesheet and theme, plain HTML (no page of
+/// the app is rendered for a path the role may not open).
+fn forbidden_page(theme: app::theme::Theme) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"en\" data-theme=\"{theme}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"color-scheme\" content=\"light dark\">\
+         <title>Not allowed · DSCloud Portal</title>\
+         <link rel=\"stylesheet\" href=\"/pkg/{css}.css\"></head><body>\
+         <header class=\"site-header\"><div class=\"header-inner\"><a class=\"brand\" href=\"/\">\
+         <span class=\"brand-mark\" aria-hidden=\"true\"></span><span class=\"brand-name\">DSCloud Portal</span></a></div></header>\
+         <main id=\"main\" class=\"site-main\"><section class=\"panel\"><p class=\"badge badge-muted\">403</p>\
+         <h1>Not allowed</h1><p class=\"lede\">Your role does not give access to this page. Ask an admin if you need it.</p>\
+         <p><a href=\"/\">Go to the overview</a></p></section></main></body></html>",
+        theme = theme.as_str(),
+        css = crate::http::SITE_OUTPUT_NAME,
+    )
 }
 
 #[derive(Deserialize)]
@@ -314,6 +350,9 @@ struct SignInForm {
     #[serde(default)]
     next: String,
 }
+
+/// The most of a typed username sent back to the form after a failure.
+const MAX_USERNAME_ECHO: usize = 100;
 
 pub fn safe_next(next: &str) -> &str {
     if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
@@ -330,8 +369,20 @@ pub async fn sign_in_route(auth: Arc<Authenticator>, request: Request) -> Respon
         return (StatusCode::BAD_REQUEST, "The sign-in form was incomplete.").into_response();
     };
     let next = safe_next(&form.next).to_string();
+    // The username goes back into the form (never the password), so a typo
+    // in the password costs one field, not two.
+    let username: String = form
+        .username
+        .trim()
+        .chars()
+        .take(MAX_USERNAME_ECHO)
+        .collect();
     let back = |error: &str| {
-        let query = format!("error={error}&next={}", urlencode(&next));
+        let query = format!(
+            "error={error}&next={}&username={}",
+            urlencode(&next),
+            urlencode(&username)
+        );
         Redirect::to(&format!("/sign-in?{query}")).into_response()
     };
     let user_agent = headers

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use app::caller::{Caller, ServiceError};
 use app::databases::{
     ConnectionInfo, DATABASES_PAGE_SIZE, DatabaseChange, DatabaseDetail, DatabaseList,
-    DatabaseSummary, Engine, LOCAL_REGION, NewDatabaseForm, Status, StepView, check_name,
-    check_schema_name, default_schema_name, tier,
+    DatabaseSummary, Engine, Intent, LOCAL_REGION, NewDatabaseForm, Status, StepView, Termination,
+    check_name, check_schema_name, default_schema_name, tier,
 };
 use app::roles::Role;
 use serde_json::json;
@@ -23,7 +23,8 @@ use crate::provisioning::credentials::CredentialsClient;
 use crate::provisioning::engine::database_spec;
 use crate::store::prelude::*;
 use crate::store::{
-    Creation, DatabaseQuery, DatabaseRecord, DesiredChange, NewDatabase, Outcome, StoreError,
+    AuditQuery, Creation, DatabaseQuery, DatabaseRecord, DesiredChange, NewDatabase, Outcome,
+    StoreError,
 };
 
 pub struct DatabaseService {
@@ -139,7 +140,13 @@ impl DatabaseService {
             None
         };
         let spec = database_spec(&record);
+        let terminated = if record.intent == Intent::Terminated {
+            self.termination(&record).await
+        } else {
+            None
+        };
         Ok(DatabaseDetail {
+            terminated,
             intent: record.intent,
             deletion_protection: record.deletion_protection,
             status_message: record.status_message.clone(),
@@ -155,6 +162,27 @@ impl DatabaseService {
             read_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             summary: summary(record, None),
         })
+    }
+
+    /// The newest successful terminate request in the audit log.
+    async fn termination(&self, record: &DatabaseRecord) -> Option<Termination> {
+        let page = self
+            .store
+            .list_audit(&AuditQuery {
+                action: Some("database.terminate".to_string()),
+                target_prefix: Some(format!("database:{}", record.id)),
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .await
+            .ok()?;
+        page.items
+            .into_iter()
+            .find(|event| event.outcome == Outcome::Success)
+            .map(|event| Termination {
+                at: event.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                by: event.actor_name,
+            })
     }
 
     /// Seconds left: the median time earlier databases of this engine took

@@ -2,6 +2,7 @@
 //! and the layers every request passes through.
 
 mod audit_export;
+mod checker_form;
 mod csrf;
 mod health;
 mod schema;
@@ -257,6 +258,13 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
                 },
             ),
         )
+        .route(checker_form::PATH, {
+            let context = context.clone();
+            let options = state.leptos_options.clone();
+            axum::routing::post(move |parts, form| {
+                checker_form::check(context.clone(), options.clone(), parts, form)
+            })
+        })
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })

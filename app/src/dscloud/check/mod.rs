@@ -496,6 +496,27 @@ mod tests {
     }
 
     #[test]
+    fn a_nested_variable_value_is_reported_at_the_variable() {
+        let checked = check(
+            "jobs:\n  j:\n    environmentConfiguration:\n      dev:\n        GREETING:\n          text: hello\n        LIST:\n          - a\n",
+        );
+        let lines: Vec<(usize, String)> = checked
+            .errors()
+            .map(|problem| (problem.position.line, problem.path.clone()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (
+                    5,
+                    "jobs.j.environmentConfiguration.dev.GREETING".to_string()
+                ),
+                (7, "jobs.j.environmentConfiguration.dev.LIST".to_string())
+            ]
+        );
+    }
+
+    #[test]
     fn errors_come_in_file_order() {
         let checked = check("jobs:\n  b:\n    cpuPct: 0\n  a:\n    memoryMB: 1\n");
         let lines: Vec<usize> = checked

@@ -46,8 +46,7 @@ impl Checker {
                 self.problems
                     .error(entry.key_node.position, &variable_path, problem);
             }
-            if let Some(value) = scalar_as_written(&mut self.problems, entry.value, &variable_path)
-            {
+            if let Some(value) = scalar_as_written(&mut self.problems, &entry, &variable_path) {
                 variables.insert(entry.key.to_string(), value.to_string());
             }
         }

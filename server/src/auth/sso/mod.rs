@@ -311,32 +311,58 @@ impl SingleSignOn {
             .claims(&client.id_token_verifier(), &nonce)
             .map_err(|error| SsoError::Invalid(format!("the ID token: {error}")))?;
 
+        // Many providers put only `sub` in the ID token and the rest in
+        // userinfo: each claim is taken from the ID token, else from
+        // userinfo, the same way for every provider.
         let groups_claim = &provider.config.groups_claim;
-        let mut groups = claims
+        let token_groups = claims
             .additional_claims()
             .claims
             .get(groups_claim)
             .map(group_names);
-        let groups_from_userinfo = groups.is_none();
-        if groups.is_none()
-            && let Ok(request) = client.user_info(
-                AccessToken::new(tokens.access_token().secret().clone()),
-                Some(claims.subject().clone()),
-            )
-        {
-            let userinfo: UserInfoClaims<AllClaims, CoreGenderClaim> =
-                request.request_async(&self.http).await.map_err(|error| {
-                    SsoError::Unreachable(format!("userinfo: {}", describe(&error)))
-                })?;
-            groups = userinfo
-                .additional_claims()
-                .claims
-                .get(groups_claim)
-                .map(group_names);
-        }
-        let email = claims.email().map(|email| email.as_str().to_string());
+        let profile_missing = claims.preferred_username().is_none()
+            || claims.email().is_none()
+            || claims.name().is_none();
+        let userinfo = if token_groups.is_none() || profile_missing {
+            match self
+                .user_info(&client, tokens.access_token(), claims.subject())
+                .await
+            {
+                Ok(userinfo) => userinfo,
+                // The roles depend on the groups: without them, no sign-in.
+                Err(error) if token_groups.is_none() => return Err(error),
+                // Only names are missing: sign in with what the token says.
+                Err(error) => {
+                    tracing::warn!(provider = provider_id, %error, "userinfo failed; signing in without its profile claims");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let groups_from_userinfo = token_groups.is_none();
+        let groups = token_groups.or_else(|| {
+            userinfo
+                .as_ref()
+                .and_then(|userinfo| userinfo.additional_claims().claims.get(groups_claim))
+                .map(group_names)
+        });
+        let email = claims
+            .email()
+            .or_else(|| userinfo.as_ref().and_then(|userinfo| userinfo.email()))
+            .map(|email| email.as_str().to_string());
+        let display_name = claims
+            .name()
+            .or_else(|| userinfo.as_ref().and_then(|userinfo| userinfo.name()))
+            .and_then(|name| name.get(None))
+            .map(|name| name.as_str().to_string());
         let username_hint = claims
             .preferred_username()
+            .or_else(|| {
+                userinfo
+                    .as_ref()
+                    .and_then(|userinfo| userinfo.preferred_username())
+            })
             .map(|name| name.as_str().to_string())
             .or_else(|| email.clone())
             .unwrap_or_else(|| claims.subject().as_str().to_string());
@@ -345,15 +371,30 @@ impl SingleSignOn {
             issuer: claims.issuer().as_str().to_string(),
             subject: claims.subject().as_str().to_string(),
             username_hint,
-            display_name: claims
-                .name()
-                .and_then(|name| name.get(None))
-                .map(|name| name.as_str().to_string()),
+            display_name,
             email,
             groups: groups.unwrap_or_default(),
             groups_from_userinfo,
         };
         Ok((identity, flow.next_path))
+    }
+
+    /// The userinfo claims for the signed-in subject; `None` where the
+    /// provider offers no userinfo endpoint.
+    async fn user_info(
+        &self,
+        client: &DiscoveredClient,
+        access_token: &AccessToken,
+        subject: &openidconnect::SubjectIdentifier,
+    ) -> Result<Option<UserInfoClaims<AllClaims, CoreGenderClaim>>, SsoError> {
+        let Ok(request) = client.user_info(access_token.clone(), Some(subject.clone())) else {
+            return Ok(None);
+        };
+        request
+            .request_async(&self.http)
+            .await
+            .map(Some)
+            .map_err(|error| SsoError::Unreachable(format!("userinfo: {}", describe(&error))))
     }
 
     /// A client from the provider's (cached) discovery document.
