@@ -22,7 +22,7 @@ export PORTAL_REQUIRE_POSTGRES := 1
 # Extra flags for `portal serve`, e.g. make run ARGS="--listen 0.0.0.0:8080".
 ARGS ?=
 
-.PHONY: run test setup tools services build lint unit e2e fuzz bench clean
+.PHONY: run test setup tools services build lint unit e2e screenshots fuzz bench clean
 
 run: tools build
 	target/release/portal serve $(ARGS)
@@ -75,6 +75,11 @@ unit:
 
 e2e:
 	cd end2end && npx playwright test
+
+# Every page in light, dark and at 390 px, kept under docs/screenshots/ (the
+# end-to-end suite takes the same shots into end2end/test-results/).
+screenshots: tools build
+	cd end2end && SCREENSHOTS_DIR=../docs/screenshots npx playwright test tests/pages.spec.ts
 
 ## Long-running checks, outside `make test`.
 # Ten minutes of random and mutated dscloud.yaml documents against the check.

@@ -80,8 +80,13 @@ test('a customer creates Cassandra and PostgreSQL databases, watches them come u
   }
   await expect(page.getByTestId('address-scope')).toContainText('No address outside the cluster');
 
-  // PostgreSQL, listed next to it.
+  // PostgreSQL, listed next to it: the list follows its status live too.
   const postgresUrl = await createDatabase(page, postgres, 'PostgreSQL');
+  await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Databases' }).click();
+  const row = page.locator(`tr[data-database="${postgres}"]`);
+  await expect(row).toContainText(/PENDING|INITIALIZING/);
+  await expect(row).toContainText('ACTIVE', { timeout: 30_000 });
+  await page.goto(postgresUrl);
   await expect(badge(page)).toHaveText('ACTIVE', { timeout: 30_000 });
   await expect(page.locator('.connect-panel')).toContainText('5432');
   await expect(page.locator('.connect-panel')).toContainText(

@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { E2E_DEVELOPER, E2E_PASSWORD, E2E_PASSWORD_CHANGER, E2E_USER } from '../accounts';
+import { E2E_DEVELOPER, E2E_OTHER_CUSTOMER, E2E_PASSWORD, E2E_PASSWORD_CHANGER, E2E_USER } from '../accounts';
 
 // Local sign-in: a plain form, so the same flow is tested with and without JavaScript.
 
@@ -70,6 +70,15 @@ test('a developer sees their sections only and is refused the admin pages', asyn
   for (const label of ['Databases', 'Users', 'Audit']) {
     await expect(nav.getByRole('link', { name: label, exact: true })).toHaveCount(0);
   }
+  // The home page offers the same sections, no more.
+  await page.goto('/');
+  const cards = page.getByRole('region', { name: 'What you can do' });
+  for (const label of ['Apps', 'Deploys', 'Secrets']) {
+    await expect(cards.getByRole('link', { name: label, exact: true })).toBeVisible();
+  }
+  for (const label of ['Databases', 'Users', 'Audit']) {
+    await expect(cards.getByRole('link', { name: label, exact: true })).toHaveCount(0);
+  }
   const response = await page.goto('/admin/users');
   expect(response?.status()).toBe(403);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Not allowed');
@@ -117,4 +126,15 @@ test('my account: who I am, a password change that checks the old one, sign out'
   await expect(page.getByRole('alert')).toHaveText('Wrong username or password.');
   await signIn(page, newPassword, E2E_PASSWORD_CHANGER);
   await expect(page.getByRole('banner')).toContainText('Pat Changer');
+});
+
+test("a customer's home offers databases only", async ({ page }) => {
+  await page.goto('/sign-in');
+  await signIn(page, E2E_PASSWORD, E2E_OTHER_CUSTOMER);
+  await expect(page).toHaveURL('/');
+  const cards = page.getByRole('region', { name: 'What you can do' });
+  await expect(cards.getByRole('link', { name: 'Databases', exact: true })).toBeVisible();
+  for (const label of ['Apps', 'Deploys', 'Secrets', 'Users', 'Audit']) {
+    await expect(cards.getByRole('link', { name: label, exact: true })).toHaveCount(0);
+  }
 });

@@ -58,11 +58,24 @@ test("the admin creates a user, changes their role, and that user's open session
   const events = page.getByRole('table');
   await expect(events).toContainText('e2e');
   await expect(events).toContainText(`user:${name}`);
-  await expect(events).toContainText('"role":"customer"');
-  await expect(events).toContainText('"sessions_ended":1');
+  // Details read as lines of key and value, not as JSON.
+  await expect(events.locator('.audit-details')).toContainText('after.role: customer');
+  await expect(events.locator('.audit-details')).toContainText('sessions_ended: 1');
+  await expect(events).not.toContainText('{"');
+  // The action filter offers the known actions.
+  const action = page.getByRole('form', { name: 'Filter the audit log' }).getByLabel('Action');
+  await expect(action).toHaveValue('user.update_access');
+  await expect(action.locator('option', { hasText: 'database.terminate' })).toHaveCount(1);
   const [download] = await Promise.all([
     page.waitForEvent('download'),
     page.getByRole('link', { name: 'CSV' }).click(),
   ]);
   expect(download.suggestedFilename()).toMatch(/^dscloud-audit-.*\.csv$/);
+  // The JSON export holds objects and RFC 3339 times.
+  const exported = await page.request.get(
+    `/admin/audit/export?format=json&action=user.update_access&target=user:${name}`,
+  );
+  const [first] = await exported.json();
+  expect(first.details.after.role).toBe('customer');
+  expect(first.at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
 });

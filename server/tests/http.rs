@@ -560,7 +560,7 @@ async fn admins_export_the_filtered_audit_log_as_csv_and_json() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "id,at,actor,address,action,target,outcome,details"
+        "id,at,actor,address,action,target,target_name,outcome,details"
     );
     assert_eq!(lines.len(), 3, "{csv}");
     assert!(
@@ -569,6 +569,24 @@ async fn admins_export_the_filtered_audit_log_as_csv_and_json() {
     );
     assert!(!csv.contains("a-long-password") && !csv.contains("wrong-password"));
 
+    // JSON: the details are objects (not strings of JSON), times RFC 3339.
+    let json = text(
+        get(
+            &admin,
+            "/admin/audit/export?format=json&action=session.sign_in&target=user:kim",
+        )
+        .await,
+    )
+    .await;
+    let events: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let events = events.as_array().unwrap();
+    assert_eq!(events.len(), 2, "{json}");
+    for event in events {
+        assert!(event["details"].is_object(), "{json}");
+        let at = event["at"].as_str().unwrap();
+        assert!(chrono::DateTime::parse_from_rfc3339(at).is_ok(), "{at}");
+        assert!(at.ends_with('Z'), "{at}");
+    }
     let json = text(get(&admin, "/admin/audit/export?format=json&actor=nobody").await).await;
     assert_eq!(json.trim(), "[]");
     let bad = get(&admin, "/admin/audit/export?format=xml").await;

@@ -7,7 +7,9 @@ use leptos_router::components::{A, Form};
 use leptos_router::hooks::use_query_map;
 
 use super::users::encode;
-use crate::accounts::{AuditFilter, AuditList, list_audit, server_message};
+use crate::accounts::{
+    AUDIT_ACTIONS, AuditEntry, AuditFilter, AuditList, list_audit, server_message,
+};
 
 const FILTERS: [&str; 5] = ["actor", "action", "target", "since", "until"];
 
@@ -55,7 +57,26 @@ pub fn AuditPage() -> impl IntoView {
             </div>
             <Form method="GET" action="" attr:class="filter-form" attr:aria-label="Filter the audit log">
                 {field("actor", "Actor", "text", "username")}
-                {field("action", "Action", "text", "e.g. user.update_access")}
+                <label>
+                    "Action"
+                    <select name="action">
+                        {move || {
+                            let chosen = value("action").unwrap_or_default();
+                            let typed = (!chosen.is_empty() && !AUDIT_ACTIONS.contains(&chosen.as_str()))
+                                .then(|| chosen.clone());
+                            let option = |action: String, chosen: &str| {
+                                let selected = action == chosen;
+                                let label = action.clone();
+                                view! { <option value=action selected=selected>{label}</option> }
+                            };
+                            view! {
+                                <option value="" selected=chosen.is_empty()>"Any action"</option>
+                                {typed.map(|action| option(action, &chosen))}
+                                {AUDIT_ACTIONS.iter().map(|action| option(action.to_string(), &chosen)).collect_view()}
+                            }
+                        }}
+                    </select>
+                </label>
                 {field("target", "Target starts with", "text", "e.g. user:")}
                 {field("since", "From", "datetime-local", "")}
                 {field("until", "Until", "datetime-local", "")}
@@ -113,24 +134,7 @@ fn event_table(events: AuditList, filter_query: String, paged: bool) -> impl Int
                     {events
                         .items
                         .into_iter()
-                        .map(|event| {
-                            let outcome_class = match event.outcome.as_str() {
-                                "success" => "badge badge-ok",
-                                "denied" => "badge badge-warn",
-                                _ => "badge badge-error",
-                            };
-                            view! {
-                                <tr>
-                                    <td class="nowrap">{event.at}</td>
-                                    <td>{event.actor}</td>
-                                    <td>{event.address.unwrap_or_else(|| "—".to_string())}</td>
-                                    <td><code>{event.action}</code></td>
-                                    <td><code>{event.target}</code></td>
-                                    <td><span class=outcome_class>{event.outcome}</span></td>
-                                    <td><code class="details">{event.details}</code></td>
-                                </tr>
-                            }
-                        })
+                        .map(event_row)
                         .collect_view()}
                 </tbody>
             </table>
@@ -141,4 +145,53 @@ fn event_table(events: AuditList, filter_query: String, paged: bool) -> impl Int
         </nav>
     }
     .into_any()
+}
+
+fn event_row(event: AuditEntry) -> impl IntoView {
+    let outcome_class = match event.outcome.as_str() {
+        "success" => "badge badge-ok",
+        "denied" => "badge badge-warn",
+        _ => "badge badge-error",
+    };
+    // A target named by an id shows its name; the id stays on hover.
+    let target = match event.target_name {
+        Some(name) => {
+            let kind = event
+                .target
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            view! {
+                <span title=event.target.clone()>{kind}" "<strong>{name}</strong></span>
+            }
+            .into_any()
+        }
+        None => view! { <code>{event.target}</code> }.into_any(),
+    };
+    let details = if event.fields.is_empty() {
+        view! { <span class="hint">"—"</span> }.into_any()
+    } else {
+        view! {
+            <ul class="audit-details">
+                {event
+                    .fields
+                    .into_iter()
+                    .map(|(key, value)| view! { <li><span class="key">{key}":"</span>" "{value}</li> })
+                    .collect_view()}
+            </ul>
+        }
+        .into_any()
+    };
+    view! {
+        <tr>
+            <td class="nowrap" data-label="When">{event.at}</td>
+            <td data-label="Actor">{event.actor}</td>
+            <td data-label="From">{event.address.unwrap_or_else(|| "—".to_string())}</td>
+            <td data-label="Action"><code>{event.action}</code></td>
+            <td data-label="Target" class="audit-target">{target}</td>
+            <td data-label="Outcome"><span class=outcome_class>{event.outcome}</span></td>
+            <td data-label="Details">{details}</td>
+        </tr>
+    }
 }

@@ -7,18 +7,19 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
+use super::database_connect::ConnectPanel;
 use super::databases::StatusBadge;
 use crate::accounts::server_message;
 use crate::databases::{
-    ChangeDatabase, DatabaseDetail, Engine, Intent, RevealDatabasePassword, RotateDatabasePassword,
-    Status, StepView, TIERS, fetch_database,
+    ChangeDatabase, DatabaseDetail, Intent, RevealDatabasePassword, RotateDatabasePassword, Status,
+    StepView, TIERS, fetch_database,
 };
 
 #[derive(Clone, Copy)]
-struct Actions {
-    change: ServerAction<ChangeDatabase>,
-    reveal: ServerAction<RevealDatabasePassword>,
-    rotate: ServerAction<RotateDatabasePassword>,
+pub(super) struct Actions {
+    pub(super) change: ServerAction<ChangeDatabase>,
+    pub(super) reveal: ServerAction<RevealDatabasePassword>,
+    pub(super) rotate: ServerAction<RotateDatabasePassword>,
 }
 
 #[component]
@@ -218,181 +219,6 @@ fn step_row(step: StepView) -> impl IntoView {
     }
 }
 
-/// Host, port, user, snippets; the password on request; rotate. A
-/// terminated database has nothing left to connect to: it says when and by
-/// whom it was terminated instead.
-#[component]
-fn ConnectPanel(current: Signal<DatabaseDetail>, actions: Actions) -> impl IntoView {
-    // The password comes back as a server function's answer, which only the
-    // hydrated page can show: a plain form post would record a reveal in the
-    // audit log and show nothing. So the button waits for hydration, as the
-    // copy buttons do.
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
-    let terminated = move || current.read().intent == Intent::Terminated;
-    view! {
-        <div class="card connect-panel">
-            <h2>"Connect"</h2>
-            <Show when=move || !terminated() fallback=move || view! { <TerminatedNotice current /> }>
-                <ConnectionFacts current hydrated />
-                <PasswordControls current actions hydrated />
-                <h3>"Snippets"</h3>
-                {move || snippets(&current.read()).into_iter().map(|(label, code)| view! {
-                    <figure class="snippet">
-                        <figcaption>
-                            <span>{label}</span>
-                            <CopyButton text=code.clone() what=label hydrated />
-                        </figcaption>
-                        <pre><code>{code}</code></pre>
-                    </figure>
-                }).collect_view()}
-            </Show>
-        </div>
-    }
-}
-
-#[component]
-fn TerminatedNotice(current: Signal<DatabaseDetail>) -> impl IntoView {
-    move || {
-        let detail = current.read();
-        let who = detail.terminated.as_ref().map_or_else(
-            || "Termination was asked for.".to_string(),
-            |terminated| {
-                format!(
-                    "Terminated {} by {}.",
-                    terminated.at.replace('T', " ").trim_end_matches('Z'),
-                    terminated.by
-                )
-            },
-        );
-        let what = if detail.summary.status == Status::Terminated {
-            "The database, its data and its credentials are deleted: there is nothing to connect to."
-        } else {
-            "Its Kubernetes objects are being deleted; it takes no new connections."
-        };
-        view! {
-            <p data-testid="terminated"><strong>{who}</strong></p>
-            <p class="hint">{what}</p>
-        }
-    }
-}
-
-#[component]
-fn ConnectionFacts(current: Signal<DatabaseDetail>, hydrated: RwSignal<bool>) -> impl IntoView {
-    move || {
-        let detail = current.read();
-        let connection = detail.connection.clone();
-        let address = format!("{}:{}", connection.host, connection.port);
-        let (uri_label, uri) = connection_uri(&detail);
-        let schema_label = detail.summary.engine.first_schema_label();
-        let fact = move |label: &'static str, value: String| {
-            view! {
-                <dt>{label}</dt>
-                <dd>
-                    <code>{value.clone()}</code>
-                    <CopyButton text=value what=label hydrated />
-                </dd>
-            }
-        };
-        view! {
-            <dl class="facts">
-                {fact("Host", connection.host.clone())}
-                {fact("Port", connection.port.to_string())}
-                {fact("Username", connection.username.clone())}
-                {fact(schema_label, connection.schema_name.clone())}
-                {fact(uri_label, uri)}
-            </dl>
-            <p class="hint" data-testid="address-scope">
-                {format!(
-                    "{address} is the address inside the cluster (region {}): clients running there connect to it. No address outside the cluster is configured for this region.",
-                    detail.summary.region
-                )}
-            </p>
-        }
-    }
-}
-
-/// Reveal (audited) and rotate.
-#[component]
-fn PasswordControls(
-    current: Signal<DatabaseDetail>,
-    actions: Actions,
-    hydrated: RwSignal<bool>,
-) -> impl IntoView {
-    let id = move || current.read().summary.id.clone();
-    view! {
-        <ActionForm action=actions.reveal attr:class="inline-form">
-            <input type="hidden" name="id" value=id />
-            <button type="submit" class="button-secondary" disabled=move || !hydrated.get()>"Show password"</button>
-        </ActionForm>
-        <noscript>
-            <p class="hint" data-testid="password-needs-javascript">
-                "Showing the password needs JavaScript: it is fetched on request and never part of the page."
-            </p>
-        </noscript>
-        {move || match actions.reveal.value().get() {
-            Some(Ok(password)) => view! {
-                <p class="secret-line">
-                    <code class="secret" data-testid="password">{password.clone()}</code>
-                    <CopyButton text=password what="password" hydrated />
-                </p>
-            }.into_any(),
-            Some(Err(error)) => view! { <p class="status status-error" role="alert">{server_message(&error)}</p> }.into_any(),
-            None => view! { <p class="hint">"The password is shown on request only; each showing is recorded in the audit log."</p> }.into_any(),
-        }}
-        <details class="confirm">
-            <summary>"Rotate the password…"</summary>
-            <p class="hint">"Clients using the current password stop connecting until they are given the new one."</p>
-            <ActionForm action=actions.rotate attr:class="inline-form">
-                <input type="hidden" name="id" value=id />
-                <button type="submit" class="button-danger">"Rotate the password"</button>
-            </ActionForm>
-        </details>
-        {move || match actions.rotate.value().get() {
-            Some(Ok(())) => view! { <p class="status status-ok" role="status">"Password rotated. Show it to copy the new one."</p> }.into_any(),
-            Some(Err(error)) => view! { <p class="status status-error" role="alert">{server_message(&error)}</p> }.into_any(),
-            None => ().into_any(),
-        }}
-    }
-}
-
-/// A button that copies `text`; it says "Copied" once it did. It needs
-/// JavaScript, so it waits for hydration.
-#[component]
-fn CopyButton(text: String, what: &'static str, hydrated: RwSignal<bool>) -> impl IntoView {
-    let copied = RwSignal::new(false);
-    view! {
-        <button
-            type="button"
-            class="button-secondary button-small copy-button"
-            aria-label=format!("Copy {}", what.to_lowercase())
-            disabled=move || !hydrated.get()
-            on:click=move |_| {
-                copy_to_clipboard(&text);
-                copied.set(true);
-            }
-        >
-            {move || if copied.get() { "Copied" } else { "Copy" }}
-        </button>
-    }
-}
-
-/// The URI drivers take: PostgreSQL's libpq URI; Cassandra's drivers take
-/// contact points, `host:port`.
-fn connection_uri(detail: &DatabaseDetail) -> (&'static str, String) {
-    let c = &detail.connection;
-    match detail.summary.engine {
-        Engine::Postgresql => (
-            "URI",
-            format!(
-                "postgresql://{}@{}:{}/{}?sslmode=require",
-                c.username, c.host, c.port, c.schema_name
-            ),
-        ),
-        Engine::Cassandra => ("Contact point", format!("{}:{}", c.host, c.port)),
-    }
-}
-
 #[component]
 fn ActionsPanel(current: Signal<DatabaseDetail>, actions: Actions) -> impl IntoView {
     let id = move || current.read().summary.id.clone();
@@ -474,75 +300,12 @@ fn ActionsPanel(current: Signal<DatabaseDetail>, actions: Actions) -> impl IntoV
     }
 }
 
-/// Command-line and driver snippets; `$PASSWORD` stands for the password.
-fn snippets(detail: &DatabaseDetail) -> Vec<(&'static str, String)> {
-    let c = &detail.connection;
-    match detail.summary.engine {
-        Engine::Cassandra => vec![
-            (
-                "cqlsh",
-                format!(
-                    "cqlsh {} {} -u {} -p \"$PASSWORD\" -k {}",
-                    c.host, c.port, c.username, c.schema_name
-                ),
-            ),
-            (
-                "Python (cassandra-driver)",
-                format!(
-                    "import os\nfrom cassandra.cluster import Cluster\nfrom cassandra.auth import PlainTextAuthProvider\n\nauth = PlainTextAuthProvider(\"{}\", os.environ[\"PASSWORD\"])\nsession = Cluster([\"{}\"], port={}, auth_provider=auth).connect(\"{}\")",
-                    c.username, c.host, c.port, c.schema_name
-                ),
-            ),
-            (
-                "Java (DataStax driver 4)",
-                format!(
-                    "CqlSession session = CqlSession.builder()\n    .addContactPoint(new InetSocketAddress(\"{}\", {}))\n    .withAuthCredentials(\"{}\", System.getenv(\"PASSWORD\"))\n    .withLocalDatacenter(\"dc1\")\n    .withKeyspace(\"{}\")\n    .build();",
-                    c.host, c.port, c.username, c.schema_name
-                ),
-            ),
-        ],
-        Engine::Postgresql => vec![
-            (
-                "psql",
-                format!(
-                    "PGPASSWORD=\"$PASSWORD\" psql \"host={} port={} user={} dbname={} sslmode=require\"",
-                    c.host, c.port, c.username, c.schema_name
-                ),
-            ),
-            (
-                "Python (psycopg 3)",
-                format!(
-                    "import os, psycopg\n\nconn = psycopg.connect(host=\"{}\", port={}, user=\"{}\",\n                       password=os.environ[\"PASSWORD\"], dbname=\"{}\")",
-                    c.host, c.port, c.username, c.schema_name
-                ),
-            ),
-            (
-                "Java (JDBC)",
-                format!(
-                    "Connection conn = DriverManager.getConnection(\n    \"jdbc:postgresql://{}:{}/{}\", \"{}\", System.getenv(\"PASSWORD\"));",
-                    c.host, c.port, c.schema_name, c.username
-                ),
-            ),
-        ],
-    }
-}
-
 /// `75` → `1 min 15 s`.
 fn duration(seconds: u64) -> String {
     match seconds {
         0..60 => format!("{seconds} s"),
         _ => format!("{} min {} s", seconds / 60, seconds % 60),
     }
-}
-
-fn copy_to_clipboard(text: &str) {
-    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-    if let Some(window) = web_sys::window() {
-        // A promise nobody waits for: the button says "Copied" at once.
-        let _ = window.navigator().clipboard().write_text(text);
-    }
-    #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
-    let _ = text;
 }
 
 /// Opens the database's event stream in the browser and keeps `live` at the

@@ -23,10 +23,26 @@ pub fn DatabasesPage() -> impl IntoView {
             .unwrap_or(1)
             .max(1)
     };
+    // While a database on the page is changing, the list asks again every
+    // two seconds, so PENDING turns ACTIVE here as on the database's page.
+    let tick = RwSignal::new(0_u32);
     let databases = Resource::new(
-        move || (search(), status(), page()),
-        |(search, status, page)| list_databases(search, status, page),
+        move || (search(), status(), page(), tick.get()),
+        |(search, status, page, _)| list_databases(search, status, page),
     );
+    Effect::new(move |_| {
+        let changing = databases.get().and_then(Result::ok).is_some_and(|list| {
+            list.items
+                .iter()
+                .any(|database| !database.status.is_settled())
+        });
+        if changing {
+            set_timeout(
+                move || tick.update(|tick| *tick = tick.wrapping_add(1)),
+                std::time::Duration::from_secs(2),
+            );
+        }
+    });
     let status_options = move || {
         let chosen = status();
         std::iter::once(

@@ -6,6 +6,7 @@ mod app_secrets;
 mod apps;
 mod audit;
 mod database;
+mod database_connect;
 mod databases;
 mod deploy_panels;
 mod deployment;

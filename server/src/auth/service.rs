@@ -148,6 +148,8 @@ pub fn audit_entry(event: crate::store::AuditEvent) -> AuditEntry {
     AuditEntry {
         id: event.id,
         at: display_time(event.at),
+        target_name: target_name(&event.target, &event.details),
+        fields: app::accounts::detail_fields(&event.details),
         actor: event.actor_name,
         address: event.client_address,
         action: event.action,
@@ -155,6 +157,17 @@ pub fn audit_entry(event: crate::store::AuditEvent) -> AuditEntry {
         outcome: event.outcome.as_str().to_string(),
         details: event.details.to_string(),
     }
+}
+
+/// A target named by an id (`database:0192…`) is shown by the name its
+/// event recorded; targets that are names already (`user:kim`) need none.
+pub fn target_name(target: &str, details: &serde_json::Value) -> Option<String> {
+    let (_, id) = target.split_once(':')?;
+    uuid::Uuid::parse_str(id).ok()?;
+    ["name", "app"]
+        .iter()
+        .find_map(|key| details.get(key).and_then(serde_json::Value::as_str))
+        .map(str::to_string)
 }
 
 #[async_trait::async_trait]
@@ -321,6 +334,24 @@ impl app::accounts::Accounts for AccountService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn targets_named_by_an_id_show_the_name_their_event_recorded() {
+        let details = serde_json::json!({"name": "orders"});
+        assert_eq!(
+            target_name("database:0192f000-0000-7000-8000-000000000000", &details).as_deref(),
+            Some("orders")
+        );
+        // A target that is a name already, or an event without a name: none.
+        assert_eq!(target_name("user:kim", &details), None);
+        assert_eq!(
+            target_name(
+                "database:0192f000-0000-7000-8000-000000000000",
+                &serde_json::json!({})
+            ),
+            None
+        );
+    }
 
     #[test]
     fn time_filters_take_dates_inputs_and_rfc3339() {

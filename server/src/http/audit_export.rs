@@ -7,9 +7,9 @@ use app::accounts::AuditFilter;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use crate::auth::service::{audit_entry, audit_query};
+use crate::auth::service::{audit_query, target_name};
 use crate::store::{MAX_PAGE_SIZE, Store};
 
 pub const PATH: &str = "/admin/audit/export";
@@ -54,7 +54,7 @@ pub async fn export(
         since: query.since,
         until: query.until,
     };
-    let mut entries = Vec::new();
+    let mut events = Vec::new();
     let mut before = None;
     loop {
         let page_query = match audit_query(&filter, before, MAX_PAGE_SIZE) {
@@ -72,19 +72,19 @@ pub async fn export(
                     .into_response();
             }
         };
-        entries.extend(page.items.into_iter().map(audit_entry));
+        events.extend(page.items.into_iter().map(ExportedEvent::from));
         match page.next_before_id {
-            Some(next) if entries.len() < MAX_EVENTS => before = Some(next),
+            Some(next) if events.len() < MAX_EVENTS => before = Some(next),
             _ => break,
         }
     }
-    entries.truncate(MAX_EVENTS);
+    events.truncate(MAX_EVENTS);
     let day = chrono::Utc::now().format("%Y-%m-%d");
     let (body, content_type, extension) = if csv {
-        (to_csv(&entries), "text/csv; charset=utf-8", "csv")
+        (to_csv(&events), "text/csv; charset=utf-8", "csv")
     } else {
         (
-            serde_json::to_string_pretty(&entries).unwrap_or_else(|_| "[]".to_string()),
+            serde_json::to_string_pretty(&events).unwrap_or_else(|_| "[]".to_string()),
             "application/json",
             "json",
         )
@@ -102,18 +102,53 @@ pub async fn export(
         .into_response()
 }
 
-fn to_csv(entries: &[app::accounts::AuditEntry]) -> String {
-    let mut out = String::from("id,at,actor,address,action,target,outcome,details\r\n");
-    for entry in entries {
+/// One event as exported: times in RFC 3339 (UTC), the details as the JSON
+/// object they are (not a string holding JSON), the target's name where the
+/// event recorded one.
+#[derive(Serialize)]
+struct ExportedEvent {
+    id: i64,
+    at: String,
+    actor: String,
+    address: Option<String>,
+    action: String,
+    target: String,
+    target_name: Option<String>,
+    outcome: &'static str,
+    details: serde_json::Value,
+}
+
+impl From<crate::store::AuditEvent> for ExportedEvent {
+    fn from(event: crate::store::AuditEvent) -> Self {
+        ExportedEvent {
+            id: event.id,
+            at: event
+                .at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            target_name: target_name(&event.target, &event.details),
+            actor: event.actor_name,
+            address: event.client_address,
+            action: event.action,
+            target: event.target,
+            outcome: event.outcome.as_str(),
+            details: event.details,
+        }
+    }
+}
+
+fn to_csv(events: &[ExportedEvent]) -> String {
+    let mut out = String::from("id,at,actor,address,action,target,target_name,outcome,details\r\n");
+    for event in events {
         let fields = [
-            entry.id.to_string(),
-            entry.at.clone(),
-            entry.actor.clone(),
-            entry.address.clone().unwrap_or_default(),
-            entry.action.clone(),
-            entry.target.clone(),
-            entry.outcome.clone(),
-            entry.details.clone(),
+            event.id.to_string(),
+            event.at.clone(),
+            event.actor.clone(),
+            event.address.clone().unwrap_or_default(),
+            event.action.clone(),
+            event.target.clone(),
+            event.target_name.clone().unwrap_or_default(),
+            event.outcome.to_string(),
+            event.details.to_string(),
         ];
         let line: Vec<String> = fields.iter().map(|field| csv_field(field)).collect();
         out.push_str(&line.join(","));
