@@ -70,6 +70,7 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     ("delete_user", ADMINS),
     ("list_audit", ADMINS),
     ("list_databases", CUSTOMERS),
+    ("database_overview", CUSTOMERS),
     ("create_database", CUSTOMERS),
     ("database_detail", CUSTOMERS),
     ("reveal_database_password", CUSTOMERS),

@@ -61,9 +61,12 @@ test('a customer creates Cassandra and PostgreSQL databases, watches them come u
   await expect(badge(page)).toHaveText('INITIALIZING', { timeout: 10_000 });
   await expect(badge(page)).toHaveText('ACTIVE', { timeout: 30_000 });
   expect(navigations).toBe(0);
-  const timeline = page.getByRole('table');
-  await expect(timeline).toContainText('operator resource');
-  await expect(timeline).toContainText('configured');
+  // The timeline: the steps under the request they served, with the time
+  // from the request to the result.
+  const created = page.getByRole('region', { name: new RegExp(`^Create, asked by ${E2E_CUSTOMER} at `) });
+  await expect(created).toContainText('operator resource');
+  await expect(created).toContainText('configured');
+  await expect(created.getByRole('heading')).toContainText(/done in (\d+\.\d s|\d+ min \d+ s)/);
   await expect(page.locator('.connect-panel')).toContainText('9042');
   await expect(page.locator('.connect-panel')).toContainText(`cqlsh dscloud-${cassandra}-dc1-service`);
 
@@ -112,6 +115,7 @@ test('a customer creates Cassandra and PostgreSQL databases, watches them come u
   await expect(badge(page)).toHaveText(/PARKING|PARKED/, { timeout: 10_000 });
   await expect(page.locator('meta[http-equiv="refresh"]')).toHaveCount(0);
   await expect(badge(page)).toHaveText('PARKED', { timeout: 30_000 });
+  await expect(page.getByRole('region', { name: new RegExp(`^Park, asked by ${E2E_CUSTOMER} at `) })).toBeVisible();
   await page.waitForTimeout(15_000);
   expect(loads).toBe(0);
   await expect(page.getByTestId('password')).toBeVisible();
@@ -150,6 +154,12 @@ test('a customer creates Cassandra and PostgreSQL databases, watches them come u
   await expect(page.getByText('Rotate the password…')).toHaveCount(0);
   await expect(connect).not.toContainText('9042');
   await expect(page.getByText('Terminated: the record, its timeline and its audit events stay here as history.')).toBeVisible();
+
+  // The home page counts them by status.
+  await page.goto('/');
+  const glance = page.getByRole('region', { name: 'Your databases' });
+  await expect(glance.getByRole('link', { name: /^1 TERMINATED$/ })).toBeVisible();
+  await expect(glance.getByRole('link', { name: /ACTIVE$/ })).toBeVisible();
 
   // Its name is free again: a new database may take it; the old row stays as history.
   await createDatabase(page, cassandra, 'Cassandra');

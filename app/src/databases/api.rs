@@ -37,6 +37,21 @@ impl DatabaseList {
     }
 }
 
+/// The caller's databases at a glance, for the home page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseOverview {
+    /// How many are in each status; statuses with none are left out.
+    pub counts: Vec<(Status, u64)>,
+    /// Those in ERROR (the newest few): they need the customer.
+    pub attention: Vec<DatabaseSummary>,
+}
+
+impl DatabaseOverview {
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|(_, count)| count).sum()
+    }
+}
+
 /// Databases on one page of the list.
 pub const DATABASES_PAGE_SIZE: u32 = 25;
 
@@ -84,6 +99,10 @@ pub struct DatabaseDetail {
     /// When and by whom termination was asked for; only once terminated.
     #[serde(default)]
     pub terminated: Option<Termination>,
+    /// The changes customers asked for (from the audit log), oldest first:
+    /// the timeline groups the steps under them.
+    #[serde(default)]
+    pub requests: Vec<super::ChangeRequest>,
 }
 
 /// Who terminated a database, and when (from the audit log).
@@ -170,6 +189,13 @@ pub async fn list_databases(
         .list(&caller, search, status, page)
         .await
         .map_err(refuse)
+}
+
+#[server(endpoint = "database_overview")]
+pub async fn fetch_database_overview() -> Result<DatabaseOverview, ServerFnError> {
+    authorize("database_overview")?;
+    let (caller, service) = databases()?;
+    service.overview(&caller).await.map_err(refuse)
 }
 
 /// Creates a database and goes to its page (also without JavaScript).

@@ -11,9 +11,13 @@ use serde::{Deserialize, Serialize};
 mod api;
 #[cfg(feature = "ssr")]
 mod service;
+mod timeline;
 pub use api::*;
 #[cfg(feature = "ssr")]
 pub use service::Databases;
+pub use timeline::{
+    ChangeRequest, FoldedStep, TIMELINE_ACTIONS, TimelineGroup, duration_text, group_steps,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

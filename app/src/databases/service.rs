@@ -1,6 +1,8 @@
 //! What the databases pages' server functions need from the server.
 
-use super::{DatabaseChange, DatabaseDetail, DatabaseList, NewDatabaseForm, Status};
+use super::{
+    DatabaseChange, DatabaseDetail, DatabaseList, DatabaseOverview, NewDatabaseForm, Status,
+};
 use crate::caller::{Caller, ServiceError};
 
 /// Databases: the caller's own (admins: everyone's), their creation and
@@ -14,6 +16,8 @@ pub trait Databases: Send + Sync + 'static {
         status: Option<Status>,
         page: u32,
     ) -> Result<DatabaseList, ServiceError>;
+    /// How many the caller has in each status, and those that need them.
+    async fn overview(&self, caller: &Caller) -> Result<DatabaseOverview, ServiceError>;
     /// Returns the new database's id (or the earlier one's, for a repeated
     /// request key).
     async fn create(&self, caller: &Caller, form: NewDatabaseForm) -> Result<String, ServiceError>;

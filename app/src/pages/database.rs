@@ -11,8 +11,9 @@ use super::database_connect::ConnectPanel;
 use super::databases::StatusBadge;
 use crate::accounts::server_message;
 use crate::databases::{
-    ChangeDatabase, DatabaseDetail, Intent, RevealDatabasePassword, RotateDatabasePassword, Status,
-    StepView, TIERS, fetch_database,
+    ChangeDatabase, DatabaseDetail, FoldedStep, Intent, RevealDatabasePassword,
+    RotateDatabasePassword, Status, TIERS, TimelineGroup, duration_text, fetch_database,
+    group_steps,
 };
 
 #[derive(Clone, Copy)]
@@ -169,53 +170,82 @@ fn StatusPanel(current: Signal<DatabaseDetail>) -> impl IntoView {
     }
 }
 
+/// The steps the engine took, under the request each served (newest
+/// first), retries folded into the step they retried.
 #[component]
 fn Timeline(current: Signal<DatabaseDetail>) -> impl IntoView {
     view! {
         <h2>"Timeline"</h2>
         {move || {
-            let steps = current.read().steps.clone();
-            if steps.is_empty() {
+            let detail = current.read();
+            if detail.steps.is_empty() {
                 return view! { <p class="hint">"Nothing done on Kubernetes yet: the engine picks the database up in a moment."</p> }.into_any();
             }
-            view! {
-                <div class="table-scroll">
-                    <table class="data-table timeline">
-                        <thead>
-                            <tr>
-                                <th scope="col">"Step"</th>
-                                <th scope="col">"Started"</th>
-                                <th scope="col">"Took"</th>
-                                <th scope="col">"Attempt"</th>
-                                <th scope="col">"Outcome"</th>
-                            </tr>
-                        </thead>
-                        <tbody>{steps.into_iter().rev().map(step_row).collect_view()}</tbody>
-                    </table>
-                </div>
-            }
-            .into_any()
+            group_steps(&detail.requests, &detail.steps)
+                .into_iter()
+                .map(timeline_group)
+                .collect_view()
+                .into_any()
         }}
     }
 }
 
-fn step_row(step: StepView) -> impl IntoView {
+fn timeline_group(group: TimelineGroup) -> impl IntoView {
+    let heading = match &group.request {
+        Some(request) => format!(
+            "{}, asked by {} at {}",
+            request.label(),
+            request.by,
+            request.at.get(11..19).unwrap_or_default()
+        ),
+        None => "Earlier steps".to_string(),
+    };
+    let took = group.took_ms.map_or_else(
+        || "in progress".to_string(),
+        |ms| format!("done in {}", duration_text(ms)),
+    );
+    let label = heading.clone();
+    view! {
+        <section class="timeline-group" aria-label=label>
+            <h3>{heading}" "<span class="hint">"· "{took}</span></h3>
+            <ol class="timeline-steps">{group.steps.into_iter().map(folded_step).collect_view()}</ol>
+        </section>
+    }
+}
+
+fn folded_step(folded: FoldedStep) -> impl IntoView {
+    let step = folded.last;
     let badge = match step.outcome.as_str() {
         "success" => "badge badge-ok",
         "failure" => "badge badge-error",
         _ => "badge badge-warn",
     };
-    let took = step
-        .duration_ms
-        .map_or_else(|| "…".to_string(), |ms| format!("{ms} ms"));
+    let took = step.duration_ms.map(duration_text);
+    let retries = folded.earlier_failures.len();
     view! {
-        <tr>
-            <td>{step.step}{step.message.map(|message| view! { <br /><span class="hint">{message}</span> })}</td>
-            <td class="nowrap">{step.started_at.get(11..19).unwrap_or_default().to_string()}</td>
-            <td class="nowrap">{took}</td>
-            <td>{step.attempt}</td>
-            <td><span class=badge>{step.outcome}</span></td>
-        </tr>
+        <li class="timeline-step">
+            <span class=badge>{step.outcome}</span>
+            " "<strong>{step.step}</strong>
+            <span class="hint">
+                {format!(" at {}", step.started_at.get(11..19).unwrap_or_default())}
+                {took.map(|took| format!(", {took}"))}
+                {(step.attempt > 1).then(|| format!(", attempt {}", step.attempt))}
+            </span>
+            {step.message.map(|message| view! { <p class="hint">{message}</p> })}
+            {(retries > 0).then(|| view! {
+                <details class="retries">
+                    <summary>{format!("{retries} failed attempt{} before", if retries == 1 { "" } else { "s" })}</summary>
+                    <ul>
+                        {folded.earlier_failures.into_iter().map(|failure| view! {
+                            <li>
+                                {format!("Attempt {} at {}", failure.attempt, failure.started_at.get(11..19).unwrap_or_default())}
+                                {failure.message.map(|message| format!(": {message}"))}
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                </details>
+            })}
+        </li>
     }
 }
 

@@ -62,6 +62,49 @@ pub fn Home() -> impl IntoView {
                 "applications through dev, test and prod, and keeps a record of every change."
             </p>
         </section>
+        {crate::access::page("/databases")
+            .is_some_and(|access| access.allows(role))
+            .then(|| view! { <DatabasesAtAGlance /> })}
         <section class="cards" aria-label="What you can do">{cards}</section>
+    }
+}
+
+/// The viewer's databases by status, and those in ERROR.
+#[component]
+fn DatabasesAtAGlance() -> impl IntoView {
+    let overview = Resource::new(|| (), |()| crate::databases::fetch_database_overview());
+    view! {
+        <section class="panel card glance" aria-labelledby="glance-heading">
+            <h2 id="glance-heading"><A href="/databases">"Your databases"</A></h2>
+            <Transition fallback=|| view! { <p class="hint">"Counting your databases…"</p> }>
+                {move || overview.get().map(|overview| match overview {
+                    Ok(overview) if overview.total() == 0 => view! {
+                        <p>"None yet. " <A href="/databases/new">"Create a database"</A> " and watch it come up."</p>
+                    }.into_any(),
+                    Ok(overview) => view! {
+                        <ul class="glance-counts">
+                            {overview.counts.into_iter().map(|(status, count)| view! {
+                                <li>
+                                    <A href=format!("/databases?status={}", status.as_str())>
+                                        <strong>{count}</strong>" "{status.as_str()}
+                                    </A>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                        {(!overview.attention.is_empty()).then(move || view! {
+                            <h3>"Needs your attention"</h3>
+                            <ul data-testid="attention">
+                                {overview.attention.into_iter().map(|database| view! {
+                                    <li><A href=format!("/databases/{}", database.id)>{database.name}</A>" is in ERROR"</li>
+                                }).collect_view()}
+                            </ul>
+                        })}
+                    }.into_any(),
+                    Err(error) => view! {
+                        <p class="status status-error" role="alert">{crate::accounts::server_message(&error)}</p>
+                    }.into_any(),
+                })}
+            </Transition>
+        </section>
     }
 }

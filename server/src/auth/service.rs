@@ -137,6 +137,7 @@ pub fn audit_query(
         actor: text(&filter.actor),
         action: text(&filter.action),
         target_prefix: text(&filter.target),
+        target: None,
         since: parse_time("from", filter.since.as_deref().unwrap_or_default())?,
         until: parse_time("until", filter.until.as_deref().unwrap_or_default())?,
         before_id: before,

@@ -9,9 +9,10 @@ use std::sync::Arc;
 
 use app::caller::{Caller, ServiceError};
 use app::databases::{
-    ConnectionInfo, DATABASES_PAGE_SIZE, DatabaseChange, DatabaseDetail, DatabaseList,
-    DatabaseSummary, Engine, Intent, LOCAL_REGION, NewDatabaseForm, Status, StepView, Termination,
-    check_name, check_schema_name, default_schema_name, tier,
+    ChangeRequest, ConnectionInfo, DATABASES_PAGE_SIZE, DatabaseChange, DatabaseDetail,
+    DatabaseList, DatabaseOverview, DatabaseSummary, Engine, Intent, LOCAL_REGION, NewDatabaseForm,
+    Status, StepView, TIMELINE_ACTIONS, Termination, check_name, check_schema_name,
+    default_schema_name, tier,
 };
 use app::roles::Role;
 use serde_json::json;
@@ -140,13 +141,22 @@ impl DatabaseService {
             None
         };
         let spec = database_spec(&record);
-        let terminated = if record.intent == Intent::Terminated {
-            self.termination(&record).await
-        } else {
-            None
-        };
+        let requests = self.requests(&record).await;
+        let terminated = (record.intent == Intent::Terminated)
+            .then(|| {
+                requests
+                    .iter()
+                    .rev()
+                    .find(|request| request.action == "database.terminate")
+                    .map(|request| Termination {
+                        at: request.at.clone(),
+                        by: request.by.clone(),
+                    })
+            })
+            .flatten();
         Ok(DatabaseDetail {
             terminated,
+            requests,
             intent: record.intent,
             deletion_protection: record.deletion_protection,
             status_message: record.status_message.clone(),
@@ -164,25 +174,38 @@ impl DatabaseService {
         })
     }
 
-    /// The newest successful terminate request in the audit log.
-    async fn termination(&self, record: &DatabaseRecord) -> Option<Termination> {
-        let page = self
+    /// The changes asked for, oldest first, from the audit log (its newest
+    /// 200 events about this database; a timeline longer than that shows
+    /// its older steps without their request).
+    async fn requests(&self, record: &DatabaseRecord) -> Vec<ChangeRequest> {
+        let Ok(page) = self
             .store
             .list_audit(&AuditQuery {
-                action: Some("database.terminate".to_string()),
-                target_prefix: Some(format!("database:{}", record.id)),
-                limit: 10,
+                target: Some(format!("database:{}", record.id)),
+                limit: 200,
                 ..AuditQuery::default()
             })
             .await
-            .ok()?;
-        page.items
+        else {
+            return Vec::new();
+        };
+        let mut requests: Vec<ChangeRequest> = page
+            .items
             .into_iter()
-            .find(|event| event.outcome == Outcome::Success)
-            .map(|event| Termination {
-                at: event.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            .filter(|event| {
+                event.outcome == Outcome::Success
+                    && TIMELINE_ACTIONS.contains(&event.action.as_str())
+            })
+            .map(|event| ChangeRequest {
+                at: event
+                    .at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                action: event.action,
                 by: event.actor_name,
             })
+            .collect();
+        requests.reverse();
+        requests
     }
 
     /// Seconds left: the median time earlier databases of this engine took
@@ -259,6 +282,41 @@ fn unavailable(error: &StoreError) -> ServiceError {
 
 #[async_trait::async_trait]
 impl app::databases::Databases for DatabaseService {
+    async fn overview(&self, caller: &Caller) -> Result<DatabaseOverview, ServiceError> {
+        /// The most ERROR databases the home page lists.
+        const ATTENTION: u32 = 5;
+        let requester = Self::requester(caller)?;
+        let mut overview = DatabaseOverview::default();
+        for status in Status::ALL {
+            let query = DatabaseQuery {
+                owner_id: (!requester.admin).then_some(requester.id),
+                status: Some(status),
+                limit: if status == Status::Error {
+                    ATTENTION
+                } else {
+                    1
+                },
+                ..DatabaseQuery::default()
+            };
+            let found = self
+                .store
+                .list_databases(&query)
+                .await
+                .map_err(|error| unavailable(&error))?;
+            if found.total > 0 {
+                overview.counts.push((status, found.total));
+            }
+            if status == Status::Error {
+                overview.attention = found
+                    .items
+                    .into_iter()
+                    .map(|record| summary(record, None))
+                    .collect();
+            }
+        }
+        Ok(overview)
+    }
+
     async fn list(
         &self,
         caller: &Caller,

@@ -62,6 +62,8 @@ pub struct AuditQuery {
     pub action: Option<String>,
     /// Matches targets that start with this text.
     pub target_prefix: Option<String>,
+    /// Exactly this target (served by an index, unlike a prefix).
+    pub target: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     /// Only events older than this id: the cursor of the next page.
@@ -182,6 +184,7 @@ macro_rules! impl_audit_store {
                        AND ($4 IS NULL OR at >= $4) \
                        AND ($5 IS NULL OR at < $5) \
                        AND ($6 IS NULL OR id < $6) \
+                       AND ($8 IS NULL OR target = $8) \
                      ORDER BY id DESC LIMIT $7",
                 )
                 .bind(&query.actor)
@@ -191,6 +194,7 @@ macro_rules! impl_audit_store {
                 .bind(query.until)
                 .bind(query.before_id)
                 .bind(limit + 1)
+                .bind(&query.target)
                 .fetch_all(&self.pool)
                 .await?;
                 $crate::store::audit::audit_page(rows, limit)

@@ -86,6 +86,27 @@ async fn audit_filters_narrow_the_log(test: &TestStore) {
         .list_audit(&query(None, None, Some("database:users_")))
         .await;
     assert_eq!(count(literal.unwrap()), 1);
+    // An exact target matches that target only, not those it begins.
+    let exact = test
+        .store
+        .list_audit(&AuditQuery {
+            target: Some("database:orders".to_string()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(count(exact), 1);
+    let none = test
+        .store
+        .list_audit(&AuditQuery {
+            target: Some("database:order".to_string()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(count(none), 0);
 
     let future = test
         .store
