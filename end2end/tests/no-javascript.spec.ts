@@ -9,7 +9,9 @@ test('the home page renders completely without JavaScript', async ({ page }) => 
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(
     'Databases and deployments, self-service',
   );
-  await expect(page.getByRole('article')).toHaveCount(4);
+  // The admin may open every section: one card each, and their databases.
+  await expect(page.getByRole('article')).toHaveCount(6);
+  await expect(page.getByRole('region', { name: 'Your databases' })).toBeVisible();
   // The theme switch needs WASM, and says so by staying disabled.
   await expect(page.getByRole('button', { name: /^Theme:/ })).toBeDisabled();
 });

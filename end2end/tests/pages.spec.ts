@@ -88,7 +88,7 @@ test('every page passes the accessibility check in both themes and at 390 px, wi
   ];
   const problems: string[] = [];
   for (const variant of VARIANTS) {
-    await page.context().addCookies([{ name: 'theme', value: variant.theme, url: page.url() }]);
+    await page.context().addCookies([{ name: 'theme', value: variant.theme, domain: 'localhost', path: '/' }]);
     await page.setViewportSize({ width: variant.width, height: variant.height });
     for (const [name, path] of pages) {
       await page.goto(path);
@@ -117,7 +117,7 @@ test('the sign-in page passes the accessibility check in both themes', async ({ 
       storageState: { cookies: [], origins: [] },
       viewport: { width: variant.width, height: variant.height },
     });
-    await context.addCookies([{ name: 'theme', value: variant.theme, url: baseURL! }]);
+    await context.addCookies([{ name: 'theme', value: variant.theme, domain: 'localhost', path: '/' }]);
     const page = await context.newPage();
     await page.goto('/sign-in');
     await hydrated(page);

@@ -33,7 +33,8 @@ pub(super) fn ConnectPanel(current: Signal<DatabaseDetail>, actions: Actions) ->
                             <span>{label}</span>
                             <CopyButton text=code.clone() what=label hydrated />
                         </figcaption>
-                        <pre><code>{code}</code></pre>
+                        // Scrolls sideways when long: focusable, so keyboards can scroll it.
+                        <pre tabindex="0"><code>{code}</code></pre>
                     </figure>
                 }).collect_view()}
             </Show>

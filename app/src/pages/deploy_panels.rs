@@ -125,7 +125,7 @@ fn workloads_card(environment: EnvironmentWorkloads) -> impl IntoView {
                         .into_iter()
                         .map(|pod| {
                             let log = (!pod.log_tail.is_empty()).then(|| {
-                                view! { <details><summary>"Log"</summary><pre class="log">{pod.log_tail.clone()}</pre></details> }
+                                view! { <details><summary>"Log"</summary><pre class="log" tabindex="0">{pod.log_tail.clone()}</pre></details> }
                             });
                             view! {
                                 <li data-pod=pod.name.clone()>

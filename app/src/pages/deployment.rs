@@ -142,7 +142,7 @@ fn step_view(step: Step) -> impl IntoView {
         .clone()
         .map(|message| view! { <p class="step-message">{message}</p> });
     let log = step.log_tail.clone().map(|log| {
-        view! { <details open=step.state == StepState::Failed><summary>"Log"</summary><pre class="log">{log}</pre></details> }
+        view! { <details open=step.state == StepState::Failed><summary>"Log"</summary><pre class="log" tabindex="0">{log}</pre></details> }
     });
     view! {
         <li class=format!("step {tone}") data-step=step.kind.label() data-name=step.name.clone()>

@@ -101,7 +101,7 @@ fn release_view(detail: ReleaseDetail) -> impl IntoView {
             }.into_any()
         }}
         <h2>"dscloud.yaml"</h2>
-        <pre class="source" aria-label="dscloud.yaml">
+        <pre class="source" aria-label="dscloud.yaml" tabindex="0">
             {lines.into_iter().enumerate().map(|(index, text)| {
                 let number = index as u64 + 1;
                 let marked = problems.iter().any(|(line, _, _, _, error)| *line == number && *error);
@@ -140,7 +140,7 @@ fn KubernetesObjects(app: String, environments: Vec<String>, text: String) -> im
         </div>
         <Transition fallback=|| view! { <p class="hint">"Rendering…"</p> }>
             {move || objects.get().map(|objects| match objects {
-                Ok(yaml) => view! { <pre class="source" data-objects="">{yaml}</pre> }.into_any(),
+                Ok(yaml) => view! { <pre class="source" data-objects="" tabindex="0">{yaml}</pre> }.into_any(),
                 Err(error) => view! { <p class="status status-error" role="alert">{server_message(&error)}</p> }.into_any(),
             })}
         </Transition>

@@ -95,7 +95,7 @@ fn methods(options: SignInOptions, next: String, username: String) -> impl IntoV
                 </label>
                 <label>
                     "Password"
-                    <input name="password" type="password" autocomplete="current-password" required autofocus=!both && !username.is_empty() />
+                    <input name="password" type="password" autocomplete="current-password" required autofocus=!username.is_empty() />
                 </label>
                 <button type="submit" class=if both { "button-secondary" } else { "button-primary" }>
                     "Sign in"

@@ -306,7 +306,7 @@ fn Environments(
                                 return view! { <p class="hint">"Rendering…"</p> }.into_any();
                             }
                             match render.value().get() {
-                                Some(Ok(yaml)) => view! { <pre class="manifests"><code>{yaml}</code></pre> }.into_any(),
+                                Some(Ok(yaml)) => view! { <pre class="manifests" tabindex="0"><code>{yaml}</code></pre> }.into_any(),
                                 Some(Err(error)) => {
                                     view! { <p class="status status-error" role="alert">{server_message(&error)}</p> }
                                         .into_any()
