@@ -165,7 +165,7 @@ fn environment_view(
             });
             view! {
                 <h3>{title}</h3>
-                <table class="data-table" data-group=group.group.clone()>
+                <table class="data-table card-table" data-group=group.group.clone()>
                     <thead><tr><th scope="col">"Key"</th><th scope="col">"State"</th><th scope="col">"Read by"</th><th scope="col">"Change"</th></tr></thead>
                     <tbody>{rows}{empty}</tbody>
                 </table>

@@ -78,7 +78,7 @@ fn overview_view(overview: SecretsOverview) -> impl IntoView {
         .collect();
     view! {
         <p class="hint">{format!("{} app{} · page {page} of {pages}", overview.total, if overview.total == 1 { "" } else { "s" })}</p>
-        <table class="data-table">
+        <table class="data-table card-table">
             <thead><tr><th scope="col">"App"</th><th scope="col">"Keys set"</th><th scope="col">"Missing (blocks the deploy there)"</th></tr></thead>
             <tbody>{rows}</tbody>
         </table>
