@@ -69,6 +69,7 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     ("end_user_sessions", ADMINS),
     ("delete_user", ADMINS),
     ("list_audit", ADMINS),
+    ("engine_health", ADMINS),
     ("list_databases", CUSTOMERS),
     ("database_overview", CUSTOMERS),
     ("create_database", CUSTOMERS),

@@ -17,6 +17,7 @@ mod components;
 pub mod databases;
 pub mod deploys;
 pub mod dscloud;
+pub mod engines;
 pub mod kubernetes;
 mod meta;
 pub mod names;

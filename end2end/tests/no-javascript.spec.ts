@@ -9,9 +9,17 @@ test('the home page renders completely without JavaScript', async ({ page }) => 
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(
     'Databases and deployments, self-service',
   );
-  // The admin may open every section: one card each, and their databases.
+  // The admin may open every section: one card each; first the users, the
+  // newest audit events and how the engines are doing.
   await expect(page.getByRole('article')).toHaveCount(6);
-  await expect(page.getByRole('region', { name: 'Your databases' })).toBeVisible();
+  await expect(page.getByTestId('users-glance')).toContainText(/\d+ users/);
+  await expect(page.getByTestId('audit-glance').getByRole('listitem').first()).toBeVisible();
+  const engines = page.getByTestId('engines-glance');
+  await expect(engines.locator('li[data-engine^="provisioning/"]')).toContainText(/idle|working|failing/);
+  await expect(engines.locator('li[data-engine="deploy"]')).toBeVisible();
+  await expect(engines.locator('li[data-engine="git-poller"]')).toBeVisible();
+  // A customer's glance is not the admin's.
+  await expect(page.getByRole('region', { name: 'Your databases' })).toHaveCount(0);
   // The theme switch needs WASM, and says so by staying disabled.
   await expect(page.getByRole('button', { name: /^Theme:/ })).toBeDisabled();
 });

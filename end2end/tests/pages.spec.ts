@@ -101,7 +101,17 @@ test('every page passes the accessibility check in both themes and at 390 px, wi
       }
       if (variant.width < 500) {
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-        if (overflow > 0) problems.push(`${name} (${variant.name}): the page is ${overflow} px wider than the screen`);
+        if (overflow > 0) {
+          // Name the widest elements that stick out, so the failure says where.
+          const culprits = await page.evaluate(() =>
+            Array.from(document.querySelectorAll('body *'))
+              .filter((element) => element.getBoundingClientRect().right > window.innerWidth + 1)
+              .filter((element) => !Array.from(element.children).some((child) => child.getBoundingClientRect().right > window.innerWidth + 1))
+              .slice(0, 3)
+              .map((element) => `${element.tagName.toLowerCase()}.${element.className} (${Math.round(element.getBoundingClientRect().width)} px)`),
+          );
+          problems.push(`${name} (${variant.name}): the page is ${overflow} px wider than the screen: ${culprits.join(', ')}`);
+        }
       }
       await page.screenshot({ path: join(SCREENSHOTS, `${name}-${variant.name}.png`), fullPage: true });
     }

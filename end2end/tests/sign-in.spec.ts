@@ -70,8 +70,13 @@ test('a developer sees their sections only and is refused the admin pages', asyn
   for (const label of ['Databases', 'Users', 'Audit']) {
     await expect(nav.getByRole('link', { name: label, exact: true })).toHaveCount(0);
   }
-  // The home page offers the same sections, no more.
+  // The home page offers the same sections, no more, and starts with their
+  // apps and recent deploys.
   await page.goto('/');
+  await expect(page.getByRole('region', { name: 'Apps' })).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Recent deploys' })).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Engines' })).toHaveCount(0);
+  await expect(page.getByRole('region', { name: 'Your databases' })).toHaveCount(0);
   const cards = page.getByRole('region', { name: 'What you can do' });
   for (const label of ['Apps', 'Deploys', 'Secrets']) {
     await expect(cards.getByRole('link', { name: label, exact: true })).toBeVisible();
@@ -132,6 +137,8 @@ test("a customer's home offers databases only", async ({ page }) => {
   await page.goto('/sign-in');
   await signIn(page, E2E_PASSWORD, E2E_OTHER_CUSTOMER);
   await expect(page).toHaveURL('/');
+  await expect(page.getByRole('region', { name: 'Your databases' })).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Engines' })).toHaveCount(0);
   const cards = page.getByRole('region', { name: 'What you can do' });
   await expect(cards.getByRole('link', { name: 'Databases', exact: true })).toBeVisible();
   for (const label of ['Apps', 'Deploys', 'Secrets', 'Users', 'Audit']) {

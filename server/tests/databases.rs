@@ -72,6 +72,7 @@ async fn bed() -> Bed {
             name: "local".into(),
             client,
             engine: engine.handle(),
+            outside: server::cluster::OutsideAddress::None,
         }],
     );
     let mut callers = callers.into_iter();
@@ -340,6 +341,10 @@ async fn a_database_lives_its_whole_life_through_the_service() {
     assert_eq!(fresh.summary.status, Status::Pending);
     assert_eq!(fresh.connection.port, 9042);
     assert_eq!(fresh.connection.schema_name, "shop");
+    assert_eq!(
+        fresh.connection.outside,
+        app::databases::Outside::NotConfigured
+    );
     bed.until(&id, Status::Active).await;
 
     let active = bed.service.detail(&bed.cora, &id).await.unwrap();
@@ -577,11 +582,15 @@ async fn each_database_is_provisioned_on_the_cluster_of_its_region() {
                 name: "eu-west".into(),
                 client: eu.clone(),
                 engine: eu_engine.handle(),
+                outside: server::cluster::OutsideAddress::Template(
+                    "{name}.eu-west.db.example.com".into(),
+                ),
             },
             RegionConnection {
                 name: "us-east".into(),
                 client: us.clone(),
                 engine: us_engine.handle(),
+                outside: server::cluster::OutsideAddress::None,
             },
         ],
     );
@@ -637,6 +646,16 @@ async fn each_database_is_provisioned_on_the_cluster_of_its_region() {
     assert_eq!(databases_on(us).await, vec![ledger.clone()]);
     let detail = service.detail(&bed.cora, &orders).await.unwrap();
     assert_eq!(detail.summary.region, "eu-west");
+    // Each region says how clients outside its cluster reach it.
+    assert_eq!(
+        detail.connection.outside,
+        app::databases::Outside::Address("orders.eu-west.db.example.com:9042".into())
+    );
+    let elsewhere = service.detail(&bed.cora, &ledger).await.unwrap();
+    assert_eq!(
+        elsewhere.connection.outside,
+        app::databases::Outside::NotConfigured
+    );
 
     // The credentials are read from the database's own cluster.
     for id in [&orders, &ledger] {

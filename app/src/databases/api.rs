@@ -77,6 +77,19 @@ pub struct ConnectionInfo {
     pub username: String,
     /// The first keyspace or database.
     pub schema_name: String,
+    /// The address clients outside the cluster use.
+    pub outside: Outside,
+}
+
+/// Whether clients outside the cluster can reach the database, and where.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outside {
+    /// `host:port`, from the region's `--outside-address`.
+    Address(String),
+    /// The region has no outside address configured.
+    NotConfigured,
+    /// The built-in sandbox runs no containers: nothing outside reaches it.
+    Sandbox,
 }
 
 /// Everything the database page shows; also what its live updates carry.

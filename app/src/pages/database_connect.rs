@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use super::database::Actions;
 use crate::accounts::server_message;
-use crate::databases::{DatabaseDetail, Engine, Intent, Status};
+use crate::databases::{DatabaseDetail, Engine, Intent, Outside, Status};
 
 /// Host, port, user, snippets; the password on request; rotate. A
 /// terminated database has nothing left to connect to: it says when and by
@@ -93,13 +93,45 @@ fn ConnectionFacts(current: Signal<DatabaseDetail>, hydrated: RwSignal<bool>) ->
                 {fact(schema_label, connection.schema_name.clone())}
                 {fact(uri_label, uri)}
             </dl>
+            {outside_address(connection.outside.clone(), hydrated)}
             <p class="hint" data-testid="address-scope">
-                {format!(
-                    "{address} is the address inside the cluster (region {}): clients running there connect to it. No address outside the cluster is configured for this region.",
-                    detail.summary.region
-                )}
+                {address_scope(&address, &detail.summary.region, &connection.outside)}
             </p>
         }
+    }
+}
+
+/// The address outside the cluster, where the region has one.
+fn outside_address(outside: Outside, hydrated: RwSignal<bool>) -> Option<impl IntoView> {
+    let Outside::Address(address) = outside else {
+        return None;
+    };
+    Some(view! {
+        <dl class="facts" data-testid="outside-address">
+            <dt>"Outside the cluster"</dt>
+            <dd>
+                <code>{address.clone()}</code>
+                <CopyButton text=address what="Outside the cluster" hydrated />
+            </dd>
+        </dl>
+    })
+}
+
+/// Which clients the host above is for, and what those outside use.
+fn address_scope(address: &str, region: &str, outside: &Outside) -> String {
+    let inside = format!(
+        "{address} is the address inside the cluster (region {region}): clients running there connect to it."
+    );
+    match outside {
+        Outside::Address(_) => {
+            format!("{inside} Clients elsewhere use the address outside the cluster.")
+        }
+        Outside::NotConfigured => {
+            format!("{inside} No address outside the cluster is configured for this region.")
+        }
+        Outside::Sandbox => format!(
+            "{inside} This is the built-in sandbox: it runs no containers, so there is no address outside it to connect to."
+        ),
     }
 }
 

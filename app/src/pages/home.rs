@@ -2,6 +2,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
+use crate::roles::Role;
+
 /// The sections of the portal, with what each is for; the home page shows
 /// only those the viewer's role may open.
 const SECTIONS: &[(&str, &str, &str)] = &[
@@ -62,10 +64,25 @@ pub fn Home() -> impl IntoView {
                 "applications through dev, test and prod, and keeps a record of every change."
             </p>
         </section>
-        {crate::access::page("/databases")
-            .is_some_and(|access| access.allows(role))
-            .then(|| view! { <DatabasesAtAGlance /> })}
+        <div class="glances">{glances(role)}</div>
         <section class="cards" aria-label="What you can do">{cards}</section>
+    }
+}
+
+/// What each role needs first: a customer their databases; a developer
+/// their apps and recent deploys; an admin the users, the audit log and
+/// the engines.
+fn glances(role: Option<Role>) -> AnyView {
+    use super::home_glances::{
+        AppsAtAGlance, EngineHealthGlance, RecentAudit, RecentDeploys, UsersAtAGlance,
+    };
+    match role {
+        Some(Role::Customer) => view! { <DatabasesAtAGlance /> }.into_any(),
+        Some(Role::Developer) => view! { <AppsAtAGlance /><RecentDeploys /> }.into_any(),
+        Some(Role::Admin) => {
+            view! { <UsersAtAGlance /><RecentAudit /><EngineHealthGlance /> }.into_any()
+        }
+        None => ().into_any(),
     }
 }
 

@@ -13,6 +13,7 @@ mod deployment;
 mod deploys;
 mod environments;
 mod home;
+mod home_glances;
 mod new_app;
 mod new_database;
 mod not_found;

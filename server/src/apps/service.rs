@@ -56,6 +56,11 @@ pub struct AppService {
 }
 
 impl AppService {
+    /// The git poller's report, where it runs.
+    pub fn poller_probe(&self) -> Option<Arc<dyn crate::engine::health::Probe>> {
+        self.poller.as_ref().map(Handle::probe)
+    }
+
     pub fn new(
         store: Arc<dyn Store>,
         keyring: Arc<Keyring>,

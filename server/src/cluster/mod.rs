@@ -5,6 +5,7 @@
 
 mod kinds;
 mod labels;
+mod outside;
 pub mod regions;
 
 use std::time::Duration;
@@ -14,6 +15,7 @@ use serde_json::Value;
 
 pub use kinds::Kind;
 pub use labels::*;
+pub use outside::{OutsideAddress, OutsideAddressArg, outside_addresses};
 pub use regions::{RegionArg, check_distinct, check_region_name};
 
 /// How long one Kubernetes call may take before it counts as failed (and

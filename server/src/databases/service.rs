@@ -166,6 +166,16 @@ impl DatabaseService {
                 port: record.engine.port(),
                 username: spec.username(),
                 schema_name: record.schema_name.clone(),
+                outside: self.region(&record.region).map_or(
+                    app::databases::Outside::NotConfigured,
+                    |region| {
+                        region.outside.for_database(
+                            &record.name,
+                            &spec.namespace(),
+                            record.engine.port(),
+                        )
+                    },
+                ),
             },
             steps: steps.into_iter().map(step_view).collect(),
             estimate_seconds,

@@ -107,6 +107,11 @@ impl Leadership {
         })
     }
 
+    /// The lease's name in the store's terms.
+    pub fn lease(&self) -> &str {
+        &self.lease
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Held>> {
         self.held
             .lock()

@@ -8,6 +8,7 @@
 //! (`leader`), so that with several replicas one acts and a deposed one's
 //! writes are refused.
 
+pub mod health;
 pub mod leader;
 mod runner;
 pub mod watch;

@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
 use std::hash::Hash;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::Leadership;
+use super::health::{Probe, Tally, failure_view, rfc3339};
 use crate::store::Fence;
 
 /// What a reconcile found left to do for its item.
@@ -132,11 +133,15 @@ struct QueueState<K> {
     /// Failures in a row, per item (its backoff).
     failures: HashMap<K, u32>,
     resync_now: bool,
+    tally: Tally,
 }
 
 struct Queue<K> {
     state: Mutex<QueueState<K>>,
     wake: Notify,
+    /// The engine's name, and its leadership once set: what it reports.
+    name: &'static str,
+    leadership: OnceLock<Arc<Leadership>>,
 }
 
 impl<K: Clone + Eq + Hash> Queue<K> {
@@ -196,6 +201,40 @@ impl<K: Clone + Eq + Hash> Handle<K> {
     }
 }
 
+impl<K: Clone + Eq + Hash + Send + Sync + 'static> Handle<K> {
+    /// What the engine reports about itself (see `health`).
+    pub fn probe(&self) -> Arc<dyn Probe> {
+        self.queue.clone()
+    }
+}
+
+impl<K: Clone + Eq + Hash + Send + Sync> Probe for Queue<K> {
+    fn health(&self) -> app::engines::EngineHealth {
+        let leadership = self.leadership.get();
+        let state = self.lock();
+        let waiting = state
+            .due
+            .keys()
+            .filter(|key| !state.running.contains(*key) && !state.failures.contains_key(*key))
+            .count();
+        app::engines::EngineHealth {
+            name: leadership.map_or_else(
+                || self.name.to_string(),
+                |leadership| leadership.lease().to_string(),
+            ),
+            // Without leader election this process is the only one acting.
+            leading: leadership.is_none_or(|leadership| leadership.current().is_some()),
+            queued: waiting as u64,
+            running: state.running.len() as u64,
+            failing: state.failures.len() as u64,
+            reconciles: state.tally.reconciles,
+            failures: state.tally.failures,
+            last_reconcile_at: state.tally.last_reconcile.map(rfc3339),
+            last_failure: state.tally.last_failure.as_ref().map(failure_view),
+        }
+    }
+}
+
 pub struct Runner<R: Reconciler> {
     reconciler: Arc<R>,
     settings: RunnerSettings,
@@ -205,6 +244,7 @@ pub struct Runner<R: Reconciler> {
 
 impl<R: Reconciler> Runner<R> {
     pub fn new(reconciler: R, settings: RunnerSettings) -> Self {
+        let name = reconciler.name();
         Runner {
             reconciler: Arc::new(reconciler),
             settings,
@@ -216,14 +256,18 @@ impl<R: Reconciler> Runner<R> {
                     dirty: HashSet::new(),
                     failures: HashMap::new(),
                     resync_now: true,
+                    tally: Tally::default(),
                 }),
                 wake: Notify::new(),
+                name,
+                leadership: OnceLock::new(),
             }),
         }
     }
 
     /// Acts only while this replica leads (see `leader.rs`).
     pub fn with_leadership(mut self, leadership: Arc<Leadership>) -> Self {
+        let _ = self.queue.leadership.set(leadership.clone());
         self.leadership = Some(leadership);
         self
     }
@@ -296,6 +340,7 @@ impl<R: Reconciler> Runner<R> {
         let now = Instant::now();
         match outcome {
             Ok(next) => {
+                state.tally.succeeded();
                 state.failures.remove(&key);
                 let at = match next {
                     Next::Done if !woken => None,
@@ -319,6 +364,7 @@ impl<R: Reconciler> Runner<R> {
                 state.due.insert(key, now);
             }
             Err(Failure::Retry(message)) => {
+                state.tally.failed(format!("{key:?}"), &message);
                 let failures = state.failures.entry(key.clone()).or_insert(0);
                 *failures += 1;
                 let attempt = *failures;

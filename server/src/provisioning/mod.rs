@@ -42,6 +42,8 @@ pub struct RegionConnection {
     pub name: String,
     pub client: kube::Client,
     pub engine: Handle<Uuid>,
+    /// How clients outside the cluster reach this region's databases.
+    pub outside: crate::cluster::OutsideAddress,
 }
 
 /// A region's running engine and its elector (released at shutdown).
@@ -79,6 +81,7 @@ pub fn start_region(store: Arc<dyn Store>, name: String, client: kube::Client) -
             name,
             client,
             engine: handle,
+            outside: crate::cluster::OutsideAddress::None,
         },
         elector,
     }

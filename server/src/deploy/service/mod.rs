@@ -42,6 +42,11 @@ pub struct DeployService {
 }
 
 impl DeployService {
+    /// The deploy engine's report, where it runs.
+    pub fn engine_probe(&self) -> Option<Arc<dyn crate::engine::health::Probe>> {
+        self.engine.as_ref().map(Handle::probe)
+    }
+
     pub fn new(
         store: Arc<dyn Store>,
         environments: Vec<String>,
