@@ -309,6 +309,15 @@ pub fn server_message(error: &ServerFnError) -> String {
 
 /// The rule for local usernames: 1 to 64 letters, digits, `.`, `_`, `-`
 /// or `@`, starting with a letter or digit.
+/// A wait of `seconds` as people say it: "12 seconds", "4 minutes".
+pub fn wait_in_words(seconds: u64) -> String {
+    match seconds.max(1) {
+        1 => "1 second".to_string(),
+        seconds @ 2..=90 => format!("{seconds} seconds"),
+        seconds => format!("{} minutes", seconds.div_ceil(60)),
+    }
+}
+
 pub fn check_username(username: &str) -> Result<(), String> {
     let mut characters = username.chars();
     let starts_well = characters

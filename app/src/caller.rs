@@ -41,6 +41,8 @@ pub enum ServiceError {
     /// The request is fine but what it targets refuses it as it stands: a
     /// name in use, deletion protection on, a database already parked (409).
     Conflict(String),
+    /// Too many failed attempts: the caller must wait (429).
+    TooManyAttempts(String),
     Unavailable(String),
 }
 
@@ -51,6 +53,7 @@ impl ServiceError {
             ServiceError::Forbidden(_) => 403,
             ServiceError::NotFound(_) => 404,
             ServiceError::Conflict(_) => 409,
+            ServiceError::TooManyAttempts(_) => 429,
             ServiceError::Unavailable(_) => 503,
         }
     }
@@ -61,6 +64,7 @@ impl ServiceError {
             | ServiceError::Forbidden(message)
             | ServiceError::NotFound(message)
             | ServiceError::Conflict(message)
+            | ServiceError::TooManyAttempts(message)
             | ServiceError::Unavailable(message) => message,
         }
     }

@@ -1,5 +1,5 @@
 //! Serves a sandbox on a loopback port and prints a kubeconfig for it:
-//! `cargo run -p sandbox --example serve -- 127.0.0.1:6443`.
+//! `cargo run -p sandbox --example serve -- 127.0.0.1:6443 [TOKEN]`.
 
 use sandbox::Sandbox;
 
@@ -10,7 +10,11 @@ async fn main() -> std::io::Result<()> {
         .unwrap_or_else(|| "127.0.0.1:0".to_string());
     let listener = tokio::net::TcpListener::bind(&address).await?;
     let sandbox = Sandbox::new();
-    let address = sandbox.serve(listener).await?;
-    println!("{}", Sandbox::kubeconfig(address));
+    // A fixed token is fine for a sandbox on your own loopback: pass one to keep it private.
+    let token = std::env::args()
+        .nth(2)
+        .unwrap_or_else(|| "sandbox".to_string());
+    let address = sandbox.serve(listener, &token).await?;
+    println!("{}", Sandbox::kubeconfig(address, &token));
     tokio::signal::ctrl_c().await
 }

@@ -52,7 +52,9 @@ pub struct Journal {
 impl Journal {
     /// Opens (or creates) `<directory>/objects.jsonl` and replays it.
     pub fn open(directory: &Path) -> io::Result<(Journal, Replayed)> {
-        fs::create_dir_all(directory)?;
+        // Private to its owner: the objects include Secrets.
+        std::os::unix::fs::DirBuilderExt::mode(fs::DirBuilder::new().recursive(true), 0o700)
+            .create(directory)?;
         let path = directory.join("objects.jsonl");
         let mut replayed = Replayed::default();
         let mut lines = 0;
@@ -84,7 +86,8 @@ impl Journal {
                 }
             }
         }
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let file = private(OpenOptions::new().create(true).append(true)).open(&path)?;
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         Ok((Journal { path, file, lines }, replayed))
     }
 
@@ -123,7 +126,8 @@ impl Journal {
         managers: impl Iterator<Item = (&'a ObjectKey, &'a Managers)>,
     ) -> io::Result<()> {
         let aside = self.path.with_extension("jsonl.new");
-        let mut file = File::create(&aside)?;
+        let mut file =
+            private(OpenOptions::new().write(true).create(true).truncate(true)).open(&aside)?;
         let mut lines = 0;
         for (key, object) in objects {
             let line = Line::Put {
@@ -161,4 +165,9 @@ impl Journal {
             }
         }
     }
+}
+
+/// Created readable and writable by the owner only (mode 0600).
+fn private(options: &mut OpenOptions) -> &mut OpenOptions {
+    std::os::unix::fs::OpenOptionsExt::mode(options, 0o600)
 }

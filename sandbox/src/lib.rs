@@ -140,10 +140,19 @@ impl Sandbox {
         http::router(self.shared.clone())
     }
 
-    /// Serves the API on `listener` until the task is dropped; returns the address.
-    pub async fn serve(&self, listener: TcpListener) -> std::io::Result<SocketAddr> {
+    /// Serves the API on `listener` until the task is dropped; returns the
+    /// address. Every request must carry `Authorization: Bearer <token>`
+    /// (the kubeconfig from [`Sandbox::kubeconfig`] has it): the sandbox
+    /// holds whatever credentials its Secrets do, and a loopback port is
+    /// open to every user of the machine. Without it: 401, as Kubernetes.
+    pub async fn serve(&self, listener: TcpListener, token: &str) -> std::io::Result<SocketAddr> {
         let address = listener.local_addr()?;
-        let router = self.router();
+        let token: Arc<str> = token.into();
+        let router = self
+            .router()
+            .layer(axum::middleware::from_fn(move |request, next| {
+                http::bearer::require(token.clone(), request, next)
+            }));
         tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, router).await {
                 tracing::error!(%error, "the Kubernetes sandbox stopped serving");
@@ -152,10 +161,11 @@ impl Sandbox {
         Ok(address)
     }
 
-    /// A kubeconfig that points kubectl (or any client) at a served sandbox.
-    pub fn kubeconfig(address: SocketAddr) -> String {
+    /// A kubeconfig that points kubectl (or any client) at a served sandbox
+    /// with its token. Keep the file private (mode 0600).
+    pub fn kubeconfig(address: SocketAddr, token: &str) -> String {
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: sandbox\n  cluster:\n    server: http://{address}\ncontexts:\n- name: sandbox\n  context:\n    cluster: sandbox\n    user: sandbox\n    namespace: default\ncurrent-context: sandbox\nusers:\n- name: sandbox\n  user: {{}}\n"
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: sandbox\n  cluster:\n    server: http://{address}\ncontexts:\n- name: sandbox\n  context:\n    cluster: sandbox\n    user: sandbox\n    namespace: default\ncurrent-context: sandbox\nusers:\n- name: sandbox\n  user:\n    token: {token}\n"
         )
     }
 }

@@ -92,6 +92,10 @@ impl ApiError {
             .with_details(json!({"name": name, "kind": kind, "causes": causes}))
     }
 
+    pub fn unauthorized() -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized")
+    }
+
     pub fn forbidden(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::FORBIDDEN, "Forbidden", message)
     }

@@ -9,6 +9,9 @@ use std::process::Output;
 
 use sandbox::Sandbox;
 
+/// The served sandbox's bearer token, in every kubeconfig here.
+const TOKEN: &str = "kubectl-test-token";
+
 struct Kubectl {
     kubeconfig: PathBuf,
     directory: tempfile::TempDir,
@@ -17,10 +20,10 @@ struct Kubectl {
 impl Kubectl {
     async fn start() -> Kubectl {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = Sandbox::new().serve(listener).await.unwrap();
+        let address = Sandbox::new().serve(listener, TOKEN).await.unwrap();
         let directory = tempfile::tempdir().unwrap();
         let kubeconfig = directory.path().join("kubeconfig");
-        std::fs::write(&kubeconfig, Sandbox::kubeconfig(address)).unwrap();
+        std::fs::write(&kubeconfig, Sandbox::kubeconfig(address, TOKEN)).unwrap();
         Kubectl {
             kubeconfig,
             directory,
@@ -58,6 +61,31 @@ impl Kubectl {
             "kubectl {arguments:?} failed:\n{stdout}\n{stderr}"
         );
         stdout
+    }
+}
+
+#[tokio::test]
+async fn without_the_token_kubectl_is_refused_as_unauthorized() {
+    let kubectl = Kubectl::start().await;
+    assert!(kubectl.ok(&["get", "namespaces"]).await.contains("default"));
+    for user in ["user: {}", "user:\n    token: a-wrong-token"] {
+        let config = std::fs::read_to_string(&kubectl.kubeconfig)
+            .unwrap()
+            .replace(&format!("user:\n    token: {TOKEN}"), user);
+        let other = kubectl.file("other-kubeconfig", &config);
+        let output = tokio::process::Command::new("/usr/bin/kubectl")
+            .arg("--kubeconfig")
+            .arg(&other)
+            .args(["get", "secrets", "-A"])
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{user}");
+        assert!(
+            stderr.contains("You must be logged in to the server (Unauthorized)"),
+            "{user}: {stderr}"
+        );
     }
 }
 

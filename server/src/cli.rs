@@ -212,6 +212,30 @@ pub struct ServeArgs {
     #[arg(long = "region", env = "PORTAL_REGIONS", value_delimiter = ',')]
     pub regions: Vec<crate::cluster::RegionArg>,
 
+    /// Reverse proxies in front of the portal (`10.0.0.0/8`, `192.0.2.7`,
+    /// `fd00::/8`): for requests from them the client's address is read
+    /// from `X-Forwarded-For` (for throttling and the audit log). Without
+    /// it the header is ignored, so clients cannot pick their address.
+    #[arg(
+        long = "trusted-proxy",
+        env = "PORTAL_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<crate::http::client::ProxyRange>,
+
+    /// The address clients outside a region's cluster reach its databases
+    /// on (a load balancer or gateway): `REGION=HOST[:PORT]`, where HOST
+    /// and PORT may use `{name}` (the database's), `{namespace}` and
+    /// `{port}` (the engine's), e.g.
+    /// `eu-west={name}.eu-west.db.example.com:{port}`. Without it the
+    /// connect panel says none is configured.
+    #[arg(
+        long = "outside-address",
+        env = "PORTAL_OUTSIDE_ADDRESSES",
+        value_delimiter = ','
+    )]
+    pub outside_addresses: Vec<crate::cluster::OutsideAddressArg>,
+
     /// An environment releases go through, in promotion order:
     /// `NAME[=REGION][,deadline=SECONDS][,ingress-host=HOST][,ingress-class=CLASS]`
     /// (the region's cluster runs it; the deadline bounds a rollout,
@@ -275,6 +299,8 @@ impl Default for ServeArgs {
             local_sign_in: true,
             kubernetes: KubernetesChoice::Auto,
             regions: Vec::new(),
+            outside_addresses: Vec::new(),
+            trusted_proxies: Vec::new(),
             environments: Vec::new(),
             keyring: None,
         }

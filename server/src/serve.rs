@@ -18,14 +18,7 @@ use crate::store::{self, Store, redact_url};
 pub async fn open_store(common: &CommonArgs) -> anyhow::Result<Arc<dyn Store>> {
     let url = common.database_url();
     if common.database_url.is_none() {
-        tokio::fs::create_dir_all(&common.data_dir)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot create the data directory {}",
-                    common.data_dir.display()
-                )
-            })?;
+        private_directory(&common.data_dir)?;
     }
     let store = store::connect(&url)
         .await
@@ -34,6 +27,13 @@ pub async fn open_store(common: &CommonArgs) -> anyhow::Result<Arc<dyn Store>> {
         .migrate()
         .await
         .context("cannot apply the database migrations")?;
+    if common.database_url.is_none() {
+        // SQLite made its files with the process's umask; they hold
+        // password hashes and sessions.
+        for file in ["portal.db", "portal.db-wal", "portal.db-shm"] {
+            private_file(&common.data_dir.join(file))?;
+        }
+    }
     tracing::info!(store = store.kind(), url = %redact_url(&url), "database ready");
     Ok(store)
 }
@@ -57,6 +57,7 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
         None => None,
     };
     let (kubernetes, clusters) = connect_regions(common, args).await?;
+    let outside = outside_addresses(&kubernetes, &clusters, args)?;
     let keyring =
         crate::apps::open_keyring(store.as_ref(), args.keyring.as_deref(), &common.data_dir)
             .await
@@ -95,7 +96,15 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
         kubernetes: Some(kubernetes),
         regions: running
             .iter()
-            .map(|region| region.connection.clone())
+            .map(|region| {
+                let mut connection = region.connection.clone();
+                if let Some((_, address)) =
+                    outside.iter().find(|(name, _)| *name == connection.name)
+                {
+                    connection.outside = address.clone();
+                }
+                connection
+            })
             .collect(),
         webhooks: Some(Arc::new(crate::apps::webhooks::Webhooks {
             store: store.clone(),
@@ -225,6 +234,28 @@ fn registry(args: &ServeArgs) -> anyhow::Result<crate::registry::Registry> {
     Ok(registry.with_credentials(credentials))
 }
 
+/// How each region's databases are reached from outside its cluster: the
+/// sandbox has no outside; a cluster region what `--outside-address` says.
+fn outside_addresses(
+    kubernetes: &KubernetesTarget,
+    clusters: &[(String, kube::Client)],
+    args: &ServeArgs,
+) -> anyhow::Result<Vec<(String, crate::cluster::OutsideAddress)>> {
+    let regions: Vec<String> = clusters.iter().map(|(name, _)| name.clone()).collect();
+    if matches!(kubernetes, KubernetesTarget::Sandbox { .. }) {
+        if !args.outside_addresses.is_empty() {
+            anyhow::bail!(
+                "--outside-address does not apply to the built-in sandbox: it runs no containers, so nothing outside reaches its databases"
+            );
+        }
+        return Ok(regions
+            .into_iter()
+            .map(|name| (name, crate::cluster::OutsideAddress::Sandbox))
+            .collect());
+    }
+    crate::cluster::outside_addresses(&args.outside_addresses, &regions).map_err(anyhow::Error::msg)
+}
+
 /// The first environment of the promotion order: a new release wakes it.
 fn args_first_environment(args: &ServeArgs) -> String {
     crate::deploy::promotion_order(&args.environments)
@@ -312,6 +343,57 @@ async fn connect_kubernetes(
     Ok((KubernetesTarget::Cluster { server }, client))
 }
 
+/// Creates `directory` (and its parents) readable by its owner only, and
+/// takes that right back from anyone else on an existing one: it holds the
+/// database, the keyring and the sandbox, with every credential.
+pub fn private_directory(directory: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let context = || format!("cannot create the data directory {}", directory.display());
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(directory)
+        .with_context(context)?;
+    let mode = std::fs::metadata(directory)
+        .with_context(context)?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            directory = %directory.display(),
+            "the data directory was open to other users (mode {:o}); it is now 0700",
+            mode & 0o777
+        );
+        std::fs::set_permissions(directory, std::fs::Permissions::from_mode(0o700))
+            .with_context(context)?;
+    }
+    Ok(())
+}
+
+/// Writes `text` to a file only its owner can read, replacing it.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // An older file keeps its mode through `open`: set it.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(text.as_bytes())
+}
+
+/// Makes an existing file readable and writable by its owner only.
+fn private_file(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        result => result.with_context(|| format!("cannot make {} private", path.display())),
+    }
+}
+
 /// Starts the built-in Kubernetes sandbox: its objects live in
 /// `<data-dir>/sandbox/` and survive restarts; kubectl reaches it through
 /// `<data-dir>/sandbox.kubeconfig`. The engines talk to it in-process.
@@ -339,10 +421,12 @@ async fn start_sandbox(
                 args.sandbox_listen
             )
         })?;
-    let address = sandbox.serve(listener).await?;
+    // A new token at every start: only who can read the kubeconfig (its
+    // owner: mode 0600) reaches the sandbox's Secrets.
+    let token = crate::random::token();
+    let address = sandbox.serve(listener, &token).await?;
     let kubeconfig = common.data_dir.join("sandbox.kubeconfig");
-    tokio::fs::write(&kubeconfig, sandbox::Sandbox::kubeconfig(address))
-        .await
+    write_private(&kubeconfig, &sandbox::Sandbox::kubeconfig(address, &token))
         .with_context(|| format!("cannot write {}", kubeconfig.display()))?;
     let kubeconfig = std::path::absolute(&kubeconfig).unwrap_or(kubeconfig);
     tracing::info!(

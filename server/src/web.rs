@@ -8,10 +8,20 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 
 pub fn client_address(request: &Request) -> String {
-    request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_string(), |info| info.0.ip().to_string())
+    address_of(request.extensions()).unwrap_or_else(|| "unknown".to_string())
+}
+
+/// The client's address: behind a trusted proxy the one it forwarded
+/// (`http::client`), else the socket's.
+pub fn address_of(extensions: &axum::http::Extensions) -> Option<String> {
+    extensions
+        .get::<crate::http::client::ClientAddress>()
+        .map(|client| client.0.to_string())
+        .or_else(|| {
+            extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip().to_string())
+        })
 }
 
 /// Over https (directly or behind a proxy that says so), cookies are Secure.

@@ -266,8 +266,9 @@ fn kubectl(kubeconfig: &std::path::Path, arguments: &[&str]) -> String {
 #[tokio::test]
 async fn the_embedded_sandbox_answers_kubectl_and_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("sandbox.kubeconfig");
-    let mut running = Running::start_in(dir.path(), &[]);
+    let data = dir.path().join("data");
+    let kubeconfig = data.join("sandbox.kubeconfig");
+    let mut running = Running::start_in(&data, &[]);
     let admin = running.wait_for("the first admin was created");
     assert!(admin.contains("username `admin`, password `"), "{admin}");
     let line = running.wait_for("kubectl --kubeconfig");
@@ -282,9 +283,47 @@ async fn the_embedded_sandbox_answers_kubectl_and_survives_a_restart() {
     std::fs::write(&manifest, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept, namespace: default}\ndata: {a: b}\n").unwrap();
     kubectl(&kubeconfig, &["apply", "-f", manifest.to_str().unwrap()]);
     running.wait_for("serving on");
+
+    // Everything holding a credential is its owner's alone, and the
+    // sandbox wants the kubeconfig's token.
+    let mode = |path: &std::path::Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    };
+    assert_eq!(mode(&data), 0o700);
+    for file in [
+        "sandbox.kubeconfig",
+        "portal.db",
+        "keyring",
+        "sandbox/objects.jsonl",
+    ] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    let config = std::fs::read_to_string(&kubeconfig).unwrap();
+    let token_line = config
+        .lines()
+        .find(|line| line.trim_start().starts_with("token: "))
+        .expect("the kubeconfig carries a token")
+        .to_string();
+    let anonymous = dir.path().join("anonymous.kubeconfig");
+    std::fs::write(
+        &anonymous,
+        config.replace(&token_line, "    token: guessed"),
+    )
+    .unwrap();
+    let refused = Command::new("/usr/bin/kubectl")
+        .arg("--kubeconfig")
+        .arg(&anonymous)
+        .args(["get", "secrets", "-A"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("(Unauthorized)"),
+        "{refused:?}"
+    );
     assert!(running.terminate().success());
 
-    let mut running = Running::start_in(dir.path(), &[]);
+    let mut running = Running::start_in(&data, &[]);
     running.wait_for("kubectl --kubeconfig");
     assert!(
         !running
@@ -411,9 +450,9 @@ async fn each_configured_region_gets_its_own_engine_and_lease() {
         let cluster = sandbox::Sandbox::with_controllers(sandbox::Behaviour::default());
         cluster.install_operator_crds();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = cluster.serve(listener).await.unwrap();
+        let address = cluster.serve(listener, region).await.unwrap();
         let kubeconfig = dir.path().join(format!("{region}.kubeconfig"));
-        std::fs::write(&kubeconfig, sandbox::Sandbox::kubeconfig(address)).unwrap();
+        std::fs::write(&kubeconfig, sandbox::Sandbox::kubeconfig(address, region)).unwrap();
         arguments.push("--region".to_string());
         arguments.push(format!("{region}={}", kubeconfig.display()));
         clusters.push((cluster, kubeconfig));

@@ -480,7 +480,8 @@ async fn wrong_passwords_are_refused_then_throttled_and_next_cannot_leave_the_si
             .await
             .unwrap();
     }
-    // Five failures: even the right password waits now.
+    // Five failures from this address: the next attempt, even with the
+    // right password, waits a second (then two, four...: never a lock).
     let throttled = app
         .oneshot(sign_in_request("kim", "a-long-password", "/"))
         .await
@@ -490,10 +491,104 @@ async fn wrong_passwords_are_refused_then_throttled_and_next_cannot_leave_the_si
         .unwrap()
         .to_string();
     assert!(
-        location.starts_with("/sign-in?error=throttled&retry=5"),
+        location.starts_with("/sign-in?error=throttled&retry=1&"),
         "{location}"
     );
     assert!(throttled.headers().get(header::SET_COOKIE).is_none());
+}
+
+#[tokio::test]
+async fn a_right_password_with_a_next_that_browsers_would_turn_into_a_host_goes_home() {
+    let (app, _store, _dir) = portal_with_user("kim", "a-long-password").await;
+    // `/<TAB>/evil.example`: browsers drop the tab from a Location and go to
+    // `//evil.example`, another site.
+    for trick in [
+        "%2F%09%2Fevil.example",
+        "%2F%0A%2Fevil.example",
+        "%2F%20%2Fevil.example",
+    ] {
+        let response = app
+            .clone()
+            .oneshot(sign_in_request("kim", "a-long-password", trick))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{trick}");
+        assert_eq!(response.headers()[header::LOCATION], "/", "{trick}");
+    }
+    let fine = app
+        .oneshot(sign_in_request(
+            "kim",
+            "a-long-password",
+            "%2Fapps%3Fpage%3D2",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(fine.headers()[header::LOCATION], "/apps?page=2");
+}
+
+#[tokio::test]
+async fn a_username_that_cannot_be_one_is_neither_logged_nor_kept_as_typed() {
+    let (app, store, _dir) = portal_with_user("kim", "a-long-password").await;
+    // A password typed into the username field, and a megabyte of junk.
+    let typed_password = "correct%20horse%20battery%20staple";
+    let junk = "x".repeat(1024 * 1024);
+    for username in [typed_password, junk.as_str()] {
+        let response = app
+            .clone()
+            .oneshot(sign_in_request(username, "whatever-long", "/"))
+            .await
+            .unwrap();
+        let location = response.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_string();
+        // Nor does it go back into the address bar.
+        assert_eq!(location, "/sign-in?error=invalid&next=/&username=");
+    }
+    let events = store
+        .list_audit(&server::store::AuditQuery {
+            action: Some("session.sign_in".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.items.len(), 2);
+    for event in &events.items {
+        assert_eq!(event.actor_name, server::auth::sign_in::NOT_A_USERNAME);
+        assert!(
+            !event.target.contains("horse") && event.target.len() < 100,
+            "{}",
+            event.target
+        );
+    }
+    // The real account is not throttled by the junk.
+    let kim = app
+        .oneshot(sign_in_request("kim", "a-long-password", "/"))
+        .await
+        .unwrap();
+    assert_eq!(kim.headers()[header::LOCATION], "/");
+}
+
+#[tokio::test]
+async fn paths_with_dot_segments_are_refused_before_any_access_decision() {
+    let (store, _dir) = support::sqlite().await;
+    let app = anonymous_portal(store);
+    // Each would be normalised to a page the visitor may not open.
+    for path in [
+        "/pkg/../admin/users",
+        "/pkg/%2e%2e/admin/users",
+        "/pkg/%2E./admin/audit",
+        "/databases/../admin/audit",
+        "/hooks/apps/../../admin/users",
+        "/schema/./../admin/users",
+        "/pkg/..%2fadmin/users",
+        "/pkg/..%5cadmin/users",
+    ] {
+        let response = get(&app, path).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+        assert!(text(response).await.contains("dot segments"), "{path}");
+    }
 }
 
 #[tokio::test]

@@ -228,13 +228,16 @@ async fn kubectl_accepts_every_rendered_environment_on_the_sandbox() {
         .await
         .unwrap_or_else(|error| panic!("{error}"));
     let address = sandbox::Sandbox::new()
-        .serve(listener)
+        .serve(listener, "manifests-test")
         .await
         .unwrap_or_else(|error| panic!("{error}"));
     let directory = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
     let kubeconfig = directory.path().join("kubeconfig");
-    fs::write(&kubeconfig, sandbox::Sandbox::kubeconfig(address))
-        .unwrap_or_else(|error| panic!("{error}"));
+    fs::write(
+        &kubeconfig,
+        sandbox::Sandbox::kubeconfig(address, "manifests-test"),
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
     let run = |arguments: Vec<String>| {
         let kubeconfig = kubeconfig.clone();
         async move {

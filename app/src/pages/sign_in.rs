@@ -16,8 +16,10 @@ pub fn SignIn() -> impl IntoView {
     let message = match read("error").as_deref() {
         Some("invalid") => Some("Wrong username or password.".to_string()),
         Some("throttled") => Some(format!(
-            "Too many failed attempts. Try again in {} minute(s).",
-            read("retry").unwrap_or_else(|| "a few".to_string())
+            "Too many failed attempts. Try again in {}.",
+            read("retry")
+                .and_then(|seconds| seconds.parse::<u64>().ok())
+                .map_or_else(|| "a moment".to_string(), crate::accounts::wait_in_words)
         )),
         Some("unavailable") => {
             Some("Signing in is not possible right now; try again shortly.".to_string())

@@ -24,6 +24,8 @@ pub async fn render_manifests(
     app: String,
     environment: String,
 ) -> Result<String, ServerFnError> {
+    // The guard already decided; every server function decides again itself.
+    crate::caller::authorize("render_manifests")?;
     let renderer = use_context::<std::sync::Arc<dyn crate::dscloud::ManifestRenderer>>()
         .ok_or_else(|| ServerFnError::new("rendering is not available on this server"))?;
     let Some(file) = check(&text).file else {

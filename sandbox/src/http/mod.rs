@@ -21,6 +21,7 @@ use crate::status::{ApiError, ApiResult};
 use crate::store::{self, Event, EventKind, Store, WriteOptions};
 use crate::{openapi, patch};
 
+pub mod bearer;
 mod discovery;
 mod watch;
 

@@ -49,7 +49,7 @@ pub async fn create_local_user(
         .as_deref()
         .or(generated.as_deref())
         .unwrap_or_default();
-    let password_hash = password::hash(chosen)?;
+    let password_hash = password::hash_off_the_runtime(chosen.to_string()).await?;
     let created = store
         .create_user(NewUser {
             display_name: user.display_name.unwrap_or_else(|| user.username.clone()),
@@ -96,7 +96,10 @@ pub async fn reset_password(
         .or(generated.as_deref())
         .unwrap_or_default();
     store
-        .set_password_hash(user.id, &password::hash(chosen)?)
+        .set_password_hash(
+            user.id,
+            &password::hash_off_the_runtime(chosen.to_string()).await?,
+        )
         .await?;
     let ended = store.delete_sessions_of_user(user.id).await?;
     audit(

@@ -20,6 +20,9 @@ use crate::store::{AuditQuery, Outcome, Store, StoreError, User, UserQuery};
 
 pub struct AccountService {
     store: Arc<dyn Store>,
+    /// Wrong current passwords slow down like wrong sign-ins: a stolen
+    /// session must not become a fast way to guess the password.
+    password_changes: std::sync::Mutex<super::throttle::Throttle>,
     /// Single-sign-on issuers by URL, with the name users know them by.
     provider_names: HashMap<String, String>,
 }
@@ -31,11 +34,18 @@ impl AccountService {
     ) -> Self {
         AccountService {
             store,
+            password_changes: Default::default(),
             provider_names: providers
                 .into_iter()
                 .map(|(issuer, name)| (issuer.trim_end_matches('/').to_string(), name))
                 .collect(),
         }
+    }
+
+    fn password_changes(&self) -> std::sync::MutexGuard<'_, super::throttle::Throttle> {
+        self.password_changes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn summary(&self, user: &User) -> UserSummary {
@@ -192,7 +202,21 @@ impl app::accounts::Accounts for AccountService {
         };
         let actor = self.actor(caller).await?;
         let target = format!("user:{}", user.username);
-        if !password::verify(&current_password, hash) {
+        let address = caller.address.clone().unwrap_or_default();
+        let attempt = self
+            .password_changes()
+            .begin(&user.username, &address, std::time::Instant::now())
+            .map_err(|retry| {
+                ServiceError::TooManyAttempts(format!(
+                    "too many wrong current passwords: try again in {}",
+                    super::throttle::in_words(retry.0)
+                ))
+            })?;
+        let verified =
+            password::verify_off_the_runtime(current_password.clone(), hash.to_string()).await;
+        if !verified {
+            self.password_changes()
+                .failed(&attempt, std::time::Instant::now());
             audit(
                 self.store.as_ref(),
                 &actor,
@@ -204,10 +228,13 @@ impl app::accounts::Accounts for AccountService {
             .await;
             return Err("the current password is wrong".into());
         }
+        self.password_changes().succeeded(attempt);
         if new_password == current_password {
             return Err("the new password is the current one; choose another".into());
         }
-        let new_hash = password::hash(&new_password).map_err(|error| error.to_string())?;
+        let new_hash = password::hash_off_the_runtime(new_password)
+            .await
+            .map_err(|error| error.to_string())?;
         self.store
             .set_password_hash(user.id, &new_hash)
             .await

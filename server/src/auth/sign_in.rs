@@ -112,30 +112,53 @@ impl Authenticator {
         if !self.local_sign_in {
             return Err(SignInError::LocalSignInOff);
         }
-        self.throttle()
-            .check(username, address, Instant::now())
+        // Text that cannot be a username (a password typed in the wrong
+        // field, a megabyte of junk) is neither kept as a throttle key nor
+        // written to the audit log as typed.
+        let plausible = app::accounts::check_username(username).is_ok();
+        let username = if plausible { username } else { NOT_A_USERNAME };
+        let attempt = self
+            .throttle()
+            .begin(username, address, Instant::now())
             .map_err(|retry| SignInError::Throttled(retry.0))?;
-        let user = match self.store.user_by_username(username).await {
-            Ok(user) => Some(user),
-            Err(StoreError::NotFound) => None,
-            Err(error) => return Err(SignInError::Store(error)),
+        let user = match plausible {
+            false => None,
+            true => match self.store.user_by_username(username).await {
+                Ok(user) => Some(user),
+                Err(StoreError::NotFound) => None,
+                Err(error) => {
+                    self.throttle().not_counted(attempt);
+                    return Err(SignInError::Store(error));
+                }
+            },
         };
         let hash = user
             .as_ref()
             .and_then(|user| user.password_hash.clone())
             .unwrap_or_else(|| self.decoy_hash.clone());
-        let matches = password::verify(password_given, &hash);
+        let matches = password::verify_off_the_runtime(password_given.to_string(), hash).await;
         let user = match user {
             Some(user) if matches && !user.disabled && user.password_hash.is_some() => user,
             _ => {
-                self.throttle()
-                    .record_failure(username, address, Instant::now());
-                self.audit(None, username, address, "session.sign_in", Outcome::Failure)
+                self.throttle().failed(&attempt, Instant::now());
+                // The first failure of a row and each doubling, with the
+                // count: a guesser cannot grow the log at their own pace.
+                if attempt.worth_auditing() {
+                    let failures = attempt.failures_in_a_row;
+                    self.audit_with(
+                        None,
+                        username,
+                        address,
+                        "session.sign_in",
+                        Outcome::Failure,
+                        json!({ "failures_in_a_row": failures }),
+                    )
                     .await;
+                }
                 return Err(SignInError::Invalid);
             }
         };
-        self.throttle().record_success(username);
+        self.throttle().succeeded(attempt);
         let token = self
             .open_session(&user, address, user_agent, "session.sign_in")
             .await
@@ -230,6 +253,19 @@ impl Authenticator {
         action: &str,
         outcome: Outcome,
     ) {
+        self.audit_with(actor_id, actor, address, action, outcome, json!({}))
+            .await;
+    }
+
+    async fn audit_with(
+        &self,
+        actor_id: Option<uuid::Uuid>,
+        actor: &str,
+        address: &str,
+        action: &str,
+        outcome: Outcome,
+        details: serde_json::Value,
+    ) {
         let event = NewAuditEvent {
             actor_id,
             actor_name: actor.to_string(),
@@ -237,7 +273,7 @@ impl Authenticator {
             action: action.to_string(),
             target: format!("user:{actor}"),
             outcome,
-            details: json!({}),
+            details,
         };
         if let Err(error) = self.store.append_audit(event).await {
             tracing::error!(%error, action, "cannot append to the audit log");
@@ -272,11 +308,33 @@ fn is_public(path: &str) -> bool {
             .any(|prefix| path.starts_with(prefix))
 }
 
+/// Whether no segment of `path` is `.` or `..` (also percent-encoded) and
+/// none holds an encoded `/` or a `\\` (also encoded).
+fn is_normal_path(path: &str) -> bool {
+    path.split('/').all(|segment| {
+        let lower = segment.to_ascii_lowercase();
+        let decoded_dots = lower.replace("%2e", ".");
+        !matches!(decoded_dots.as_str(), "." | "..")
+            && !lower.contains("%2f")
+            && !lower.contains("%5c")
+            && !segment.contains('\\')
+    })
+}
+
 /// The one guard every request passes: pages and server functions by
 /// `app::access`, everything unlisted denied. Anonymous page visits go to
 /// sign-in (and back afterwards); other refusals are 401 or 403.
 pub async fn require_sign_in(request: Request, next: axum::middleware::Next) -> Response {
     let path = request.uri().path().to_string();
+    // Decisions are on the path as sent; one that a router or a browser
+    // would normalise into another page is refused, never reinterpreted.
+    if !is_normal_path(&path) {
+        return (
+            StatusCode::BAD_REQUEST,
+            "The address holds dot segments (. or ..), an encoded slash or a backslash: ask for the page by its own address.",
+        )
+            .into_response();
+    }
     if is_public(&path) {
         return next.run(request).await;
     }
@@ -354,8 +412,23 @@ struct SignInForm {
 /// The most of a typed username sent back to the form after a failure.
 const MAX_USERNAME_ECHO: usize = 100;
 
+/// What a failed sign-in records for a username that cannot be one.
+pub const NOT_A_USERNAME: &str = "(not a username)";
+
+/// The longest `next` kept; a longer one is not a page of this portal.
+const MAX_NEXT_LENGTH: usize = 2048;
+
+/// Where to go after signing in: a path of this site, or else `/`. Only
+/// visible ASCII passes: browsers drop tabs and newlines from a
+/// `Location`, so `/<TAB>/evil.example` would become `//evil.example`, a
+/// host. Non-ASCII arrives percent-encoded from our own links.
 pub fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    let visible = next.bytes().all(|byte| byte.is_ascii_graphic());
+    let path_of_this_site = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && next.len() <= MAX_NEXT_LENGTH;
+    if visible && path_of_this_site {
         next
     } else {
         "/"
@@ -371,12 +444,14 @@ pub async fn sign_in_route(auth: Arc<Authenticator>, request: Request) -> Respon
     let next = safe_next(&form.next).to_string();
     // The username goes back into the form (never the password), so a typo
     // in the password costs one field, not two.
-    let username: String = form
-        .username
-        .trim()
-        .chars()
-        .take(MAX_USERNAME_ECHO)
-        .collect();
+    // Only what can be a username: a password typed into that field must
+    // not end up in the address bar and the browser's history.
+    let typed = form.username.trim();
+    let username: String = if app::accounts::check_username(typed).is_ok() {
+        typed.chars().take(MAX_USERNAME_ECHO).collect()
+    } else {
+        String::new()
+    };
     let back = |error: &str| {
         let query = format!(
             "error={error}&next={}&username={}",
@@ -399,9 +474,10 @@ pub async fn sign_in_route(auth: Arc<Authenticator>, request: Request) -> Respon
         ),
         Err(SignInError::Invalid) => back("invalid"),
         Err(SignInError::LocalSignInOff) => back("local_off"),
+        // In seconds: the first waits are a second or two.
         Err(SignInError::Throttled(wait)) => back(&format!(
             "throttled&retry={}",
-            wait.as_secs().div_ceil(60).max(1)
+            wait.as_secs_f64().ceil().max(1.0) as u64
         )),
         Err(SignInError::Store(error)) => {
             tracing::error!(%error, "sign-in failed on the store");
@@ -430,6 +506,14 @@ mod tests {
         assert_eq!(safe_next("https://evil.example"), "/");
         assert_eq!(safe_next("/\\evil.example"), "/");
         assert_eq!(safe_next(""), "/");
+        // What browsers strip from a Location would join the slashes.
+        assert_eq!(safe_next("/\t/evil.example"), "/");
+        assert_eq!(safe_next("/\n/evil.example"), "/");
+        assert_eq!(safe_next("/\r/evil.example"), "/");
+        assert_eq!(safe_next("/ /evil.example"), "/");
+        assert_eq!(safe_next("/\u{00a0}/evil.example"), "/");
+        assert_eq!(safe_next("/databases?q=%09"), "/databases?q=%09");
+        assert_eq!(safe_next(&format!("/{}", "a".repeat(MAX_NEXT_LENGTH))), "/");
     }
 
     #[test]

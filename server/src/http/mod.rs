@@ -3,6 +3,7 @@
 
 mod audit_export;
 mod checker_form;
+pub mod client;
 mod csrf;
 mod health;
 mod schema;
@@ -141,6 +142,7 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
         .secrets
         .clone()
         .map(|service| service as Arc<dyn app::secrets::Secrets>);
+    let engines: Arc<dyn app::engines::EngineBoard> = Arc::new(engine_board(&state));
     let context = {
         let store = state.store.clone();
         let kubernetes = state.kubernetes.clone();
@@ -170,12 +172,14 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
                 provide_context(secrets);
             }
             provide_context(sign_in_options.clone());
+            provide_context(engines.clone());
             provide_viewer();
             security::provide_request_nonce();
         }
     };
     let options = state.leptos_options.clone();
 
+    let trusted_proxies: Arc<[client::ProxyRange]> = args.trusted_proxies.clone().into();
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     let layers = ServiceBuilder::new()
         .layer(SetSensitiveHeadersLayer::new([
@@ -281,6 +285,9 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
         .layer(axum::middleware::from_fn(move |request, next| {
             security::headers(form_targets.clone(), request, next)
         }))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            client::resolve_layer(trusted_proxies.clone(), request, next)
+        }))
         .layer(layers)
         .with_state(state))
 }
@@ -292,12 +299,9 @@ fn provide_viewer() {
     let signed_in = parts
         .as_ref()
         .and_then(|parts| parts.extensions.get::<SignedIn>().cloned());
-    let address = parts.as_ref().and_then(|parts| {
-        parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| info.0.ip().to_string())
-    });
+    let address = parts
+        .as_ref()
+        .and_then(|parts| crate::web::address_of(&parts.extensions));
     let mut caller = app::caller::Caller {
         address,
         ..Default::default()
@@ -314,4 +318,16 @@ fn provide_viewer() {
         });
     }
     provide_context(caller);
+}
+
+/// Every engine this replica runs: each region's provisioning, the deploy
+/// engine and the git poller, for the admin's home.
+fn engine_board(state: &AppState) -> crate::engine::health::Board {
+    let provisioning = state.regions.iter().map(|region| region.engine.probe());
+    let deploy = state
+        .deploys
+        .as_ref()
+        .and_then(|deploys| deploys.engine_probe());
+    let poller = state.apps.as_ref().and_then(|apps| apps.poller_probe());
+    crate::engine::health::Board::new(provisioning.chain(deploy).chain(poller).collect())
 }
