@@ -23,6 +23,11 @@ test("the admin creates a user, changes their role, and that user's open session
   await them.getByLabel('Password').fill(password);
   await them.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(them.getByRole('banner')).toContainText('developer');
+  // The admin saw that password: they choose their own before anything else.
+  await expect(them).toHaveURL('/account?must_change=1');
+  await expect(them.getByTestId('must-change-password')).toBeVisible();
+  await them.goto('/apps');
+  await expect(them).toHaveURL('/account?must_change=1');
 
   // The admin finds them and makes them a customer.
   await page.getByRole('searchbox').fill(name);

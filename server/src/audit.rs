@@ -40,6 +40,33 @@ impl Actor {
     }
 }
 
+/// Appends one event that must be there before the caller goes on: a
+/// password is shown only once the log says who saw it.
+pub async fn audit_or_refuse(
+    store: &dyn AuditStore,
+    actor: &Actor,
+    action: &str,
+    target: &str,
+    outcome: Outcome,
+    details: serde_json::Value,
+) -> Result<(), crate::store::StoreError> {
+    store
+        .append_audit(NewAuditEvent {
+            actor_id: actor.id,
+            actor_name: actor.name.clone(),
+            client_address: actor.address.clone(),
+            action: action.to_string(),
+            target: target.to_string(),
+            outcome,
+            details,
+        })
+        .await
+        .map(|_| ())
+        .inspect_err(|error| {
+            tracing::error!(%error, action, target, "cannot append to the audit log");
+        })
+}
+
 /// Appends one event; a failing audit log is logged, never fatal to the change.
 pub async fn audit(
     store: &dyn AuditStore,

@@ -47,7 +47,7 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
     {
         // Shown once, as Argo CD and Grafana do; the hash alone is stored.
         tracing::warn!(
-            "no user existed, so the first admin was created: username `{}`, password `{password}` (shown once; reset it with `portal admin reset-password {}`)",
+            "no user existed, so the first admin was created: username `{}`, password `{password}` (shown once, and to be replaced by your own at the first sign-in; reset it with `portal admin reset-password {}`)",
             crate::auth::accounts::FIRST_ADMIN,
             crate::auth::accounts::FIRST_ADMIN
         );

@@ -237,6 +237,50 @@ async fn the_same_form_sent_twice_creates_one_database() {
     assert_eq!(creates, 1);
 }
 
+/// The audit log refusing writes (a real SQLite trigger, as a full disk or
+/// a lost database would): the password stays hidden, and is shown again
+/// once the log can say who saw it.
+#[tokio::test]
+async fn no_password_is_shown_when_the_audit_log_cannot_record_who_saw_it() {
+    use sqlx::Connection;
+    let bed = bed().await;
+    let id = bed
+        .service
+        .create(&bed.cora, form("ledger", "postgresql"))
+        .await
+        .unwrap();
+    bed.until(&id, Status::Active).await;
+    let url = format!("sqlite://{}", bed._dir.path().join("portal.db").display());
+    let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER audit_refused BEFORE INSERT ON audit_events \
+         BEGIN SELECT RAISE(ABORT, 'the audit log is unavailable'); END",
+    )
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    let refused = bed.service.reveal_password(&bed.cora, &id).await;
+    assert_eq!(
+        refused,
+        Err(ServiceError::Unavailable(
+            "the audit log cannot be written right now, so the password is not shown: try again shortly".into()
+        ))
+    );
+    sqlx::query("DROP TRIGGER audit_refused")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    let password = bed.service.reveal_password(&bed.cora, &id).await.unwrap();
+    assert!(password.len() >= 20);
+    let reveals = bed
+        .audit_actions()
+        .await
+        .into_iter()
+        .filter(|(action, _)| action == "database.credential.reveal")
+        .count();
+    assert_eq!(reveals, 1, "one reveal, one record");
+}
+
 #[tokio::test]
 async fn customers_never_see_or_touch_each_others_databases() {
     let bed = bed().await;

@@ -37,6 +37,10 @@ async fn portal(trusted_proxies: &str) -> (Router, Arc<dyn Store>, tempfile::Tem
     )
     .await
     .unwrap();
+    (router_on(store.clone(), trusted_proxies), store, dir)
+}
+
+fn router_on(store: Arc<dyn Store>, trusted_proxies: &str) -> Router {
     let args = ServeArgs {
         trusted_proxies: trusted_proxies
             .split(',')
@@ -45,10 +49,10 @@ async fn portal(trusted_proxies: &str) -> (Router, Arc<dyn Store>, tempfile::Tem
             .collect(),
         ..ServeArgs::default()
     };
-    let app = router(
+    router(
         AppState {
             leptos_options: leptos_options(&args),
-            store: store.clone(),
+            store,
             kubernetes: None,
             regions: Vec::new(),
             webhooks: None,
@@ -59,8 +63,7 @@ async fn portal(trusted_proxies: &str) -> (Router, Arc<dyn Store>, tempfile::Tem
         &args,
         None,
     )
-    .unwrap();
-    (app, store, dir)
+    .unwrap()
 }
 
 /// A sign-in from `peer` (the socket's address), with `X-Forwarded-For`
@@ -283,4 +286,77 @@ async fn repeated_failures_are_audited_at_the_first_and_each_doubling_with_the_c
         .collect();
     counts.sort_unstable();
     assert_eq!(counts, [1, 2, 4]);
+}
+
+/// The first admin's password went to the log: whoever signs in with it
+/// chooses their own before anything else, and then goes on as usual.
+#[tokio::test]
+async fn the_first_admin_must_choose_their_own_password_before_anything_else() {
+    let (store, _dir) = support::sqlite().await;
+    let generated = server::auth::accounts::ensure_first_admin(store.as_ref())
+        .await
+        .unwrap()
+        .unwrap();
+    let app = router_on(store.clone(), "");
+    let response = app
+        .clone()
+        .oneshot(sign_in("admin", &generated, "192.0.2.1", None))
+        .await
+        .unwrap();
+    assert_eq!(response.headers()[header::LOCATION], "/account?must_change=1");
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let send = |method: &str, path: &str, body: &str| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::COOKIE, &cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    // Every page leads to the account page; everything else is refused.
+    for page in ["/", "/admin/users", "/databases"] {
+        let response = app.clone().oneshot(send("GET", page, "")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{page}");
+        assert_eq!(response.headers()[header::LOCATION], "/account?must_change=1");
+    }
+    let refused = app
+        .clone()
+        .oneshot(send("POST", "/api/list_users", "search=&page=1"))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let account = app.clone().oneshot(send("GET", "/account?must_change=1", "")).await.unwrap();
+    assert_eq!(account.status(), StatusCode::OK);
+    let page = String::from_utf8(
+        axum::body::to_bytes(account.into_body(), usize::MAX).await.unwrap().to_vec(),
+    )
+    .unwrap();
+    assert!(page.contains("Choose your own below to go on"), "{page}");
+
+    let changed = app
+        .clone()
+        .oneshot(send(
+            "POST",
+            "/api/change_my_password",
+            &format!(
+                "current_password={generated}&new_password=my-own-long-password&repeat_password=my-own-long-password"
+            ),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    let users = app
+        .clone()
+        .oneshot(send("GET", "/admin/users", ""))
+        .await
+        .unwrap();
+    assert_eq!(users.status(), StatusCode::OK);
+    assert!(!store.user_by_username("admin").await.unwrap().must_change_password);
 }

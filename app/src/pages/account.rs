@@ -7,10 +7,20 @@ use crate::accounts::{ChangeMyPassword, UserSummary, my_account, server_message}
 #[component]
 pub fn AccountPage() -> impl IntoView {
     let account = Resource::new_blocking(|| (), |()| my_account());
+    // Every other page sends here until a generated password is replaced.
+    let must_change = leptos_router::hooks::use_query_map()
+        .read_untracked()
+        .get("must_change")
+        .is_some();
     view! {
         <Title text="My account" />
         <section class="panel">
             <h1>"My account"</h1>
+            {must_change.then(|| view! {
+                <p class="status status-warn" role="alert" data-testid="must-change-password">
+                    "The password you signed in with was generated, and someone else has seen it. Choose your own below to go on."
+                </p>
+            })}
             <Suspense fallback=|| view! { <p class="hint">"Loading…"</p> }>
                 {move || {
                     account
@@ -80,7 +90,10 @@ fn change_password() -> impl IntoView {
         </ActionForm>
         {move || match change.value().get() {
             Some(Ok(())) => view! {
-                <p class="status status-ok" role="status">"Your password is changed. Your other sessions were ended."</p>
+                <p class="status status-ok" role="status">
+                    "Your password is changed. Your other sessions were ended. "
+                    <a href="/">"Go on to the overview"</a>
+                </p>
             }.into_any(),
             Some(Err(error)) => view! {
                 <p class="status status-error" role="alert">{server_message(&error)}</p>

@@ -50,6 +50,7 @@ pub async fn create_local_user(
         .or(generated.as_deref())
         .unwrap_or_default();
     let password_hash = password::hash_off_the_runtime(chosen.to_string()).await?;
+    let temporary = generated.is_some().then(|| password_hash.clone());
     let created = store
         .create_user(NewUser {
             display_name: user.display_name.unwrap_or_else(|| user.username.clone()),
@@ -62,7 +63,14 @@ pub async fn create_local_user(
         .await;
     let target = |name: &str| format!("user:{name}");
     match created {
-        Ok(created) => {
+        Ok(mut created) => {
+            // A generated password is shown (in the log, on the page):
+            // whoever signs in with it must choose their own first. Before
+            // it is shown, so a crash in between leaves nobody knowing it.
+            if let Some(hash) = temporary {
+                store.set_password_hash(created.id, &hash, true).await?;
+                created.must_change_password = true;
+            }
             audit(
                 store,
                 actor,
@@ -99,6 +107,7 @@ pub async fn reset_password(
         .set_password_hash(
             user.id,
             &password::hash_off_the_runtime(chosen.to_string()).await?,
+            generated.is_some(),
         )
         .await?;
     let ended = store.delete_sessions_of_user(user.id).await?;

@@ -236,7 +236,7 @@ impl app::accounts::Accounts for AccountService {
             .await
             .map_err(|error| error.to_string())?;
         self.store
-            .set_password_hash(user.id, &new_hash)
+            .set_password_hash(user.id, &new_hash, false)
             .await
             .map_err(|error| message(error.into()))?;
         // Other sessions may be someone who knew the old password.

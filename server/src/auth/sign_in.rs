@@ -338,10 +338,13 @@ pub async fn require_sign_in(request: Request, next: axum::middleware::Next) -> 
     if is_public(&path) {
         return next.run(request).await;
     }
-    let role = request
-        .extensions()
-        .get::<SignedIn>()
-        .map(|signed_in| signed_in.user.role);
+    let signed_in = request.extensions().get::<SignedIn>();
+    if signed_in.is_some_and(|signed_in| signed_in.user.must_change_password)
+        && !ALLOWED_BEFORE_A_PASSWORD_CHANGE.contains(&path.as_str())
+    {
+        return password_change_first(&request, &path);
+    }
+    let role = signed_in.map(|signed_in| signed_in.user.role);
     let access = match path.strip_prefix("/api/") {
         Some(endpoint) => app::access::server_function(endpoint),
         // Unknown page paths render the 404 page, for signed-in users only.
@@ -381,6 +384,25 @@ pub async fn require_sign_in(request: Request, next: axum::middleware::Next) -> 
         }
     }
 }
+
+/// What someone whose password was generated (and seen by another) may
+/// reach before choosing their own: the account page and what it calls.
+const ALLOWED_BEFORE_A_PASSWORD_CHANGE: &[&str] =
+    &["/account", "/api/my_account", "/api/change_my_password"];
+
+/// Pages lead to the account page; anything else is refused with the reason.
+fn password_change_first(request: &Request, path: &str) -> Response {
+    if request.method() == axum::http::Method::GET && !path.starts_with("/api/") {
+        return Redirect::to(MUST_CHANGE_PAGE).into_response();
+    }
+    (
+        StatusCode::FORBIDDEN,
+        "Choose your own password first, on your account page: the one you signed in with was generated.",
+    )
+        .into_response()
+}
+
+const MUST_CHANGE_PAGE: &str = "/account?must_change=1";
 
 /// The 403 page: the portal's stylesheet and theme, plain HTML (no page of
 /// the app is rendered for a path the role may not open).
@@ -468,8 +490,13 @@ pub async fn sign_in_route(auth: Arc<Authenticator>, request: Request) -> Respon
         .sign_in(form.username.trim(), &form.password, &address, user_agent)
         .await
     {
-        Ok((_, token)) => with_cookie(
-            Redirect::to(&next).into_response(),
+        Ok((user, token)) => with_cookie(
+            Redirect::to(if user.must_change_password {
+                MUST_CHANGE_PAGE
+            } else {
+                &next
+            })
+            .into_response(),
             &session::cookie(&token, auth.lifetimes().absolute, is_https(&headers)),
         ),
         Err(SignInError::Invalid) => back("invalid"),

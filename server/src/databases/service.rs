@@ -449,8 +449,9 @@ impl app::databases::Databases for DatabaseService {
         } else {
             Outcome::Failure
         };
-        // Who saw the password, and when; never the password itself.
-        audit(
+        // Who saw the password, and when; never the password itself. No
+        // record, no password: the log must not miss a reveal.
+        let recorded = crate::audit::audit_or_refuse(
             self.store.as_ref(),
             &requester.actor,
             "database.credential.reveal",
@@ -459,6 +460,11 @@ impl app::databases::Databases for DatabaseService {
             json!({"name": record.name}),
         )
         .await;
+        if recorded.is_err() {
+            return Err(ServiceError::Unavailable(
+                "the audit log cannot be written right now, so the password is not shown: try again shortly".to_string(),
+            ));
+        }
         match revealed {
             Ok(Some(password)) => Ok(password),
             Ok(None) => Err(ServiceError::Invalid(

@@ -35,6 +35,9 @@ pub struct User {
     pub password_hash: Option<String>,
     pub oidc_identity: Option<OidcIdentity>,
     pub disabled: bool,
+    /// The password was generated and shown to someone: its owner must
+    /// choose their own before doing anything else.
+    pub must_change_password: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_sign_in_at: Option<DateTime<Utc>>,
@@ -56,8 +59,14 @@ pub trait UserStore: Send + Sync {
     async fn user_by_username(&self, username: &str) -> StoreResult<User>;
     async fn list_users(&self, query: &UserQuery) -> StoreResult<Page<User>>;
     async fn count_users(&self) -> StoreResult<u64>;
-    /// Replaces a user's password hash (an argon2id PHC string).
-    async fn set_password_hash(&self, user_id: Uuid, password_hash: &str) -> StoreResult<()>;
+    /// Replaces a user's password hash (an argon2id PHC string), and says
+    /// whether they must change it at their next sign-in.
+    async fn set_password_hash(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+        must_change: bool,
+    ) -> StoreResult<()>;
     /// Changes role and disabled state in one write; returns the user after it.
     async fn update_user_access(
         &self,
@@ -94,6 +103,7 @@ pub(crate) struct UserRow {
     oidc_issuer: Option<String>,
     oidc_subject: Option<String>,
     disabled: bool,
+    must_change_password: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     last_sign_in_at: Option<DateTime<Utc>>,
@@ -120,6 +130,7 @@ impl TryFrom<UserRow> for User {
             password_hash: row.password_hash,
             oidc_identity,
             disabled: row.disabled,
+            must_change_password: row.must_change_password,
             created_at: row.created_at,
             updated_at: row.updated_at,
             last_sign_in_at: row.last_sign_in_at,
@@ -128,7 +139,8 @@ impl TryFrom<UserRow> for User {
 }
 
 pub(crate) const USER_COLUMNS: &str = "id, username, display_name, email, role, password_hash, \
-     oidc_issuer, oidc_subject, disabled, created_at, updated_at, last_sign_in_at";
+     oidc_issuer, oidc_subject, disabled, must_change_password, created_at, updated_at, \
+     last_sign_in_at";
 
 /// A change to one row that must find it, else `NotFound`.
 pub(crate) fn found(rows_affected: u64) -> StoreResult<()> {
@@ -235,14 +247,18 @@ macro_rules! impl_user_store {
                 &self,
                 user_id: uuid::Uuid,
                 password_hash: &str,
+                must_change: bool,
             ) -> $crate::store::StoreResult<()> {
-                let done =
-                    sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-                        .bind(password_hash)
-                        .bind(chrono::Utc::now())
-                        .bind(user_id)
-                        .execute(&self.pool)
-                        .await?;
+                let done = sqlx::query(
+                    "UPDATE users SET password_hash = $1, must_change_password = $2, updated_at = $3 \
+                     WHERE id = $4",
+                )
+                .bind(password_hash)
+                .bind(must_change)
+                .bind(chrono::Utc::now())
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
                 $crate::store::users::found(done.rows_affected())
             }
 

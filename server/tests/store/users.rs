@@ -213,10 +213,17 @@ async fn a_password_hash_is_replaced_for_one_user(test: &TestStore) {
         .create_user(local_user("lee", Role::Developer))
         .await
         .unwrap();
+    assert!(!kim.must_change_password);
     test.store
-        .set_password_hash(kim.id, "$argon2id$new")
+        .set_password_hash(kim.id, "$argon2id$temporary", true)
         .await
         .unwrap();
+    assert!(test.store.user_by_id(kim.id).await.unwrap().must_change_password);
+    test.store
+        .set_password_hash(kim.id, "$argon2id$new", false)
+        .await
+        .unwrap();
+    assert!(!test.store.user_by_id(kim.id).await.unwrap().must_change_password);
     assert_eq!(
         test.store
             .user_by_id(kim.id)
@@ -232,7 +239,7 @@ async fn a_password_hash_is_replaced_for_one_user(test: &TestStore) {
     );
     assert!(matches!(
         test.store
-            .set_password_hash(uuid::Uuid::now_v7(), "$argon2id$x")
+            .set_password_hash(uuid::Uuid::now_v7(), "$argon2id$x", false)
             .await,
         Err(server::store::StoreError::NotFound)
     ));
