@@ -14,7 +14,7 @@ async fn main() -> std::io::Result<()> {
     let token = std::env::args()
         .nth(2)
         .unwrap_or_else(|| "sandbox".to_string());
-    let address = sandbox.serve(listener, &token).await?;
-    println!("{}", Sandbox::kubeconfig(address, &token));
+    let served = sandbox.serve(listener, &token).await?;
+    println!("{}", served.kubeconfig());
     tokio::signal::ctrl_c().await
 }

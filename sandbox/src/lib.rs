@@ -4,8 +4,9 @@
 //! in-memory store. It knows nothing about the portal.
 //!
 //! Three ways in: `kube::Client::new(sandbox.router(), "default")` with no
-//! socket; [`Sandbox::serve`] on a loopback port; and kubectl against that
-//! port with the kubeconfig from [`Sandbox::kubeconfig`].
+//! socket; [`Sandbox::serve`] on a loopback port, over TLS with a bearer
+//! token; and kubectl against that port with the kubeconfig from
+//! [`Served::kubeconfig`].
 //!
 //! What its simulated kubelet does is chosen by the objects themselves, so a
 //! test decides outcomes from what it writes (or what a repository it pushes
@@ -140,32 +141,55 @@ impl Sandbox {
         http::router(self.shared.clone())
     }
 
-    /// Serves the API on `listener` until the task is dropped; returns the
-    /// address. Every request must carry `Authorization: Bearer <token>`
-    /// (the kubeconfig from [`Sandbox::kubeconfig`] has it): the sandbox
-    /// holds whatever credentials its Secrets do, and a loopback port is
-    /// open to every user of the machine. Without it: 401, as Kubernetes.
-    pub async fn serve(&self, listener: TcpListener, token: &str) -> std::io::Result<SocketAddr> {
+    /// Serves the API over TLS on `listener` until the task is dropped.
+    /// Every request must carry `Authorization: Bearer <token>` (the
+    /// kubeconfig of the returned [`Served`] has it and the authority to
+    /// verify the server): the sandbox holds whatever credentials its
+    /// Secrets do, and a loopback port is open to every user of the
+    /// machine. Without it: 401, as Kubernetes answers.
+    pub async fn serve(&self, listener: TcpListener, token: &str) -> std::io::Result<Served> {
         let address = listener.local_addr()?;
-        let token: Arc<str> = token.into();
+        let identity = http::tls::identity(address)?;
+        let required: Arc<str> = token.into();
         let router = self
             .router()
             .layer(axum::middleware::from_fn(move |request, next| {
-                http::bearer::require(token.clone(), request, next)
+                http::bearer::require(required.clone(), request, next)
             }));
-        tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                tracing::error!(%error, "the Kubernetes sandbox stopped serving");
-            }
-        });
-        Ok(address)
+        tokio::spawn(http::tls::serve(listener, router, identity.config));
+        Ok(Served {
+            address,
+            token: token.to_string(),
+            authority_pem: identity.authority_pem,
+        })
+    }
+}
+
+/// A sandbox served on a port: where, and how a client gets in.
+/// No `Debug`: it holds the token.
+#[derive(Clone)]
+pub struct Served {
+    pub address: SocketAddr,
+    token: String,
+    /// The certificate authority that signed the server's certificate.
+    pub authority_pem: String,
+}
+
+impl Served {
+    /// `https://<address>`.
+    pub fn url(&self) -> String {
+        format!("https://{}", self.address)
     }
 
-    /// A kubeconfig that points kubectl (or any client) at a served sandbox
-    /// with its token. Keep the file private (mode 0600).
-    pub fn kubeconfig(address: SocketAddr, token: &str) -> String {
+    /// A kubeconfig that points kubectl (or any client) at the sandbox with
+    /// its authority and token. Keep the file private (mode 0600).
+    pub fn kubeconfig(&self) -> String {
+        use base64::Engine as _;
+        let authority = base64::engine::general_purpose::STANDARD.encode(&self.authority_pem);
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: sandbox\n  cluster:\n    server: http://{address}\ncontexts:\n- name: sandbox\n  context:\n    cluster: sandbox\n    user: sandbox\n    namespace: default\ncurrent-context: sandbox\nusers:\n- name: sandbox\n  user:\n    token: {token}\n"
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: sandbox\n  cluster:\n    server: {url}\n    certificate-authority-data: {authority}\ncontexts:\n- name: sandbox\n  context:\n    cluster: sandbox\n    user: sandbox\n    namespace: default\ncurrent-context: sandbox\nusers:\n- name: sandbox\n  user:\n    token: {token}\n",
+            url = self.url(),
+            token = self.token,
         )
     }
 }

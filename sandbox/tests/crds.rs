@@ -207,10 +207,10 @@ async fn cloudnativepg_clusters_are_checked_against_their_crd() {
 async fn kubectl_lists_custom_resources_by_their_short_name() {
     let (_client, sandbox) = with_crds().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = sandbox.serve(listener, "crd-test").await.unwrap();
+    let served = sandbox.serve(listener, "crd-test").await.unwrap();
     let directory = tempfile::tempdir().unwrap();
     let kubeconfig = directory.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, Sandbox::kubeconfig(address, "crd-test")).unwrap();
+    std::fs::write(&kubeconfig, served.kubeconfig()).unwrap();
     let manifest = directory.path().join("dc.yaml");
     std::fs::write(
         &manifest,

@@ -424,13 +424,14 @@ async fn start_sandbox(
     // A new token at every start: only who can read the kubeconfig (its
     // owner: mode 0600) reaches the sandbox's Secrets.
     let token = crate::random::token();
-    let address = sandbox.serve(listener, &token).await?;
+    let served = sandbox.serve(listener, &token).await?;
     let kubeconfig = common.data_dir.join("sandbox.kubeconfig");
-    write_private(&kubeconfig, &sandbox::Sandbox::kubeconfig(address, &token))
+    write_private(&kubeconfig, &served.kubeconfig())
         .with_context(|| format!("cannot write {}", kubeconfig.display()))?;
     let kubeconfig = std::path::absolute(&kubeconfig).unwrap_or(kubeconfig);
     tracing::info!(
-        "Kubernetes: the built-in sandbox on http://{address} (no cluster configured); look at it with: kubectl --kubeconfig {} get ns",
+        "Kubernetes: the built-in sandbox on {} (no cluster configured); look at it with: kubectl --kubeconfig {} get ns",
+        served.url(),
         kubeconfig.display()
     );
     let client = kube::Client::new(sandbox.router(), "default");

@@ -450,9 +450,9 @@ async fn each_configured_region_gets_its_own_engine_and_lease() {
         let cluster = sandbox::Sandbox::with_controllers(sandbox::Behaviour::default());
         cluster.install_operator_crds();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = cluster.serve(listener, region).await.unwrap();
+        let served = cluster.serve(listener, region).await.unwrap();
         let kubeconfig = dir.path().join(format!("{region}.kubeconfig"));
-        std::fs::write(&kubeconfig, sandbox::Sandbox::kubeconfig(address, region)).unwrap();
+        std::fs::write(&kubeconfig, served.kubeconfig()).unwrap();
         arguments.push("--region".to_string());
         arguments.push(format!("{region}={}", kubeconfig.display()));
         clusters.push((cluster, kubeconfig));

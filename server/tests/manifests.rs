@@ -227,17 +227,13 @@ async fn kubectl_accepts_every_rendered_environment_on_the_sandbox() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap_or_else(|error| panic!("{error}"));
-    let address = sandbox::Sandbox::new()
+    let served = sandbox::Sandbox::new()
         .serve(listener, "manifests-test")
         .await
         .unwrap_or_else(|error| panic!("{error}"));
     let directory = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
     let kubeconfig = directory.path().join("kubeconfig");
-    fs::write(
-        &kubeconfig,
-        sandbox::Sandbox::kubeconfig(address, "manifests-test"),
-    )
-    .unwrap_or_else(|error| panic!("{error}"));
+    fs::write(&kubeconfig, served.kubeconfig()).unwrap_or_else(|error| panic!("{error}"));
     let run = |arguments: Vec<String>| {
         let kubeconfig = kubeconfig.clone();
         async move {

@@ -303,7 +303,10 @@ async fn the_first_admin_must_choose_their_own_password_before_anything_else() {
         .oneshot(sign_in("admin", &generated, "192.0.2.1", None))
         .await
         .unwrap();
-    assert_eq!(response.headers()[header::LOCATION], "/account?must_change=1");
+    assert_eq!(
+        response.headers()[header::LOCATION],
+        "/account?must_change=1"
+    );
     let cookie = response.headers()[header::SET_COOKIE]
         .to_str()
         .unwrap()
@@ -324,7 +327,10 @@ async fn the_first_admin_must_choose_their_own_password_before_anything_else() {
     for page in ["/", "/admin/users", "/databases"] {
         let response = app.clone().oneshot(send("GET", page, "")).await.unwrap();
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{page}");
-        assert_eq!(response.headers()[header::LOCATION], "/account?must_change=1");
+        assert_eq!(
+            response.headers()[header::LOCATION],
+            "/account?must_change=1"
+        );
     }
     let refused = app
         .clone()
@@ -332,10 +338,17 @@ async fn the_first_admin_must_choose_their_own_password_before_anything_else() {
         .await
         .unwrap();
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    let account = app.clone().oneshot(send("GET", "/account?must_change=1", "")).await.unwrap();
+    let account = app
+        .clone()
+        .oneshot(send("GET", "/account?must_change=1", ""))
+        .await
+        .unwrap();
     assert_eq!(account.status(), StatusCode::OK);
     let page = String::from_utf8(
-        axum::body::to_bytes(account.into_body(), usize::MAX).await.unwrap().to_vec(),
+        axum::body::to_bytes(account.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec(),
     )
     .unwrap();
     assert!(page.contains("Choose your own below to go on"), "{page}");
@@ -358,5 +371,11 @@ async fn the_first_admin_must_choose_their_own_password_before_anything_else() {
         .await
         .unwrap();
     assert_eq!(users.status(), StatusCode::OK);
-    assert!(!store.user_by_username("admin").await.unwrap().must_change_password);
+    assert!(
+        !store
+            .user_by_username("admin")
+            .await
+            .unwrap()
+            .must_change_password
+    );
 }

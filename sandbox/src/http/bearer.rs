@@ -36,6 +36,54 @@ fn same(given: &[u8], expected: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    async fn status_with(authorization: Option<&str>) -> (StatusCode, String) {
+        let token: Arc<str> = "the-token".into();
+        let app = Router::new()
+            .route("/api", get(|| async { "served" }))
+            .layer(axum::middleware::from_fn(move |request, next| {
+                super::require(token.clone(), request, next)
+            }));
+        let mut request = Request::get("/api");
+        if let Some(value) = authorization {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        let response = app
+            .oneshot(request.body(Body::empty()).unwrap_or_default())
+            .await
+            .unwrap_or_else(|error| match error {});
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap_or_default();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn only_requests_with_the_token_are_served() {
+        assert_eq!(
+            status_with(Some("Bearer the-token")).await,
+            (StatusCode::OK, "served".to_string())
+        );
+        for refused in [
+            None,
+            Some("Bearer other"),
+            Some("Basic dGhlLXRva2Vu"),
+            Some("the-token"),
+        ] {
+            let (status, body) = status_with(refused).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused:?}");
+            assert!(body.contains(r#""reason":"Unauthorized""#), "{body}");
+        }
+    }
+
     #[test]
     fn only_the_same_bytes_are_the_same() {
         assert!(super::same(b"abc", b"abc"));

@@ -23,6 +23,7 @@ use crate::{openapi, patch};
 
 pub mod bearer;
 mod discovery;
+pub mod tls;
 mod watch;
 
 use discovery::*;

@@ -218,12 +218,25 @@ async fn a_password_hash_is_replaced_for_one_user(test: &TestStore) {
         .set_password_hash(kim.id, "$argon2id$temporary", true)
         .await
         .unwrap();
-    assert!(test.store.user_by_id(kim.id).await.unwrap().must_change_password);
+    assert!(
+        test.store
+            .user_by_id(kim.id)
+            .await
+            .unwrap()
+            .must_change_password
+    );
     test.store
         .set_password_hash(kim.id, "$argon2id$new", false)
         .await
         .unwrap();
-    assert!(!test.store.user_by_id(kim.id).await.unwrap().must_change_password);
+    assert!(
+        !test
+            .store
+            .user_by_id(kim.id)
+            .await
+            .unwrap()
+            .must_change_password
+    );
     assert_eq!(
         test.store
             .user_by_id(kim.id)
