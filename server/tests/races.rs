@@ -156,6 +156,9 @@ impl DatabaseStore for Interleaving {
     async fn steps(&self, database_id: Uuid) -> StoreResult<Vec<ProvisioningStep>> {
         self.inner.steps(database_id).await
     }
+    async fn database_marks(&self, ids: &[Uuid]) -> StoreResult<Vec<(Uuid, String)>> {
+        self.inner.database_marks(ids).await
+    }
     async fn provisioning_durations(
         &self,
         engine: app::databases::Engine,

@@ -3,6 +3,7 @@
 //! (`crate::provisioning`) does the work on Kubernetes.
 
 pub mod events;
+pub mod feed;
 pub mod service;
 
 pub use service::DatabaseService;

@@ -254,14 +254,21 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
                 },
             )
         })
-        .route(
-            crate::databases::events::PATH,
+        .route(crate::databases::events::PATH, {
+            let feed = crate::databases::feed::ChangeFeed::new(Arc::new(
+                crate::databases::feed::StoreMarks(state.store.clone()),
+            ));
+            let live = crate::databases::events::LiveViews::new(
+                database_service.clone(),
+                feed,
+                authenticator.clone(),
+            );
             get(
                 move |axum::extract::Path(id): axum::extract::Path<String>, request| {
-                    crate::databases::events::stream(database_service.clone(), id, request)
+                    crate::databases::events::stream(live.clone(), id, request)
                 },
-            ),
-        )
+            )
+        })
         .route(checker_form::PATH, {
             let context = context.clone();
             let options = state.leptos_options.clone();

@@ -266,6 +266,10 @@ pub trait DatabaseStore: Send + Sync {
     ) -> StoreResult<()>;
     /// A database's steps, oldest first.
     async fn steps(&self, database_id: Uuid) -> StoreResult<Vec<ProvisioningStep>>;
+    /// A mark per database that changes whenever what its page shows can
+    /// (its row, a step begun or ended): open pages learn of changes from
+    /// one query for all of them. Unknown ids are left out.
+    async fn database_marks(&self, ids: &[Uuid]) -> StoreResult<Vec<(Uuid, String)>>;
     /// How long the latest provisions of an engine took, in seconds, from
     /// their first step to configured; newest first.
     async fn provisioning_durations(&self, engine: Engine, limit: u32) -> StoreResult<Vec<f64>>;

@@ -268,6 +268,38 @@ macro_rules! impl_database_store {
                 Ok(rows)
             }
 
+            async fn database_marks(
+                &self,
+                ids: &[uuid::Uuid],
+            ) -> $crate::store::StoreResult<Vec<(uuid::Uuid, String)>> {
+                let mut marks = Vec::with_capacity(ids.len());
+                // Bound the statement's size; a page rarely has more open.
+                for chunk in ids.chunks(500) {
+                    let placeholders: Vec<String> =
+                        (1..=chunk.len()).map(|number| format!("${number}")).collect();
+                    let sql = format!(
+                        "SELECT d.id, d.updated_at, \
+                         (SELECT COUNT(*) FROM provisioning_steps s WHERE s.database_id = d.id), \
+                         (SELECT COUNT(*) FROM provisioning_steps s \
+                          WHERE s.database_id = d.id AND s.outcome <> 'running') \
+                         FROM databases d WHERE d.id IN ({})",
+                        placeholders.join(", ")
+                    );
+                    let mut query = sqlx::query_as::<
+                        _,
+                        (uuid::Uuid, chrono::DateTime<chrono::Utc>, i64, i64),
+                    >(&sql);
+                    for id in chunk {
+                        query = query.bind(*id);
+                    }
+                    for (id, updated_at, steps, finished) in query.fetch_all(&self.pool).await? {
+                        let at = updated_at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+                        marks.push((id, format!("{at}/{steps}/{finished}")));
+                    }
+                }
+                Ok(marks)
+            }
+
             async fn provisioning_durations(
                 &self,
                 engine: app::databases::Engine,

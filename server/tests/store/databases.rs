@@ -15,7 +15,76 @@ on_both_stores!(
     a_deposed_leaders_writes_are_refused,
     provisions_are_timed_from_their_first_step_to_configured,
     databases_are_searched_and_filtered_by_status,
+    a_databases_mark_moves_with_each_change_its_page_would_show,
 );
+
+async fn a_databases_mark_moves_with_each_change_its_page_would_show(test: &TestStore) {
+    let owner = test
+        .store
+        .create_user(local_user("mara", Role::Customer))
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for name in ["watched", "other"] {
+        let record = test
+            .store
+            .create_database(new_database(owner.id, name, None))
+            .await
+            .unwrap()
+            .into_record();
+        ids.push(record.id);
+    }
+    let (watched, other) = (ids[0], ids[1]);
+    let marks = |ids: Vec<Uuid>| async move {
+        let mut marks = test.store.database_marks(&ids).await.unwrap();
+        marks.sort();
+        marks
+    };
+    let unknown = Uuid::now_v7();
+    let first = marks(vec![watched, other, unknown]).await;
+    assert_eq!(first.len(), 2, "an unknown id is left out");
+    let mark_of = |marks: &[(Uuid, String)], id: Uuid| {
+        marks
+            .iter()
+            .find(|(found, _)| *found == id)
+            .map(|(_, mark)| mark.clone())
+            .unwrap()
+    };
+    let mut last = mark_of(&first, watched);
+    let other_mark = mark_of(&first, other);
+
+    // A step begun, a step ended, the engine's report: each moves the mark.
+    let step = test
+        .store
+        .start_step(watched, None, "namespace", 1)
+        .await
+        .unwrap();
+    for change in 0..3 {
+        match change {
+            0 => {}
+            1 => test.store.finish_step(step, "success", None).await.unwrap(),
+            _ => {
+                let generation = test.store.database(watched).await.unwrap().generation;
+                test.store
+                    .report_database(watched, None, &active(generation))
+                    .await
+                    .unwrap();
+            }
+        }
+        let now = marks(vec![watched, other]).await;
+        let mark = mark_of(&now, watched);
+        assert_ne!(mark, last, "change {change}");
+        assert_eq!(
+            mark_of(&now, other),
+            other_mark,
+            "the other one did not change"
+        );
+        last = mark;
+    }
+    // Nothing changed: the same mark.
+    assert_eq!(mark_of(&marks(vec![watched]).await, watched), last);
+    assert!(test.store.database_marks(&[]).await.unwrap().is_empty());
+}
 
 async fn database_names_are_unique_per_owner(test: &TestStore) {
     let owner = test
