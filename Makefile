@@ -22,7 +22,7 @@ export PORTAL_REQUIRE_POSTGRES := 1
 # Extra flags for `portal serve`, e.g. make run ARGS="--listen 0.0.0.0:8080".
 ARGS ?=
 
-.PHONY: run test setup tools services build lint unit e2e screenshots fuzz bench clean
+.PHONY: run test setup tools services build lint unit e2e screenshots fuzz bench load clean
 
 run: tools build
 	target/release/portal serve $(ARGS)
@@ -92,6 +92,11 @@ bench:
 	cargo bench -p server --bench provisioning
 	cargo bench -p server --bench database_list
 	cargo bench -p server --bench apps
+
+# 200 signed-in users browsing the release build for 60 s on loopback
+# (LOAD_USERS, LOAD_SECONDS): p50/p99, errors, the portal's CPU and memory.
+load: tools build
+	cargo bench -p server --bench load
 
 clean:
 	cargo clean

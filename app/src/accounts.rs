@@ -192,15 +192,14 @@ pub const AUDIT_PAGE_SIZE: u32 = 50;
 #[cfg(feature = "ssr")]
 fn accounts() -> Result<(crate::caller::Caller, std::sync::Arc<dyn Accounts>), ServerFnError> {
     let service = use_context::<std::sync::Arc<dyn Accounts>>()
-        .ok_or_else(|| ServerFnError::new("accounts are not available on this server"))?;
+        .ok_or_else(|| crate::caller::missing_service("accounts are"))?;
     Ok((crate::caller::Caller::current(), service))
 }
 
 #[server(endpoint = "sign_in_options")]
 pub async fn fetch_sign_in_options() -> Result<SignInOptions, ServerFnError> {
     authorize("sign_in_options")?;
-    use_context::<SignInOptions>()
-        .ok_or_else(|| ServerFnError::new("sign-in is not configured on this server"))
+    use_context::<SignInOptions>().ok_or_else(|| crate::caller::missing_service("sign-in is"))
 }
 
 #[server(endpoint = "my_account")]
@@ -232,6 +231,7 @@ pub async fn change_my_password(
 #[server(endpoint = "list_users")]
 pub async fn list_users(search: String, page: u32) -> Result<UserList, ServerFnError> {
     authorize("list_users")?;
+    crate::caller::check_search([("search", search.as_str())]).map_err(refuse)?;
     let (_, service) = accounts()?;
     service.list_users(search, page).await.map_err(refuse)
 }
@@ -292,6 +292,11 @@ pub async fn list_audit(
     before: Option<i64>,
 ) -> Result<AuditList, ServerFnError> {
     authorize("list_audit")?;
+    crate::caller::check_search([
+        ("actor", filter.actor.as_deref().unwrap_or_default()),
+        ("target", filter.target.as_deref().unwrap_or_default()),
+    ])
+    .map_err(refuse)?;
     let (_, service) = accounts()?;
     service
         .list_audit(filter, before, AUDIT_PAGE_SIZE)

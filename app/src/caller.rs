@@ -88,6 +88,41 @@ impl From<&str> for ServiceError {
     }
 }
 
+/// A service this server does not run (a test bed, a server without a
+/// keyring): 503 with what is missing, never a 500.
+#[cfg(feature = "ssr")]
+pub(crate) fn missing_service(what: &str) -> ServerFnError {
+    let message = format!("{what} not available on this server");
+    // A page rendered on such a server still renders (saying so); only a
+    // call of the function itself answers 503.
+    let called = use_context::<http::request::Parts>()
+        .is_some_and(|parts| parts.uri.path().starts_with("/api/"));
+    if called {
+        refuse(ServiceError::Unavailable(message))
+    } else {
+        ServerFnError::new(message)
+    }
+}
+
+/// The longest text a search or filter field takes: nobody types more,
+/// and every character costs a `LIKE` on the server.
+pub const MAX_SEARCH_LENGTH: usize = 200;
+
+/// Refuses a search or filter field longer than [`MAX_SEARCH_LENGTH`].
+pub fn check_search<'a>(
+    fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), ServiceError> {
+    for (name, text) in fields {
+        let length = text.chars().count();
+        if length > MAX_SEARCH_LENGTH {
+            return Err(ServiceError::Invalid(format!(
+                "the {name} is {length} characters long; at most {MAX_SEARCH_LENGTH} are searched"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A service's refusal as the server function's error, with its HTTP status
 /// (400 or 503, not 500) for callers that read it; a plain form post without
 /// JavaScript keeps Leptos's redirect back to the page.

@@ -146,6 +146,12 @@ pub struct ServeArgs {
     #[arg(long, env = "PORTAL_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
 
+    /// After SIGTERM, how long requests still open (live views stream for
+    /// minutes) may run before they are closed and the portal stops:
+    /// within Kubernetes' 30 s grace period by default.
+    #[arg(long, env = "PORTAL_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
+    pub shutdown_grace_secs: u64,
+
     /// The largest request body accepted, in bytes.
     #[arg(long, env = "PORTAL_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -286,6 +292,7 @@ impl Default for ServeArgs {
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
             site_root: PathBuf::from("target/site"),
             request_timeout_secs: 30,
+            shutdown_grace_secs: 20,
             max_body_bytes: 2 * 1024 * 1024,
             image_registry: "registry.dscloud.local".to_string(),
             registry_auth: None,

@@ -136,6 +136,10 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
         ))),
     };
     let app = http::router(state, args, sso).map_err(anyhow::Error::msg)?;
+    tokio::spawn(crate::auth::housekeeping::run(
+        store.clone(),
+        args.session_lifetimes(),
+    ));
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -143,13 +147,34 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
         "DSCloud Portal is serving on http://{}",
         listener.local_addr()?
     );
-    axum::serve(
+    // Graceful, within a deadline: open requests may finish, but a live
+    // view streams for minutes and must not hold the shutdown that long.
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .context("the HTTP server failed")?;
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping.send(());
+    })
+    .into_future();
+    let grace = std::time::Duration::from_secs(args.shutdown_grace_secs);
+    tokio::select! {
+        served = server => served.context("the HTTP server failed")?,
+        () = async {
+            if stopped.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => {
+            tracing::warn!(
+                "requests were still open {}s after the signal to stop: they are closed",
+                grace.as_secs()
+            );
+        }
+    }
     // Give the Leases up, so another replica takes over at once.
     let electors = running
         .iter()

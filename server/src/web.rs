@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
 
 pub fn client_address(request: &Request) -> String {
@@ -22,14 +22,6 @@ pub fn address_of(extensions: &axum::http::Extensions) -> Option<String> {
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|info| info.0.ip().to_string())
         })
-}
-
-/// Over https (directly or behind a proxy that says so), cookies are Secure.
-pub fn is_https(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
 }
 
 /// Only paths of this site: never `//evil.example` or an absolute URL.

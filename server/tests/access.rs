@@ -6,85 +6,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use app::access::{self, Access};
 use app::roles::Role;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use server::cli::ServeArgs;
-use server::http::{AppState, leptos_options, router};
-use server::store::{NewSession, NewUser, Store};
 use tower::ServiceExt;
 
 mod support;
 
-/// A visitor: no cookie, or the session cookie of a user with this role.
-struct Visitor {
-    role: Option<Role>,
-    cookie: Option<String>,
-}
-
-async fn visitors(store: &Arc<dyn Store>) -> Vec<Visitor> {
-    let mut visitors = vec![Visitor {
-        role: None,
-        cookie: None,
-    }];
-    for role in Role::ALL {
-        let user = store
-            .create_user(NewUser {
-                username: format!("visitor-{role}"),
-                display_name: format!("Visitor {role}"),
-                email: None,
-                role,
-                password_hash: None,
-                oidc_identity: None,
-            })
-            .await
-            .unwrap();
-        let token = server::auth::session::new_token();
-        let now = chrono::Utc::now();
-        store
-            .create_session(NewSession {
-                token_hash: server::auth::session::token_hash(&token),
-                user_id: user.id,
-                created_at: now,
-                expires_at: now + chrono::Duration::hours(1),
-                client_address: None,
-                user_agent: None,
-            })
-            .await
-            .unwrap();
-        visitors.push(Visitor {
-            role: Some(role),
-            cookie: Some(format!("dscloud_session={token}")),
-        });
-    }
-    visitors
-}
-
-async fn portal() -> (Router, Vec<Visitor>, tempfile::TempDir) {
-    let (store, dir) = support::sqlite().await;
-    let visitors = visitors(&store).await;
-    let args = ServeArgs::default();
-    let app = router(
-        AppState {
-            leptos_options: leptos_options(&args),
-            store,
-            kubernetes: None,
-            regions: Vec::new(),
-            webhooks: None,
-            apps: None,
-            deploys: None,
-            secrets: None,
-        },
-        &args,
-        None,
-    )
-    .unwrap();
-    (app, visitors, dir)
-}
+use support::visitors::{Visitor, portal};
 
 /// The router's pages, and the plain routes guarded like pages (downloads).
 fn page_paths() -> BTreeSet<String> {
@@ -188,6 +120,101 @@ async fn every_server_function_answers_each_visitor_as_the_table_says() {
                 assert_eq!(status, expected, "{endpoint} for {:?}", visitor.role);
             }
         }
+    }
+}
+
+/// `/pkg/../admin/users` and its encodings would be normalised into the
+/// page by a router or a browser: refused before any decision, for every
+/// page and every visitor.
+#[tokio::test]
+async fn no_page_is_reached_through_dot_segments() {
+    let (app, visitors, _dir) = portal().await;
+    for (path, _) in access::PAGES {
+        let tail = path
+            .replace("{id}", "0192f000-0000-7000-8000-000000000000")
+            .replace("{name}", "shop")
+            .replace("{sha}", "0123abc");
+        let tail = tail.trim_start_matches('/');
+        let tricks = [
+            format!("/pkg/../{tail}"),
+            format!("/databases/../{tail}"),
+            format!("/pkg/%2e%2e/{tail}"),
+            format!("/schema/%2E./{tail}"),
+            format!("/auth/./../{tail}"),
+            format!("/hooks/apps/x/..%2f..%2f{tail}"),
+        ];
+        for trick in tricks {
+            for visitor in &visitors {
+                let status = send(&app, Request::get(&trick), visitor, Body::empty()).await;
+                assert_eq!(
+                    status,
+                    StatusCode::BAD_REQUEST,
+                    "{trick} for {:?}",
+                    visitor.role
+                );
+            }
+        }
+    }
+}
+
+/// The public prefixes open their own routes only: anything else under
+/// them is an unknown page, which an anonymous visitor cannot see.
+#[tokio::test]
+async fn public_prefixes_open_their_own_routes_only() {
+    let (app, visitors, _dir) = portal().await;
+    let anonymous = &visitors[0];
+    assert!(anonymous.role.is_none());
+    for path in [
+        "/schema/other.json",
+        "/auth/whatever",
+        "/auth/sso/corp/elsewhere",
+        "/hooks/apps/shop/extra",
+        "/hooks/apps/",
+    ] {
+        let status = send(&app, Request::get(path), anonymous, Body::empty()).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{path}");
+    }
+    // Their real routes stay open.
+    let schema = send(
+        &app,
+        Request::get("/schema/dscloud.json"),
+        anonymous,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(schema, StatusCode::OK);
+}
+
+/// Searches are capped: a 201-character search is refused with the reason
+/// (400), never run; 200 still is.
+#[tokio::test]
+async fn an_overlong_search_is_refused_with_the_reason() {
+    let (app, visitors, _dir) = portal().await;
+    let long = "a".repeat(app::caller::MAX_SEARCH_LENGTH + 1);
+    let fine = "a".repeat(app::caller::MAX_SEARCH_LENGTH);
+    for (endpoint, role, form) in [
+        ("list_users", Role::Admin, "search={}&page=1"),
+        ("list_databases", Role::Customer, "search={}&status=&page=1"),
+        ("list_audit", Role::Admin, "filter[actor]={}"),
+    ] {
+        let post = || {
+            Request::post(format!("/api/{endpoint}"))
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        };
+        let cookie = cookie_of(&visitors, role);
+        let (status, body) =
+            answer(&app, post(), &cookie, Body::from(form.replace("{}", &long))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{endpoint}: {body}");
+        assert!(
+            body.contains("at most 200 are searched"),
+            "{endpoint}: {body}"
+        );
+        let (status, body) =
+            answer(&app, post(), &cookie, Body::from(form.replace("{}", &fine))).await;
+        assert!(
+            status != StatusCode::BAD_REQUEST,
+            "{endpoint}: {status} {body}"
+        );
     }
 }
 

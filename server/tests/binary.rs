@@ -340,6 +340,94 @@ async fn the_embedded_sandbox_answers_kubectl_and_survives_a_restart() {
     running.terminate();
 }
 
+/// A live view streams for minutes; SIGTERM still stops the portal within
+/// its grace period (here 2 s), closing what is left open.
+#[tokio::test]
+async fn sigterm_stops_within_the_grace_period_even_with_a_live_view_open() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut create = portal()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args([
+            "admin",
+            "create-user",
+            "cora",
+            "--role",
+            "customer",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    create
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"coras-long-password\n")
+        .unwrap();
+    assert!(create.wait().unwrap().success());
+    let mut running = Running::start_in(dir.path(), &["--shutdown-grace-secs", "2"]);
+    let address = running.address();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = client
+        .post(format!("{address}/auth/sign-in"))
+        .form(&[
+            ("username", "cora"),
+            ("password", "coras-long-password"),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let created = client
+        .post(format!("{address}/api/create_database"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("form[name]", "orders"),
+            ("form[engine]", "postgresql"),
+            ("form[schema_name]", ""),
+            ("form[tier]", "starter"),
+            ("form[region]", "local"),
+            ("form[request_key]", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "{}", created.status());
+    let id: String = created.json().await.unwrap();
+    let mut live = client
+        .get(format!("{address}/databases/{id}/events"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    assert!(live.chunk().await.unwrap().is_some(), "the first event");
+
+    let asked = std::time::Instant::now();
+    let status = running.terminate();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        asked.elapsed()
+    );
+    running.wait_for("they are closed");
+    running.wait_for("stopped");
+}
+
 /// A SIGTERM while the portal is still starting (a rollout, an impatient
 /// operator) stops it cleanly instead of killing it.
 #[tokio::test]
@@ -476,7 +564,7 @@ async fn each_configured_region_gets_its_own_engine_and_lease() {
         "{page}"
     );
     assert!(page.contains("Kubernetes cluster: "), "{page}");
-    assert!(page.contains("eu-west http://127.0.0.1:"), "{page}");
+    assert!(page.contains("eu-west https://127.0.0.1:"), "{page}");
     for (_cluster, kubeconfig) in &clusters {
         // The engine's Lease appears in each region's cluster.
         let deadline = std::time::Instant::now() + Duration::from_secs(20);

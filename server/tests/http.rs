@@ -145,6 +145,11 @@ async fn readyz_fails_when_the_database_goes_away() {
     assert_eq!(body["store"], "postgres");
     // Liveness is not readiness: the process itself is fine.
     assert_eq!(get(&app, "/healthz").await.status(), StatusCode::OK);
+    // A signed-in visitor is told the portal cannot answer, not sent to
+    // sign in as if their session were gone.
+    let page = get(&app, "/databases").await;
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(text(page).await.contains("your session is kept"));
 }
 
 #[tokio::test]
@@ -163,6 +168,17 @@ async fn pages_carry_the_security_headers_and_a_matching_nonce() {
     assert_eq!(headers[header::REFERRER_POLICY], "same-origin");
     assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
     assert!(headers.contains_key("x-request-id"));
+    // A signed-in page is its viewer's own: never kept by any cache.
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    let schema = get(&app, "/schema/dscloud.json").await;
+    assert_ne!(
+        schema
+            .headers()
+            .get(header::CACHE_CONTROL)
+            .map(|value| value.to_str().unwrap()),
+        Some("no-store"),
+        "the schema is the same for everyone"
+    );
 
     let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
     assert!(policy.contains("frame-ancestors 'none'"), "{policy}");

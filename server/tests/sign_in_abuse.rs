@@ -41,7 +41,12 @@ async fn portal(trusted_proxies: &str) -> (Router, Arc<dyn Store>, tempfile::Tem
 }
 
 fn router_on(store: Arc<dyn Store>, trusted_proxies: &str) -> Router {
+    router_with(store, trusted_proxies, None)
+}
+
+fn router_with(store: Arc<dyn Store>, trusted_proxies: &str, public_url: Option<&str>) -> Router {
     let args = ServeArgs {
+        public_url: public_url.map(str::to_string),
         trusted_proxies: trusted_proxies
             .split(',')
             .filter(|range| !range.is_empty())
@@ -377,5 +382,77 @@ async fn the_first_admin_must_choose_their_own_password_before_anything_else() {
             .await
             .unwrap()
             .must_change_password
+    );
+}
+
+/// Behind https (the configured public URL says so, not a header), the
+/// session cookie is `__Host-` and Secure, browsers get HSTS, and a plain
+/// `dscloud_session` cookie (another subdomain could plant one) is not a
+/// session.
+#[tokio::test]
+async fn over_https_the_session_cookie_is_host_prefixed_and_secure() {
+    let (store, _dir) = support::sqlite().await;
+    server::auth::accounts::create_local_user(
+        store.as_ref(),
+        &server::audit::Actor::command_line(),
+        server::auth::accounts::NewLocalUser {
+            username: "kim".to_string(),
+            display_name: None,
+            email: None,
+            role: app::roles::Role::Developer,
+            password: Some(PASSWORD.to_string()),
+        },
+    )
+    .await
+    .unwrap();
+    let app = router_with(store, "", Some("https://portal.example.com"));
+    let response = app
+        .clone()
+        .oneshot(sign_in("kim", PASSWORD, "192.0.2.1", None))
+        .await
+        .unwrap();
+    let set_cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        set_cookie.starts_with("__Host-dscloud_session="),
+        "{set_cookie}"
+    );
+    assert!(set_cookie.contains("; Secure"), "{set_cookie}");
+    assert!(
+        set_cookie.contains("Path=/;") && !set_cookie.contains("Domain"),
+        "{set_cookie}"
+    );
+    assert_eq!(
+        response.headers()[header::STRICT_TRANSPORT_SECURITY],
+        "max-age=31536000"
+    );
+    let token = set_cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("__Host-dscloud_session=")
+        .to_string();
+    let page = |cookie: String| {
+        Request::get("/apps/validate")
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let signed_in = app
+        .clone()
+        .oneshot(page(format!("__Host-dscloud_session={token}")))
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    let planted = app
+        .oneshot(page(format!("dscloud_session={token}")))
+        .await
+        .unwrap();
+    assert_eq!(
+        planted.status(),
+        StatusCode::SEE_OTHER,
+        "not a session over https"
     );
 }

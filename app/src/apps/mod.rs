@@ -218,7 +218,7 @@ pub struct ReleaseDetail {
 #[cfg(feature = "ssr")]
 fn apps() -> Result<(crate::caller::Caller, std::sync::Arc<dyn Apps>), ServerFnError> {
     let service = use_context::<std::sync::Arc<dyn Apps>>()
-        .ok_or_else(|| ServerFnError::new("apps are not available on this server"))?;
+        .ok_or_else(|| crate::caller::missing_service("apps are"))?;
     Ok((crate::caller::Caller::current(), service))
 }
 
@@ -228,6 +228,7 @@ use crate::caller::{authorize, refuse};
 #[server(endpoint = "list_apps")]
 pub async fn list_apps(search: String, page: u32) -> Result<AppList, ServerFnError> {
     authorize("list_apps")?;
+    crate::caller::check_search([("search", search.as_str())]).map_err(refuse)?;
     let (caller, service) = apps()?;
     service.list(&caller, search, page).await.map_err(refuse)
 }

@@ -174,7 +174,7 @@ pub fn default_schema_name(name: &str) -> String {
 fn databases()
 -> Result<(crate::caller::Caller, std::sync::Arc<dyn super::Databases>), ServerFnError> {
     let service = use_context::<std::sync::Arc<dyn super::Databases>>()
-        .ok_or_else(|| ServerFnError::new("databases are not available on this server"))?;
+        .ok_or_else(|| crate::caller::missing_service("databases are"))?;
     Ok((crate::caller::Caller::current(), service))
 }
 
@@ -188,6 +188,7 @@ pub async fn list_databases(
     page: u32,
 ) -> Result<DatabaseList, ServerFnError> {
     authorize("list_databases")?;
+    crate::caller::check_search([("search", search.as_str())]).map_err(refuse)?;
     let (caller, service) = databases()?;
     let status = if status.is_empty() {
         None

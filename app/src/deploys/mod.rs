@@ -247,7 +247,7 @@ pub enum HandAction {
 #[cfg(feature = "ssr")]
 fn deploys() -> Result<(crate::caller::Caller, std::sync::Arc<dyn Deploys>), ServerFnError> {
     let service = use_context::<std::sync::Arc<dyn Deploys>>()
-        .ok_or_else(|| ServerFnError::new("deployments are not available on this server"))?;
+        .ok_or_else(|| crate::caller::missing_service("deployments are"))?;
     Ok((crate::caller::Caller::current(), service))
 }
 
@@ -257,6 +257,11 @@ use crate::caller::{authorize, refuse};
 #[server(endpoint = "list_deployments")]
 pub async fn list_deployments(filter: HistoryFilter) -> Result<DeploymentList, ServerFnError> {
     authorize("list_deployments")?;
+    crate::caller::check_search([
+        ("app", filter.app.as_str()),
+        ("commit or author", filter.who.as_str()),
+    ])
+    .map_err(refuse)?;
     let (caller, service) = deploys()?;
     service.history(&caller, filter).await.map_err(refuse)
 }

@@ -134,6 +134,21 @@ impl Node {
         }
     }
 
+    /// Levels of collections, this one included: 0 for a scalar.
+    fn height(&self) -> usize {
+        match &self.value {
+            Value::Scalar(_) => 0,
+            Value::Sequence(items) => 1 + items.iter().map(Node::height).max().unwrap_or(0),
+            Value::Mapping(entries) => {
+                1 + entries
+                    .iter()
+                    .map(|(key, value)| key.height().max(value.height()))
+                    .max()
+                    .unwrap_or(0)
+            }
+        }
+    }
+
     fn size(&self) -> usize {
         match &self.value {
             Value::Scalar(_) => 1,
@@ -239,6 +254,12 @@ pub fn parse(text: &str) -> Result<Option<Node>, Problem> {
                         "this alias names no anchor defined before it",
                     )
                 })?;
+                // An alias puts its whole tree here: it nests as deep as
+                // that tree does, below where the alias stands.
+                let height = node.height();
+                if height > 0 {
+                    check_depth(stack.len() + height - 1, &span)?;
+                }
                 let added = node.size();
                 Some((
                     Node {
@@ -427,6 +448,28 @@ mod tests {
             "{}",
             problem.message
         );
+    }
+
+    #[test]
+    fn an_alias_cannot_carry_nesting_past_the_limit() {
+        // Forty levels behind an anchor, then the alias forty levels down:
+        // eighty in all, though no collection was ever opened that deep.
+        let deep = |depth: usize| format!("{}x{}", "[".repeat(depth), "]".repeat(depth));
+        let text = format!(
+            "a: &deep {}\nb: {}*deep{}\n",
+            deep(40),
+            "[".repeat(40),
+            "]".repeat(40)
+        );
+        let problem = parse(&text).unwrap_err();
+        assert!(
+            problem.message.contains("nests deeper than 64"),
+            "{}",
+            problem.message
+        );
+        // Within the limit, aliases are fine.
+        let shallow = format!("a: &deep {}\nb: [[*deep]]\n", deep(10));
+        assert!(parse(&shallow).is_ok());
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub async fn render_manifests(
     // The guard already decided; every server function decides again itself.
     crate::caller::authorize("render_manifests")?;
     let renderer = use_context::<std::sync::Arc<dyn crate::dscloud::ManifestRenderer>>()
-        .ok_or_else(|| ServerFnError::new("rendering is not available on this server"))?;
+        .ok_or_else(|| crate::caller::missing_service("rendering is"))?;
     let Some(file) = check(&text).file else {
         return Err(crate::caller::refuse(
             "the file has errors; fix them to see its objects".into(),

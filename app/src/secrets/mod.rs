@@ -169,7 +169,7 @@ pub const OVERVIEW_PAGE_SIZE: u32 = 25;
 #[cfg(feature = "ssr")]
 fn secrets() -> Result<(crate::caller::Caller, std::sync::Arc<dyn Secrets>), ServerFnError> {
     let service = use_context::<std::sync::Arc<dyn Secrets>>()
-        .ok_or_else(|| ServerFnError::new("secrets are not available on this server"))?;
+        .ok_or_else(|| crate::caller::missing_service("secrets are"))?;
     Ok((crate::caller::Caller::current(), service))
 }
 

@@ -3,6 +3,7 @@
 //! and the one guard every request passes (`sign_in::require_sign_in`).
 
 pub mod accounts;
+pub mod housekeeping;
 pub mod password;
 pub mod service;
 pub mod session;

@@ -1,7 +1,8 @@
 //! Session tokens and their cookie (OWASP ASVS 5.0, chapter 7): 256 random
 //! bits, stored only as their SHA-256, HttpOnly, SameSite=Lax (Strict would
-//! drop the cookie on the identity provider's redirect back), Secure when
-//! served over https; an idle timeout and an absolute lifetime.
+//! drop the cookie on the identity provider's redirect back); when the
+//! portal's public URL is https, Secure and named with the `__Host-` prefix;
+//! an idle timeout and an absolute lifetime.
 
 use std::time::Duration;
 
@@ -12,6 +13,56 @@ use sha2::{Digest, Sha256};
 use crate::store::SessionRecord;
 
 pub const COOKIE: &str = "dscloud_session";
+/// The name over https. Browsers take a `__Host-` cookie only with Secure,
+/// `Path=/` and no Domain, so a neighbouring subdomain cannot plant one.
+pub const HTTPS_COOKIE: &str = "__Host-dscloud_session";
+
+/// The session cookie as this portal serves it: decided by its configured
+/// public URL (`--public-url`), never by a header a client or a proxy sends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionCookie {
+    pub https: bool,
+}
+
+impl SessionCookie {
+    pub fn for_public_url(url: &str) -> SessionCookie {
+        SessionCookie {
+            https: url.starts_with("https://"),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        if self.https { HTTPS_COOKIE } else { COOKIE }
+    }
+
+    fn attributes(self) -> &'static str {
+        if self.https {
+            "Path=/; HttpOnly; SameSite=Lax; Secure"
+        } else {
+            "Path=/; HttpOnly; SameSite=Lax"
+        }
+    }
+
+    /// The `Set-Cookie` value that hands a token to the browser.
+    pub fn set(self, token: &str, lifetime: Duration) -> String {
+        format!(
+            "{}={token}; {}; Max-Age={}",
+            self.name(),
+            self.attributes(),
+            lifetime.as_secs()
+        )
+    }
+
+    /// The `Set-Cookie` value that makes the browser forget the token.
+    pub fn expire(self) -> String {
+        format!("{}=; {}; Max-Age=0", self.name(), self.attributes())
+    }
+
+    /// The session token a request carries under this cookie's name only.
+    pub fn token(self, headers: &HeaderMap) -> Option<String> {
+        cookie_value(headers, self.name())
+    }
+}
 
 /// A new token: what the browser keeps. The store keeps [`token_hash`] of it.
 pub fn new_token() -> String {
@@ -24,26 +75,6 @@ pub fn token_hash(token: &str) -> String {
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
-}
-
-/// The `Set-Cookie` value that hands a token to the browser.
-pub fn cookie(token: &str, lifetime: Duration, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!(
-        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        lifetime.as_secs()
-    )
-}
-
-/// The `Set-Cookie` value that makes the browser forget the token.
-pub fn expired_cookie(secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
-}
-
-/// The session token a request carries, if any.
-pub fn token_from(headers: &HeaderMap) -> Option<String> {
-    cookie_value(headers, COOKIE)
 }
 
 /// The value of one cookie, if the request carries it and it is not empty.
@@ -118,13 +149,21 @@ mod tests {
 
     #[test]
     fn the_cookie_has_the_right_flags() {
-        let plain = cookie("t", Duration::from_secs(60), false);
+        let plain = SessionCookie::for_public_url("http://127.0.0.1:3000");
         assert_eq!(
-            plain,
+            plain.set("t", Duration::from_secs(60)),
             "dscloud_session=t; Path=/; HttpOnly; SameSite=Lax; Max-Age=60"
         );
-        assert!(cookie("t", Duration::from_secs(60), true).ends_with("; Secure"));
-        assert!(expired_cookie(false).contains("Max-Age=0"));
+        assert!(plain.expire().ends_with("Max-Age=0"));
+        let https = SessionCookie::for_public_url("https://portal.example.com");
+        assert_eq!(
+            https.set("t", Duration::from_secs(60)),
+            "__Host-dscloud_session=t; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=60"
+        );
+        assert_eq!(
+            https.expire(),
+            "__Host-dscloud_session=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0"
+        );
     }
 
     #[test]
@@ -134,9 +173,19 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("theme=dark; dscloud_session=abc; x=y"),
         );
-        assert_eq!(token_from(&headers).as_deref(), Some("abc"));
+        let plain = SessionCookie { https: false };
+        let https = SessionCookie { https: true };
+        assert_eq!(plain.token(&headers).as_deref(), Some("abc"));
+        // Over https only the prefixed name counts: a plain one may have
+        // been planted by another site of the domain.
+        assert_eq!(https.token(&headers), None);
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("__Host-dscloud_session=xyz"),
+        );
+        assert_eq!(https.token(&headers).as_deref(), Some("xyz"));
         headers.insert(header::COOKIE, HeaderValue::from_static("dscloud_session="));
-        assert_eq!(token_from(&headers), None);
+        assert_eq!(plain.token(&headers), None);
     }
 
     #[test]

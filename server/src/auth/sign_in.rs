@@ -17,7 +17,7 @@ use super::session::{self, Lifetimes, Validity};
 use super::sso::SingleSignOn;
 use super::throttle::Throttle;
 use crate::store::{NewAuditEvent, NewSession, Outcome, Store, StoreError, User};
-use crate::web::{client_address, is_https, urlencode, with_cookie};
+use crate::web::{client_address, urlencode, with_cookie};
 
 /// Who is signed in on a request, put there by [`identify`].
 #[derive(Clone, Debug)]
@@ -36,6 +36,7 @@ pub struct Authenticator {
     sso: Option<SingleSignOn>,
     /// Verified against when the username is unknown, so both answers take as long.
     decoy_hash: String,
+    cookie: session::SessionCookie,
 }
 
 #[derive(Debug)]
@@ -57,7 +58,19 @@ impl Authenticator {
             local_sign_in: true,
             sso: None,
             decoy_hash: password::hash(&crate::random::password()).unwrap_or_default(),
+            cookie: session::SessionCookie::default(),
         }
+    }
+
+    /// The session cookie for the portal's public URL (https: Secure and
+    /// `__Host-`).
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        self.cookie = session::SessionCookie::for_public_url(url);
+        self
+    }
+
+    pub fn session_cookie(&self) -> session::SessionCookie {
+        self.cookie
     }
 
     /// With single sign-on, and with or without local password sign-in.
@@ -203,27 +216,40 @@ impl Authenticator {
 
     /// The user a request's session belongs to, if it is still valid.
     /// Ends sessions past their limits; notes activity at most once a minute.
-    pub async fn current_user(&self, headers: &HeaderMap) -> Option<SignedIn> {
-        let token = session::token_from(headers)?;
+    /// A store that cannot answer is an error, not "signed out": the
+    /// caller says the portal is unavailable instead of sending a signed-in
+    /// person to the sign-in page.
+    pub async fn current_user(&self, headers: &HeaderMap) -> Result<Option<SignedIn>, StoreError> {
+        let Some(token) = self.cookie.token(headers) else {
+            return Ok(None);
+        };
         let hash = session::token_hash(&token);
-        let record = self.store.session(&hash).await.ok()?;
+        let record = match self.store.session(&hash).await {
+            Ok(record) => record,
+            Err(StoreError::NotFound) => return Ok(None),
+            Err(error) => return Err(error),
+        };
         let now = chrono::Utc::now();
         if session::validity(&record, now, self.lifetimes) != Validity::Valid {
             let _ = self.store.delete_session(&hash).await;
-            return None;
+            return Ok(None);
         }
         if now - record.last_seen_at > chrono::Duration::seconds(60) {
             let _ = self.store.touch_session(&hash, now).await;
         }
-        let user = self.store.user_by_id(record.user_id).await.ok()?;
-        (!user.disabled).then_some(SignedIn {
+        let user = match self.store.user_by_id(record.user_id).await {
+            Ok(user) => user,
+            Err(StoreError::NotFound) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        Ok((!user.disabled).then_some(SignedIn {
             user,
             session_hash: hash,
-        })
+        }))
     }
 
     pub async fn sign_out(&self, headers: &HeaderMap, address: &str) {
-        if let Some(token) = session::token_from(headers) {
+        if let Some(token) = self.cookie.token(headers) {
             let hash = session::token_hash(&token);
             if let Ok(record) = self.store.session(&hash).await {
                 let _ = self.store.delete_session(&hash).await;
@@ -292,8 +318,20 @@ pub async fn identify(
     if is_public(request.uri().path()) {
         return next.run(request).await;
     }
-    if let Some(signed_in) = auth.current_user(request.headers()).await {
-        request.extensions_mut().insert(signed_in);
+    match auth.current_user(request.headers()).await {
+        Ok(Some(signed_in)) => {
+            request.extensions_mut().insert(signed_in);
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::error!(%error, "cannot read the session: the store does not answer");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "5")],
+                "The portal's database does not answer right now; your session is kept. Try again in a few seconds.",
+            )
+                .into_response();
+        }
     }
     next.run(request).await
 }
@@ -301,11 +339,24 @@ pub async fn identify(
 /// Paths outside the page and server-function tables that anyone may reach:
 /// signing in itself, health, the front end's static files, the editor
 /// schema, and the forges' push webhooks (each checks its own signature).
+/// Each public route exactly: a path merely under one of their prefixes
+/// (`/schema/other`, `/auth/anything`) is an unknown page, decided as one.
 fn is_public(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/favicon.ico")
-        || ["/auth/", "/pkg/", "/schema/", "/hooks/apps/"]
-            .iter()
-            .any(|prefix| path.starts_with(prefix))
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    matches!(
+        path,
+        "/healthz"
+            | "/readyz"
+            | "/favicon.ico"
+            | "/schema/dscloud.json"
+            | "/auth/sign-in"
+            | "/auth/sign-out"
+    ) || path.starts_with("/pkg/")
+        || matches!(
+            segments.as_slice(),
+            ["auth", "sso", provider, "start" | "callback"] if !provider.is_empty()
+        )
+        || matches!(segments.as_slice(), ["hooks", "apps", app] if !app.is_empty())
 }
 
 /// Whether no segment of `path` is `.` or `..` (also percent-encoded) and
@@ -497,7 +548,7 @@ pub async fn sign_in_route(auth: Arc<Authenticator>, request: Request) -> Respon
                 &next
             })
             .into_response(),
-            &session::cookie(&token, auth.lifetimes().absolute, is_https(&headers)),
+            &auth.session_cookie().set(&token, auth.lifetimes().absolute),
         ),
         Err(SignInError::Invalid) => back("invalid"),
         Err(SignInError::LocalSignInOff) => back("local_off"),
@@ -518,7 +569,7 @@ pub async fn sign_out_route(auth: Arc<Authenticator>, request: Request) -> Respo
     auth.sign_out(request.headers(), &address).await;
     with_cookie(
         Redirect::to("/sign-in?signed_out=1").into_response(),
-        &session::expired_cookie(is_https(request.headers())),
+        &auth.session_cookie().expire(),
     )
 }
 

@@ -216,6 +216,8 @@ impl Live {
             .auth
             .current_user(&self.headers)
             .await
+            .ok()
+            .flatten()
             .is_some_and(|now| {
                 now.session_hash == self.signed_in.session_hash
                     && now.user.id == self.signed_in.user.id

@@ -1,6 +1,7 @@
 //! The HTTP surface: the Leptos pages and server functions, health endpoints,
 //! and the layers every request passes through.
 
+mod api_errors;
 mod audit_export;
 mod checker_form;
 pub mod client;
@@ -110,7 +111,8 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
     }
     let authenticator = Arc::new(
         Authenticator::new(state.store.clone(), args.session_lifetimes())
-            .with_sign_in_methods(args.local_sign_in, single_sign_on),
+            .with_sign_in_methods(args.local_sign_in, single_sign_on)
+            .with_public_url(&args.public_url()),
     );
     let sign_in_options = authenticator.sign_in_options();
     let accounts: Arc<dyn app::accounts::Accounts> =
@@ -179,6 +181,9 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
     };
     let options = state.leptos_options.clone();
 
+    // Served over https (the public URL says): browsers are told to come
+    // back only that way.
+    let https = args.public_url().starts_with("https://");
     let trusted_proxies: Arc<[client::ProxyRange]> = args.trusted_proxies.clone().into();
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     let layers = ServiceBuilder::new()
@@ -283,6 +288,7 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
             AppState,
             _,
         >(context, shell))
+        .layer(axum::middleware::from_fn(api_errors::arguments_are_the_callers))
         .layer(axum::middleware::from_fn(sign_in::require_sign_in))
         .layer(axum::middleware::from_fn({
             let authenticator = authenticator.clone();
@@ -290,7 +296,7 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
         }))
         .layer(axum::middleware::from_fn(csrf::protect))
         .layer(axum::middleware::from_fn(move |request, next| {
-            security::headers(form_targets.clone(), request, next)
+            security::headers(form_targets.clone(), https, request, next)
         }))
         .layer(axum::middleware::from_fn(move |request, next| {
             client::resolve_layer(trusted_proxies.clone(), request, next)

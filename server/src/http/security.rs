@@ -20,18 +20,41 @@ struct RequestNonce(String);
 /// `form_targets` are the single-sign-on providers' origins: the sign-in
 /// buttons post here and are redirected there, and browsers apply
 /// `form-action` to that redirect too.
-pub async fn headers(form_targets: Arc<str>, mut request: Request, next: Next) -> Response {
+pub async fn headers(
+    form_targets: Arc<str>,
+    https: bool,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let nonce = Nonce::new().to_string();
     request.extensions_mut().insert(RequestNonce(nonce.clone()));
+    let shared_asset = is_shared_asset(request.uri().path());
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    // Pages and answers are someone's own (their databases, their users'
+    // list): no cache, shared or the browser's, keeps them. Static files
+    // and the schema are the same for everyone.
+    if !shared_asset && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     if let Ok(policy) = HeaderValue::from_str(&content_security_policy(&nonce, &form_targets)) {
         headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
     }
     for (name, value) in STATIC_HEADERS {
         headers.insert(name.clone(), HeaderValue::from_static(value));
     }
     response
+}
+
+/// The front end's files and the editor schema: the same for everyone.
+fn is_shared_asset(path: &str) -> bool {
+    path.starts_with("/pkg/") || path == "/schema/dscloud.json" || path == "/favicon.ico"
 }
 
 /// Makes the page render with the nonce the CSP header names. Called while

@@ -56,6 +56,15 @@ pub trait SessionStore: Send + Sync {
         keep_token_hash: &str,
     ) -> StoreResult<u64>;
 
+    /// Forgets sessions past their end: expired, unused since
+    /// `idle_before`, or begun before `begun_before`. Returns how many.
+    async fn delete_ended_sessions(
+        &self,
+        now: DateTime<Utc>,
+        idle_before: DateTime<Utc>,
+        begun_before: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+
     async fn create_sign_in_flow(&self, flow: SignInFlow) -> StoreResult<()>;
     /// Reads and deletes a flow: a flow can finish once only.
     async fn take_sign_in_flow(&self, id_hash: &str) -> StoreResult<SignInFlow>;
@@ -149,6 +158,24 @@ macro_rules! impl_session_store {
                         .bind(keep_token_hash)
                         .execute(&self.pool)
                         .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn delete_ended_sessions(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+                idle_before: chrono::DateTime<chrono::Utc>,
+                begun_before: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<u64> {
+                let done = sqlx::query(
+                    "DELETE FROM sessions \
+                     WHERE expires_at <= $1 OR last_seen_at < $2 OR created_at < $3",
+                )
+                .bind(now)
+                .bind(idle_before)
+                .bind(begun_before)
+                .execute(&self.pool)
+                .await?;
                 Ok(done.rows_affected())
             }
 

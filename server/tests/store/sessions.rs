@@ -7,7 +7,71 @@ on_both_stores!(
     ending_a_users_sessions_leaves_others_alone,
     a_sign_in_flow_can_be_finished_once,
     changing_a_password_can_keep_the_current_session,
+    ended_sessions_are_forgotten_and_living_ones_kept,
 );
+
+async fn ended_sessions_are_forgotten_and_living_ones_kept(test: &TestStore) {
+    let user = test
+        .store
+        .create_user(local_user("ned", Role::Customer))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    // (name, began, last seen, expires)
+    let sessions = [
+        (
+            "living",
+            now - Duration::hours(1),
+            now - Duration::minutes(1),
+            now + Duration::hours(7),
+        ),
+        (
+            "expired",
+            now - Duration::hours(9),
+            now - Duration::minutes(1),
+            now - Duration::hours(1),
+        ),
+        (
+            "idle",
+            now - Duration::hours(2),
+            now - Duration::hours(1),
+            now + Duration::hours(6),
+        ),
+        (
+            "too old",
+            now - Duration::hours(30),
+            now - Duration::minutes(2),
+            now + Duration::hours(6),
+        ),
+    ];
+    for (name, began, seen, expires) in sessions {
+        test.store
+            .create_session(NewSession {
+                token_hash: name.to_string(),
+                user_id: user.id,
+                created_at: began,
+                expires_at: expires,
+                client_address: None,
+                user_agent: None,
+            })
+            .await
+            .unwrap();
+        test.store.touch_session(name, seen).await.unwrap();
+    }
+    let forgotten = test
+        .store
+        .delete_ended_sessions(now, now - Duration::minutes(30), now - Duration::hours(24))
+        .await
+        .unwrap();
+    assert_eq!(forgotten, 3);
+    assert!(test.store.session("living").await.is_ok());
+    for ended in ["expired", "idle", "too old"] {
+        assert!(
+            matches!(test.store.session(ended).await, Err(StoreError::NotFound)),
+            "{ended}"
+        );
+    }
+}
 
 async fn sessions_are_created_touched_and_ended(test: &TestStore) {
     let user = test

@@ -5,6 +5,7 @@
 
 pub mod git;
 pub mod registry;
+pub mod visitors;
 
 use std::path::PathBuf;
 use std::sync::Arc;

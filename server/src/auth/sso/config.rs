@@ -49,6 +49,42 @@ pub struct ProviderConfig {
     pub roles: RoleMapping,
     #[serde(default)]
     pub default_role: Option<Role>,
+    /// The ID token signatures accepted: OpenID Connect's default, RS256,
+    /// unless set, never whatever the provider's metadata lists.
+    #[serde(default = "default_signing_algorithms")]
+    pub id_token_signing_algs: Vec<String>,
+    /// An `http://` issuer off this machine is refused unless this is set:
+    /// its tokens and user data would cross the network in the clear.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+}
+
+/// Asymmetric signatures only: `none` proves nothing, and an HMAC keyed with
+/// the client secret could be made by anyone who holds that secret.
+pub const SIGNING_ALGORITHMS: &[&str] = &[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+];
+
+fn default_signing_algorithms() -> Vec<String> {
+    vec!["RS256".to_string()]
+}
+
+/// Whether an http URL's host is this machine (127.0.0.0/8, ::1, localhost).
+fn is_loopback_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback())
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -139,6 +175,33 @@ pub fn parse(text: &str) -> Result<SsoConfig, String> {
                 provider.id, provider.issuer
             ));
         }
+        if provider.issuer.starts_with("http://")
+            && !is_loopback_url(&provider.issuer)
+            && !provider.allow_insecure_http
+        {
+            return Err(format!(
+                "provider {:?}: issuer {:?} is plain http off this machine: use https, or set allow_insecure_http: true if you accept tokens in the clear",
+                provider.id, provider.issuer
+            ));
+        }
+        if provider.id_token_signing_algs.is_empty() {
+            return Err(format!(
+                "provider {:?}: id_token_signing_algs is empty: name at least one of {}",
+                provider.id,
+                SIGNING_ALGORITHMS.join(", ")
+            ));
+        }
+        if let Some(bad) = provider
+            .id_token_signing_algs
+            .iter()
+            .find(|algorithm| !SIGNING_ALGORITHMS.contains(&algorithm.as_str()))
+        {
+            return Err(format!(
+                "provider {:?}: id_token_signing_algs names {bad:?}: use {}",
+                provider.id,
+                SIGNING_ALGORITHMS.join(", ")
+            ));
+        }
         if provider.client_id.trim().is_empty() {
             return Err(format!("provider {:?}: client_id is empty", provider.id));
         }
@@ -180,6 +243,50 @@ mod tests {
     fn without_a_default_role_unmapped_users_get_none() {
         let config = parse(&EXAMPLE.replace("    default_role: customer\n", "")).unwrap();
         assert_eq!(config.providers[0].role_for(&[]), None);
+    }
+
+    #[test]
+    fn plain_http_issuers_only_on_this_machine_or_when_allowed() {
+        for loopback in [
+            "http://127.0.0.1:9400",
+            "http://localhost:9400/realms/x",
+            "http://[::1]:9400",
+        ] {
+            let config = EXAMPLE.replace("http://127.0.0.1:9400", loopback);
+            assert!(parse(&config).is_ok(), "{loopback}");
+        }
+        let remote = EXAMPLE.replace("http://127.0.0.1:9400", "http://sso.example.com");
+        let error = parse(&remote).unwrap_err();
+        assert!(error.contains("plain http off this machine"), "{error}");
+        let lookalike = EXAMPLE.replace("http://127.0.0.1:9400", "http://127.0.0.1.evil.example");
+        assert!(parse(&lookalike).is_err());
+        let allowed = remote.replace(
+            "    default_role: customer\n",
+            "    default_role: customer\n    allow_insecure_http: true\n",
+        );
+        assert!(parse(&allowed).is_ok());
+        let https = EXAMPLE.replace("http://127.0.0.1:9400", "https://sso.example.com");
+        assert!(parse(&https).is_ok());
+    }
+
+    #[test]
+    fn token_signatures_are_pinned_to_asymmetric_algorithms() {
+        let config = parse(EXAMPLE).unwrap();
+        assert_eq!(config.providers[0].id_token_signing_algs, ["RS256"]);
+        let with = |algorithms: &str| {
+            parse(&EXAMPLE.replace(
+                "    default_role: customer\n",
+                &format!("    default_role: customer\n    id_token_signing_algs: {algorithms}\n"),
+            ))
+        };
+        assert!(with("[ES256, RS256]").is_ok());
+        for refused in ["[none]", "[HS256]", "[]"] {
+            let error = with(refused).unwrap_err();
+            assert!(
+                error.contains("id_token_signing_algs"),
+                "{refused}: {error}"
+            );
+        }
     }
 
     #[test]

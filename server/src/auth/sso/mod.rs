@@ -65,6 +65,27 @@ impl AdditionalClaims for AllClaims {}
 type PortalIdToken =
     IdToken<AllClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
 
+/// The client's ID token verifier, accepting only the signatures the
+/// provider's configuration names (`id_token_signing_algs`), not those its
+/// metadata offers.
+fn pinned<'a>(
+    client: &'a DiscoveredClient,
+    config: &ProviderConfig,
+) -> openidconnect::IdTokenVerifier<'a, openidconnect::core::CoreJsonWebKey> {
+    client
+        .id_token_verifier()
+        .set_allowed_algs(signing_algorithms(&config.id_token_signing_algs))
+}
+
+/// The configured algorithm names as the library's values (names it does
+/// not know are dropped: the configuration was checked when loaded).
+fn signing_algorithms(names: &[String]) -> Vec<CoreJwsSigningAlgorithm> {
+    names
+        .iter()
+        .filter_map(|name| serde_json::from_value(serde_json::Value::String(name.clone())).ok())
+        .collect()
+}
+
 /// Who the provider says signed in, after every check.
 #[derive(Clone, Debug)]
 pub struct Identity {
@@ -293,7 +314,7 @@ impl SingleSignOn {
             .map_err(|error| SsoError::Invalid(format!("the ID token cannot be read: {error}")))?;
         let nonce = Nonce::new(flow.nonce);
         let unknown_key = matches!(
-            id_token.claims(&client.id_token_verifier(), &nonce),
+            id_token.claims(&pinned(&client, &provider.config), &nonce),
             Err(ClaimsVerificationError::SignatureVerification(
                 SignatureVerificationError::NoMatchingKey
             ))
@@ -308,7 +329,7 @@ impl SingleSignOn {
             client
         };
         let claims = id_token
-            .claims(&client.id_token_verifier(), &nonce)
+            .claims(&pinned(&client, &provider.config), &nonce)
             .map_err(|error| SsoError::Invalid(format!("the ID token: {error}")))?;
 
         // Many providers put only `sub` in the ID token and the rest in
@@ -491,6 +512,24 @@ fn describe(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod signing_tests {
+    use super::*;
+
+    #[test]
+    fn configured_algorithm_names_become_the_librarys_values() {
+        let names = ["RS256", "ES256", "EdDSA"].map(String::from);
+        assert_eq!(
+            signing_algorithms(&names),
+            [
+                CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+                CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+                CoreJwsSigningAlgorithm::EdDsa,
+            ]
+        );
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use super::provision::{self, Refusal};
 use super::{Callback, FLOW_COOKIE, FLOW_LIFETIME, SsoError};
 use crate::auth::session;
 use crate::auth::sign_in::{Authenticator, safe_next};
-use crate::web::{client_address, is_https, urlencode, with_cookie};
+use crate::web::{client_address, urlencode, with_cookie};
 
 #[derive(Deserialize)]
 struct StartForm {
@@ -58,7 +58,7 @@ fn back_to_sign_in(reason: &str, provider: &str, next: &str) -> Response {
 }
 
 pub async fn start(auth: Arc<Authenticator>, provider: String, request: Request) -> Response {
-    let secure = is_https(request.headers());
+    let secure = auth.session_cookie().https;
     let next = match Form::<StartForm>::from_request(request, &()).await {
         Ok(Form(form)) => safe_next(&form.next).to_string(),
         Err(_) => "/".to_string(),
@@ -83,7 +83,7 @@ pub async fn start(auth: Arc<Authenticator>, provider: String, request: Request)
 pub async fn callback(auth: Arc<Authenticator>, provider: String, request: Request) -> Response {
     let address = client_address(&request);
     let headers = request.headers().clone();
-    let secure = is_https(&headers);
+    let secure = auth.session_cookie().https;
     let callback = Query::<Callback>::try_from_uri(request.uri())
         .map(|Query(callback)| callback)
         .unwrap_or_default();
@@ -132,7 +132,7 @@ pub async fn callback(auth: Arc<Authenticator>, provider: String, request: Reque
     {
         Ok(token) => forget_flow(with_cookie(
             Redirect::to(safe_next(&next)).into_response(),
-            &session::cookie(&token, auth.lifetimes().absolute, secure),
+            &auth.session_cookie().set(&token, auth.lifetimes().absolute),
         )),
         Err(error) => {
             tracing::error!(%error, "cannot open a session after single sign-on");
