@@ -76,16 +76,6 @@ pub async fn audit(
     outcome: Outcome,
     details: serde_json::Value,
 ) {
-    let event = NewAuditEvent {
-        actor_id: actor.id,
-        actor_name: actor.name.clone(),
-        client_address: actor.address.clone(),
-        action: action.to_string(),
-        target: target.to_string(),
-        outcome,
-        details,
-    };
-    if let Err(error) = store.append_audit(event).await {
-        tracing::error!(%error, action, target, "cannot append to the audit log");
-    }
+    // Logged by `audit_or_refuse`; the change stands either way.
+    let _ = audit_or_refuse(store, actor, action, target, outcome, details).await;
 }

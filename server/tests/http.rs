@@ -54,22 +54,7 @@ async fn portal_with(store: Arc<dyn Store>) -> Router {
 
 /// The portal as someone without a session sees it.
 fn anonymous_portal(store: Arc<dyn Store>) -> Router {
-    let args = ServeArgs::default();
-    router(
-        AppState {
-            leptos_options: leptos_options(&args),
-            store,
-            kubernetes: None,
-            regions: Vec::new(),
-            webhooks: None,
-            apps: None,
-            deploys: None,
-            secrets: None,
-        },
-        &args,
-        None,
-    )
-    .unwrap()
+    support::router_on(store, &ServeArgs::default())
 }
 
 async fn sqlite_portal() -> (Router, tempfile::TempDir) {

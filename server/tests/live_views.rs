@@ -16,7 +16,6 @@ use axum::http::{Request, StatusCode, header};
 use futures_util::StreamExt;
 use server::cli::ServeArgs;
 use server::databases::events::{MAX_PER_SESSION, SESSION_CHECK};
-use server::http::{AppState, leptos_options, router};
 use server::store::{EngineReport, NewSession, Store};
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -61,22 +60,7 @@ async fn bed() -> Bed {
         .unwrap()
         .into_record()
         .id;
-    let args = ServeArgs::default();
-    let app = router(
-        AppState {
-            leptos_options: leptos_options(&args),
-            store: store.clone(),
-            kubernetes: None,
-            regions: Vec::new(),
-            webhooks: None,
-            apps: None,
-            deploys: None,
-            secrets: None,
-        },
-        &args,
-        None,
-    )
-    .unwrap();
+    let app = support::router_on(store.clone(), &ServeArgs::default());
     Bed {
         app,
         store,

@@ -14,7 +14,6 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use server::cli::ServeArgs;
-use server::http::{AppState, leptos_options, router};
 use server::store::{AuditQuery, Store};
 use tower::ServiceExt;
 
@@ -54,21 +53,7 @@ fn router_with(store: Arc<dyn Store>, trusted_proxies: &str, public_url: Option<
             .collect(),
         ..ServeArgs::default()
     };
-    router(
-        AppState {
-            leptos_options: leptos_options(&args),
-            store,
-            kubernetes: None,
-            regions: Vec::new(),
-            webhooks: None,
-            apps: None,
-            deploys: None,
-            secrets: None,
-        },
-        &args,
-        None,
-    )
-    .unwrap()
+    support::router_on(store, &args)
 }
 
 /// A sign-in from `peer` (the socket's address), with `X-Forwarded-For`

@@ -23,7 +23,11 @@ pub async fn arguments_are_the_callers(request: Request, next: Next) -> Response
     }
     let (parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, MOST_READ).await else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "ServerError|the server failed").into_response();
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServerError|the server failed",
+        )
+            .into_response();
     };
     match classify(&String::from_utf8_lossy(&bytes)) {
         Some((status, message)) => (status, format!("ServerError|{message}")).into_response(),

@@ -288,7 +288,9 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
             AppState,
             _,
         >(context, shell))
-        .layer(axum::middleware::from_fn(api_errors::arguments_are_the_callers))
+        .layer(axum::middleware::from_fn(
+            api_errors::arguments_are_the_callers,
+        ))
         .layer(axum::middleware::from_fn(sign_in::require_sign_in))
         .layer(axum::middleware::from_fn({
             let authenticator = authenticator.clone();

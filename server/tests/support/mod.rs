@@ -17,6 +17,26 @@ use kube::api::{Api, PostParams};
 use sandbox::{Behaviour, Sandbox};
 use server::store::{self, NewUser, Store, User};
 
+/// The portal's whole router on `store`, configured by `args`, with no
+/// cluster, apps, deploys or secrets behind it.
+pub fn router_on(store: Arc<dyn Store>, args: &server::cli::ServeArgs) -> axum::Router {
+    server::http::router(
+        server::http::AppState {
+            leptos_options: server::http::leptos_options(args),
+            store,
+            kubernetes: None,
+            regions: Vec::new(),
+            webhooks: None,
+            apps: None,
+            deploys: None,
+            secrets: None,
+        },
+        args,
+        None,
+    )
+    .unwrap()
+}
+
 /// A migrated store in a fresh SQLite file; the directory lives as long as
 /// the returned guard.
 pub async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use app::roles::Role;
 use axum::Router;
 use server::cli::ServeArgs;
-use server::http::{AppState, leptos_options, router};
 use server::store::{NewSession, NewUser, Store};
 
 /// A visitor: no cookie, or the session cookie of a user with this role.
@@ -57,21 +56,6 @@ pub async fn visitors(store: &Arc<dyn Store>) -> Vec<Visitor> {
 pub async fn portal() -> (Router, Vec<Visitor>, tempfile::TempDir) {
     let (store, dir) = super::sqlite().await;
     let visitors = visitors(&store).await;
-    let args = ServeArgs::default();
-    let app = router(
-        AppState {
-            leptos_options: leptos_options(&args),
-            store,
-            kubernetes: None,
-            regions: Vec::new(),
-            webhooks: None,
-            apps: None,
-            deploys: None,
-            secrets: None,
-        },
-        &args,
-        None,
-    )
-    .unwrap();
+    let app = super::router_on(store, &ServeArgs::default());
     (app, visitors, dir)
 }
