@@ -99,6 +99,19 @@ test('every page passes the accessibility check in both themes and at 390 px, wi
       for (const problem of await accessibilityProblems(page)) {
         problems.push(`${name} (${variant.name}): ${problem}`);
       }
+      if (name === 'home') {
+        // Every section in the navigation is visible, none clipped or covered.
+        const hidden = await page.evaluate(() =>
+          Array.from(document.querySelectorAll('nav[aria-label="Main"] a'))
+            .filter((link) => {
+              const box = link.getBoundingClientRect();
+              const top = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+              return box.right > window.innerWidth || !(top === link || link.contains(top));
+            })
+            .map((link) => link.textContent),
+        );
+        if (hidden.length > 0) problems.push(`${name} (${variant.name}): navigation links hidden: ${hidden.join(', ')}`);
+      }
       if (variant.width < 500) {
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         if (overflow > 0) {

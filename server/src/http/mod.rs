@@ -157,7 +157,11 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
         );
         move || {
             provide_context(store.clone());
-            if let Some(kubernetes) = kubernetes.clone() {
+            // Which cluster and its API server's address are for people
+            // who signed in, not for anyone who opens the sign-in page.
+            if let Some(kubernetes) = kubernetes.clone()
+                && signed_in_request()
+            {
                 provide_context(kubernetes);
             }
             provide_context(regions.clone());
@@ -305,6 +309,12 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
         }))
         .layer(layers)
         .with_state(state))
+}
+
+/// Whether the request being rendered carries a session.
+fn signed_in_request() -> bool {
+    use_context::<axum::http::request::Parts>()
+        .is_some_and(|parts| parts.extensions.get::<SignedIn>().is_some())
 }
 
 /// Makes the signed-in user (found by `sign_in::identify`) known to the
