@@ -143,7 +143,7 @@ impl Bed {
 }
 
 #[tokio::test]
-async fn a_change_reaches_the_open_page_within_a_second() {
+async fn a_change_reaches_the_open_page_within_two_seconds() {
     let bed = bed().await;
     let mut stream = bed.open().await.unwrap();
     let first = stream.next(Duration::from_secs(5)).await.unwrap();
@@ -152,8 +152,9 @@ async fn a_change_reaches_the_open_page_within_a_second() {
     let started = std::time::Instant::now();
     let next = stream.next(Duration::from_secs(5)).await.unwrap();
     assert!(next.contains(r#""status":"INITIALIZING""#), "{next}");
+    // A 200 ms tick and one read; the bound leaves room for a loaded CI.
     assert!(
-        started.elapsed() < Duration::from_secs(1),
+        started.elapsed() < Duration::from_secs(2),
         "{:?}",
         started.elapsed()
     );
