@@ -105,6 +105,16 @@ struct Running {
     log: Vec<String>,
 }
 
+/// A test that fails half-way must not leave its portal running.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Running {
     fn start(extra: &[&str]) -> (Running, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
