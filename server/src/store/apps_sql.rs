@@ -9,7 +9,7 @@ macro_rules! impl_app_store {
                 app: $crate::store::NewApp,
             ) -> $crate::store::StoreResult<$crate::store::AppRecord> {
                 let now = chrono::Utc::now();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
                 sqlx::query(
                     "INSERT INTO apps (id, name, repository_url, branch, poll_interval_seconds, \
                      credentials_kind, credentials_sealed, webhook_secret_sealed, created_by, \
@@ -124,7 +124,7 @@ macro_rules! impl_app_store {
             ) -> $crate::store::StoreResult<$crate::store::AppRecord> {
                 use $crate::store::AppSettings;
                 let now = chrono::Utc::now();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
                 let done = match &settings {
                     AppSettings::Branch(branch) => {
                         // Another branch: the next poll starts from its head.
@@ -237,7 +237,7 @@ macro_rules! impl_app_store {
             ) -> $crate::store::StoreResult<()> {
                 use $crate::store::PollOutcome;
                 let now = chrono::Utc::now();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
                 let done = match &outcome {
                     PollOutcome::Unchanged => {
                         sqlx::query(
@@ -323,7 +323,7 @@ macro_rules! impl_app_store {
                 delivery_id: &str,
             ) -> $crate::store::StoreResult<bool> {
                 let now = chrono::Utc::now();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
                 let fresh = sqlx::query(
                     "INSERT INTO webhook_deliveries (app_id, delivery_id, received_at) \
                      VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",

@@ -225,7 +225,7 @@ macro_rules! impl_deploy_store {
             ) -> $crate::store::StoreResult<$crate::store::Reported> {
                 use $crate::store::Reported;
                 let now = chrono::Utc::now();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
                 self.check_fence(&mut tx, fence).await?;
                 if let Some((id, revision)) = replacing {
                     let done = sqlx::query(
@@ -275,7 +275,7 @@ macro_rules! impl_deploy_store {
                 revision: i64,
                 progress: &$crate::store::Progress,
             ) -> $crate::store::StoreResult<$crate::store::Reported> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
                 self.check_fence(&mut tx, fence).await?;
                 if !self.write_progress(&mut tx, id, revision, progress).await? {
                     return Ok($crate::store::Reported::Stale);
@@ -293,7 +293,7 @@ macro_rules! impl_deploy_store {
                 rollback: &$crate::store::NewDeployment,
             ) -> $crate::store::StoreResult<$crate::store::Reported> {
                 let now = chrono::Utc::now();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
                 self.check_fence(&mut tx, fence).await?;
                 if !self.write_progress(&mut tx, id, revision, progress).await? {
                     return Ok($crate::store::Reported::Stale);
@@ -324,7 +324,7 @@ macro_rules! impl_deploy_store {
                 use app::deploys::{DeploymentStatus, Trigger};
                 use $crate::store::PersonalDeploy;
                 let now = chrono::Utc::now();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
                 let active: Option<(i64, String)> = sqlx::query_as(
                     "SELECT id, status FROM deployments WHERE app_id = $1 AND environment = $2 AND active",
                 )

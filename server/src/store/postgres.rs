@@ -13,6 +13,10 @@ pub struct PostgresStore {
 impl PostgresStore {
     const KIND: &'static str = "postgres";
 
+    /// How the store's read-then-write transactions begin (SQLite needs
+    /// `IMMEDIATE`; PostgreSQL's row locks and checks do the work).
+    const BEGIN_WRITE: &'static str = "BEGIN";
+
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
         let pool = PgPoolOptions::new()
             .max_connections(16)

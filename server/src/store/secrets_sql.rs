@@ -12,7 +12,7 @@ macro_rules! impl_secret_store {
                 by: &$crate::store::Person,
             ) -> $crate::store::StoreResult<()> {
                 let now = chrono::Utc::now();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
                 for version in versions {
                     sqlx::query(
                         "INSERT INTO secret_values (app_id, environment, secret_group, name, \
@@ -93,7 +93,7 @@ macro_rules! impl_secret_store {
                 environment: &str,
                 through: i64,
             ) -> $crate::store::StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
                 self.check_fence(&mut tx, fence).await?;
                 sqlx::query(
                     "UPDATE secret_values SET synced_at = $1 WHERE app_id = $2 \
@@ -118,7 +118,7 @@ macro_rules! impl_secret_store {
                 let json = serde_json::to_string(versions).map_err(|error| {
                     $crate::store::StoreError::Corrupt(format!("secret versions: {error}"))
                 })?;
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
                 self.check_fence(&mut tx, fence).await?;
                 sqlx::query("UPDATE deployments SET secret_versions = $1 WHERE id = $2")
                     .bind(json)
