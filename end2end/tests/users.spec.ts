@@ -29,9 +29,15 @@ test("the admin creates a user, changes their role, and that user's open session
   await them.goto('/apps');
   await expect(them).toHaveURL('/account?must_change=1');
 
-  // The admin finds them and makes them a customer.
+  // The admin finds them and makes them a customer. The list is read again
+  // for the search: its answer re-renders the row, so the role is chosen
+  // only once that answer is in (under load it came after the choice and
+  // put "developer" back before Save).
   await page.getByRole('searchbox').fill(name);
-  await page.getByRole('button', { name: 'Search' }).click();
+  await Promise.all([
+    page.waitForResponse((response) => response.url().endsWith('/api/list_users')),
+    page.getByRole('button', { name: 'Search' }).click(),
+  ]);
   await expect(page).toHaveURL(new RegExp(`q=${name}`));
   const row = page.locator(`tr[data-username="${name}"]`);
   await expect(row).toContainText('Vic Tim');
