@@ -9,6 +9,17 @@ use std::{
     time::Duration,
 };
 
+/// The `name=value` of the cookie a sign-in answer sets.
+fn session_cookie(signed_in: &reqwest::Response) -> String {
+    signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
 fn portal() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_portal"));
     command
@@ -394,13 +405,7 @@ async fn sigterm_stops_within_the_grace_period_even_with_a_live_view_open() {
         .send()
         .await
         .unwrap();
-    let cookie = signed_in.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = session_cookie(&signed_in);
     let created = client
         .post(format!("{address}/api/create_database"))
         .header("cookie", &cookie)
@@ -477,13 +482,7 @@ async fn sessions_survive_a_restart() {
         .await
         .unwrap();
     assert_eq!(signed_in.status(), 303);
-    let cookie = signed_in.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = session_cookie(&signed_in);
     assert!(running.terminate().success());
 
     let mut running = Running::start_in(dir.path(), &[]);

@@ -33,20 +33,8 @@ async fn portal_with(store: Arc<dyn Store>) -> Router {
         })
         .await
         .unwrap();
-    let token = server::auth::session::new_token();
-    let now = chrono::Utc::now();
-    store
-        .create_session(store::NewSession {
-            token_hash: server::auth::session::token_hash(&token),
-            user_id: admin.id,
-            created_at: now,
-            expires_at: now + chrono::Duration::hours(8),
-            client_address: None,
-            user_agent: None,
-        })
-        .await
-        .unwrap();
-    let cookie = header::HeaderValue::from_str(&format!("dscloud_session={token}")).unwrap();
+    let (cookie, _) = support::session(store.as_ref(), admin.id).await;
+    let cookie = header::HeaderValue::from_str(&cookie).unwrap();
     anonymous_portal(store).layer(
         tower_http::set_header::SetRequestHeaderLayer::if_not_present(header::COOKIE, cookie),
     )

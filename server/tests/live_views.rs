@@ -16,7 +16,7 @@ use axum::http::{Request, StatusCode, header};
 use futures_util::StreamExt;
 use server::cli::ServeArgs;
 use server::databases::events::{MAX_PER_SESSION, SESSION_CHECK};
-use server::store::{EngineReport, NewSession, Store};
+use server::store::{EngineReport, Store};
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -35,20 +35,7 @@ struct Bed {
 async fn bed() -> Bed {
     let (store, dir) = support::sqlite().await;
     let cora = support::user(store.as_ref(), "cora", Role::Customer).await;
-    let token = server::auth::session::new_token();
-    let session_hash = server::auth::session::token_hash(&token);
-    let now = chrono::Utc::now();
-    store
-        .create_session(NewSession {
-            token_hash: session_hash.clone(),
-            user_id: cora.id,
-            created_at: now,
-            expires_at: now + chrono::Duration::hours(8),
-            client_address: None,
-            user_agent: None,
-        })
-        .await
-        .unwrap();
+    let (cookie, session_hash) = support::session(store.as_ref(), cora.id).await;
     let database = store
         .create_database(support::new_database(
             cora.id,
@@ -64,7 +51,7 @@ async fn bed() -> Bed {
     Bed {
         app,
         store,
-        cookie: format!("dscloud_session={token}"),
+        cookie,
         session_hash,
         user: cora.id,
         database,

@@ -23,20 +23,25 @@ const PASSWORD: &str = "the-owners-long-password";
 
 async fn portal(trusted_proxies: &str) -> (Router, Arc<dyn Store>, tempfile::TempDir) {
     let (store, dir) = support::sqlite().await;
+    local_user(&store, "admin", app::roles::Role::Admin).await;
+    (router_on(store.clone(), trusted_proxies), store, dir)
+}
+
+/// A local user whose password is [`PASSWORD`].
+async fn local_user(store: &Arc<dyn Store>, username: &str, role: app::roles::Role) {
     server::auth::accounts::create_local_user(
         store.as_ref(),
         &server::audit::Actor::command_line(),
         server::auth::accounts::NewLocalUser {
-            username: "admin".to_string(),
+            username: username.to_string(),
             display_name: None,
             email: None,
-            role: app::roles::Role::Admin,
+            role,
             password: Some(PASSWORD.to_string()),
         },
     )
     .await
     .unwrap();
-    (router_on(store.clone(), trusted_proxies), store, dir)
 }
 
 fn router_on(store: Arc<dyn Store>, trusted_proxies: &str) -> Router {
@@ -377,19 +382,7 @@ async fn the_first_admin_must_choose_their_own_password_before_anything_else() {
 #[tokio::test]
 async fn over_https_the_session_cookie_is_host_prefixed_and_secure() {
     let (store, _dir) = support::sqlite().await;
-    server::auth::accounts::create_local_user(
-        store.as_ref(),
-        &server::audit::Actor::command_line(),
-        server::auth::accounts::NewLocalUser {
-            username: "kim".to_string(),
-            display_name: None,
-            email: None,
-            role: app::roles::Role::Developer,
-            password: Some(PASSWORD.to_string()),
-        },
-    )
-    .await
-    .unwrap();
+    local_user(&store, "kim", app::roles::Role::Developer).await;
     let app = router_with(store, "", Some("https://portal.example.com"));
     let response = app
         .clone()

@@ -1,8 +1,9 @@
 //! Who may do what: local accounts and their passwords, single sign-on with
 //! OpenID Connect providers, sessions and their cookie, sign-in throttling,
-//! and the one guard every request passes (`sign_in::require_sign_in`).
+//! and the one guard every request passes (`guard::require_sign_in`).
 
 pub mod accounts;
+pub mod guard;
 pub mod housekeeping;
 pub mod password;
 pub mod service;

@@ -295,7 +295,9 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
         .layer(axum::middleware::from_fn(
             api_errors::arguments_are_the_callers,
         ))
-        .layer(axum::middleware::from_fn(sign_in::require_sign_in))
+        .layer(axum::middleware::from_fn(
+            crate::auth::guard::require_sign_in,
+        ))
         .layer(axum::middleware::from_fn({
             let authenticator = authenticator.clone();
             move |request, next| sign_in::identify(authenticator.clone(), request, next)

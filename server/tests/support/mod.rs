@@ -76,6 +76,26 @@ pub async fn cluster(behaviour: Behaviour) -> (Sandbox, Client) {
     (sandbox, client)
 }
 
+/// A fresh session of 8 hours for the user: its cookie
+/// (`dscloud_session=…`) and its token's hash, as the store keys it.
+pub async fn session(store: &dyn Store, user_id: uuid::Uuid) -> (String, String) {
+    let token = server::auth::session::new_token();
+    let token_hash = server::auth::session::token_hash(&token);
+    let now = chrono::Utc::now();
+    store
+        .create_session(store::NewSession {
+            token_hash: token_hash.clone(),
+            user_id,
+            created_at: now,
+            expires_at: now + chrono::Duration::hours(8),
+            client_address: None,
+            user_agent: None,
+        })
+        .await
+        .unwrap();
+    (format!("dscloud_session={token}"), token_hash)
+}
+
 /// A user without a password (services are called directly).
 pub async fn user(store: &dyn Store, username: &str, role: Role) -> User {
     store

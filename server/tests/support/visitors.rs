@@ -7,7 +7,7 @@ use std::sync::Arc;
 use app::roles::Role;
 use axum::Router;
 use server::cli::ServeArgs;
-use server::store::{NewSession, NewUser, Store};
+use server::store::Store;
 
 /// A visitor: no cookie, or the session cookie of a user with this role.
 pub struct Visitor {
@@ -21,33 +21,11 @@ pub async fn visitors(store: &Arc<dyn Store>) -> Vec<Visitor> {
         cookie: None,
     }];
     for role in Role::ALL {
-        let user = store
-            .create_user(NewUser {
-                username: format!("visitor-{role}"),
-                display_name: format!("Visitor {role}"),
-                email: None,
-                role,
-                password_hash: None,
-                oidc_identity: None,
-            })
-            .await
-            .unwrap();
-        let token = server::auth::session::new_token();
-        let now = chrono::Utc::now();
-        store
-            .create_session(NewSession {
-                token_hash: server::auth::session::token_hash(&token),
-                user_id: user.id,
-                created_at: now,
-                expires_at: now + chrono::Duration::hours(1),
-                client_address: None,
-                user_agent: None,
-            })
-            .await
-            .unwrap();
+        let user = super::user(store.as_ref(), &format!("visitor-{role}"), role).await;
+        let (cookie, _) = super::session(store.as_ref(), user.id).await;
         visitors.push(Visitor {
             role: Some(role),
-            cookie: Some(format!("dscloud_session={token}")),
+            cookie: Some(cookie),
         });
     }
     visitors
