@@ -68,7 +68,7 @@ impl Bed {
     }
 
     async fn change(&self, id: Uuid, change: DesiredChange) {
-        self.store.change_database(id, change).await.unwrap();
+        self.store.change_database(id, change, None).await.unwrap();
     }
 
     fn engine(&self) -> ProvisioningEngine {
@@ -261,6 +261,15 @@ async fn api_faults_are_retried_and_the_database_still_converges() {
         steps.iter().all(|step| step.outcome != "running"),
         "every step finished"
     );
+    // The customer's timeline says what kind of failure it was, in words;
+    // the API's raw answer (its internals) is for the portal's log.
+    for step in steps.iter().filter(|step| step.outcome == "failure") {
+        let message = step.message.as_deref().unwrap_or_default();
+        assert!(
+            message == "the cluster's API failed" || message == "the cluster is too busy to answer",
+            "{message}"
+        );
+    }
     assert_eq!(bed.namespaces_of(db.id).await, 1);
 }
 

@@ -38,6 +38,31 @@ impl ClusterError {
     pub fn is_conflict(&self) -> bool {
         matches!(self, ClusterError::Kubernetes(kube::Error::Api(response)) if response.code == 409)
     }
+
+    /// What went wrong, for the database's owner: the kind of failure,
+    /// never the API's raw answer (it names the cluster's internals: the
+    /// portal's log has it).
+    pub fn for_people(&self) -> String {
+        match self {
+            ClusterError::Kubernetes(kube::Error::Api(status)) => match status.code {
+                401 | 403 => "the cluster refused the portal's request (the portal's permissions there need an operator)",
+                404 => "an object the portal expected is missing from the cluster",
+                409 => "the cluster's objects changed meanwhile",
+                400 | 422 => "the cluster refused the database's specification",
+                429 => "the cluster is too busy to answer",
+                500..=599 => "the cluster's API failed",
+                _ => "the cluster refused the request",
+            }
+            .to_string(),
+            ClusterError::Kubernetes(_) => "the cluster cannot be reached".to_string(),
+            ClusterError::Timeout(limit) => {
+                format!("the cluster did not answer within {} s", limit.as_secs())
+            }
+            ClusterError::Unreadable(_) => {
+                "the cluster answered with an object the portal cannot read".to_string()
+            }
+        }
+    }
 }
 
 /// What a create found.

@@ -139,12 +139,15 @@ impl Provisioner {
         let observed = match observe::observe(&self.cluster, &spec).await {
             Ok(observed) => observed,
             Err(error) => {
-                // Say so on the database's page while the retries go on.
+                // Say so on the database's page while the retries go on; the
+                // API's own words are for the log.
+                tracing::warn!(database = %db.id, %error, "cannot read the database's objects");
                 let waiting = Decision {
                     actions: Vec::new(),
                     status: db.status,
                     message: Some(format!(
-                        "cannot read the database's objects from Kubernetes ({error}); retrying"
+                        "cannot read the database's objects: {}; retrying",
+                        error.for_people()
                     )),
                     settled: false,
                 };
@@ -185,7 +188,8 @@ impl Provisioner {
             )
             .await;
             if let Err(error) = done {
-                let message = error.to_string();
+                tracing::warn!(database = %db.id, step = step_name(*action), %error, "a provisioning step failed");
+                let message = error.for_people();
                 self.store
                     .finish_step(step, "failure", Some(&message))
                     .await?;
