@@ -20,5 +20,6 @@ pub mod registry;
 pub mod secrets;
 pub mod serve;
 pub mod store;
+pub mod supervise;
 pub mod telemetry;
 pub mod web;

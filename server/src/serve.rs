@@ -136,10 +136,11 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
         ))),
     };
     let app = http::router(state, args, sso).map_err(anyhow::Error::msg)?;
-    tokio::spawn(crate::auth::housekeeping::run(
-        store.clone(),
-        args.session_lifetimes(),
-    ));
+    let lifetimes = args.session_lifetimes();
+    crate::supervise::spawn("session housekeeping", {
+        let store = store.clone();
+        move || crate::auth::housekeeping::run(store.clone(), lifetimes)
+    });
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

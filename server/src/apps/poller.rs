@@ -138,9 +138,15 @@ pub fn start(
             .runner(8)
             .with_leadership(leadership),
     );
-    tokio::spawn(elector.clone().run());
+    crate::supervise::spawn("git poller leader election", {
+        let elector = elector.clone();
+        move || elector.clone().run()
+    });
     let handle = runner.handle();
-    tokio::spawn(async move { runner.run(std::future::pending()).await });
+    crate::supervise::spawn("git poller", move || {
+        let runner = runner.clone();
+        async move { runner.run(std::future::pending()).await }
+    });
     (handle, elector)
 }
 

@@ -131,8 +131,15 @@ pub fn start(
     };
     let engine = DeployEngine::with_settings(deployer, settings, Some(leadership));
     engine.spawn_watches();
-    tokio::spawn(elector.clone().run());
+    crate::supervise::spawn("deploy leader election", {
+        let elector = elector.clone();
+        move || elector.clone().run()
+    });
     let handle = engine.handle();
-    tokio::spawn(async move { engine.run(std::future::pending()).await });
+    let engine = Arc::new(engine);
+    crate::supervise::spawn("deploy engine", move || {
+        let engine = engine.clone();
+        async move { engine.run(std::future::pending()).await }
+    });
     (handle, elector)
 }

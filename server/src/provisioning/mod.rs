@@ -70,12 +70,18 @@ pub fn start_region(store: Arc<dyn Store>, name: String, client: kube::Client) -
             .for_region(&name)
             .with_leadership(leadership),
     );
-    tokio::spawn(elector.clone().run());
+    crate::supervise::spawn("provisioning leader election", {
+        let elector = elector.clone();
+        move || elector.clone().run()
+    });
     engine.spawn_watches();
     let handle = engine.handle();
     // Level-triggered and idempotent: stopping it mid-reconcile with the
     // process is safe; the next start carries on.
-    tokio::spawn(async move { engine.run(std::future::pending()).await });
+    crate::supervise::spawn("provisioning engine", move || {
+        let engine = engine.clone();
+        async move { engine.run(std::future::pending()).await }
+    });
     RunningRegion {
         connection: RegionConnection {
             name,
