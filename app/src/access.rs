@@ -52,6 +52,7 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/secrets", DEVELOPERS),
     ("/admin/users", ADMINS),
     ("/admin/audit", ADMINS),
+    ("/admin/quotas", ADMINS),
     // Not a page but a download: the audit log as CSV or JSON.
     ("/admin/audit/export", ADMINS),
 ];
@@ -77,6 +78,11 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     ("reveal_database_password", CUSTOMERS),
     ("rotate_database_password", CUSTOMERS),
     ("change_database", CUSTOMERS),
+    ("my_quota", CUSTOMERS),
+    ("quota_board", ADMINS),
+    ("set_default_quota", ADMINS),
+    ("set_customer_quota", ADMINS),
+    ("remove_customer_quota", ADMINS),
     ("list_apps", DEVELOPERS),
     ("register_app", DEVELOPERS),
     ("app_detail", DEVELOPERS),

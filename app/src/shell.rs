@@ -11,7 +11,7 @@ use crate::components::layout::Layout;
 use crate::pages::{
     AccountPage, AppPage, AppSecretsPage, AppsPage, AuditPage, DatabasePage, DatabasesPage,
     DeploymentPage, DeploysPage, EnvironmentsPage, Home, NewAppPage, NewDatabasePage, NotFound,
-    ReleasePage, SecretsPage, SignIn, UsersPage, ValidatePage,
+    QuotasPage, ReleasePage, SecretsPage, SignIn, UsersPage, ValidatePage,
 };
 use crate::theme::current_theme;
 
@@ -84,6 +84,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/account") view=AccountPage />
                     <Route path=path!("/admin/users") view=UsersPage />
                     <Route path=path!("/admin/audit") view=AuditPage />
+                    <Route path=path!("/admin/quotas") view=QuotasPage />
                 </Routes>
             </Layout>
         </Router>

@@ -48,11 +48,30 @@ async fn seed(store: &Arc<dyn Store>) -> Result<(Caller, Caller), Box<dyn std::e
             oidc_identity: None,
         })
         .await?;
+    // Room for every database the bench creates (the default quota is 10).
+    store
+        .set_default_quota(
+            &app::databases::Quota {
+                databases: 1_000_000,
+                cpu_millis: 1_000_000_000,
+                memory_mib: 1_000_000_000,
+                storage_gib: 1_000_000_000,
+            },
+            &server::audit::event(
+                &server::audit::Actor::command_line(),
+                "quota.set_default",
+                "quota:default",
+                server::store::Outcome::Success,
+                serde_json::json!({}),
+            ),
+        )
+        .await?;
     let small = *app::databases::tier("small").ok_or("no small tier")?;
     for index in 0..DATABASES {
         let owner = &customers[index % CUSTOMERS];
         let created = store
             .create_database(NewDatabase {
+                id: uuid::Uuid::now_v7(),
                 owner_id: owner.id,
                 name: format!("db-{index:05}"),
                 engine: if index % 2 == 0 {
@@ -64,6 +83,7 @@ async fn seed(store: &Arc<dyn Store>) -> Result<(Caller, Caller), Box<dyn std::e
                 region: "local".into(),
                 schema_name: "app".into(),
                 request_key: None,
+                audit: None,
             })
             .await?
             .into_record();

@@ -80,6 +80,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?
         .id;
 
+    // Room for every database the bench creates (the default quota is 10).
+    store
+        .set_default_quota(
+            &app::databases::Quota {
+                databases: 1_000_000,
+                cpu_millis: 1_000_000_000,
+                memory_mib: 1_000_000_000,
+                storage_gib: 1_000_000_000,
+            },
+            &server::audit::event(
+                &server::audit::Actor::command_line(),
+                "quota.set_default",
+                "quota:default",
+                server::store::Outcome::Success,
+                serde_json::json!({}),
+            ),
+        )
+        .await?;
     #[allow(non_snake_case)]
     let DATABASES = databases();
     let started = Instant::now();
@@ -89,6 +107,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         async move {
             store
                 .create_database(NewDatabase {
+                    id: uuid::Uuid::now_v7(),
                     owner_id: owner,
                     name: format!("db-{index:04}"),
                     engine: if index % 2 == 0 {
@@ -100,6 +119,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     region: "local".into(),
                     schema_name: "app".into(),
                     request_key: Some(format!("bench-{index}")),
+                    audit: None,
                 })
                 .await
         }

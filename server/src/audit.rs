@@ -40,6 +40,26 @@ impl Actor {
     }
 }
 
+/// An event for the store to write in the same transaction as the change
+/// it records (a crash cannot keep one without the other).
+pub fn event(
+    actor: &Actor,
+    action: &str,
+    target: &str,
+    outcome: Outcome,
+    details: serde_json::Value,
+) -> NewAuditEvent {
+    NewAuditEvent {
+        actor_id: actor.id,
+        actor_name: actor.name.clone(),
+        client_address: actor.address.clone(),
+        action: action.to_string(),
+        target: target.to_string(),
+        outcome,
+        details,
+    }
+}
+
 /// Appends one event that must be there before the caller goes on: a
 /// password is shown only once the log says who saw it.
 pub async fn audit_or_refuse(
@@ -51,15 +71,7 @@ pub async fn audit_or_refuse(
     details: serde_json::Value,
 ) -> Result<(), crate::store::StoreError> {
     store
-        .append_audit(NewAuditEvent {
-            actor_id: actor.id,
-            actor_name: actor.name.clone(),
-            client_address: actor.address.clone(),
-            action: action.to_string(),
-            target: target.to_string(),
-            outcome,
-            details,
-        })
+        .append_audit(event(actor, action, target, outcome, details))
         .await
         .map(|_| ())
         .inspect_err(|error| {

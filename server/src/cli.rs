@@ -184,6 +184,12 @@ pub struct ServeArgs {
     #[arg(long, env = "PORTAL_SESSION_LIFETIME_HOURS", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=720))]
     pub session_lifetime_hours: u64,
 
+    /// A single-sign-on session ends this many hours after the provider
+    /// last confirmed the user's groups (when that is sooner than the
+    /// session lifetime): roles follow the provider within this time.
+    #[arg(long, env = "PORTAL_SSO_GROUPS_MAX_AGE_HOURS", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=720))]
+    pub sso_groups_max_age_hours: u64,
+
     /// Where the built-in Kubernetes sandbox listens for kubectl (port 0: any free port).
     #[arg(long, env = "PORTAL_SANDBOX_LISTEN", default_value = "127.0.0.1:0")]
     pub sandbox_listen: SocketAddr,
@@ -282,6 +288,7 @@ impl ServeArgs {
         crate::auth::session::Lifetimes {
             idle: std::time::Duration::from_secs(self.session_idle_minutes * 60),
             absolute: std::time::Duration::from_secs(self.session_lifetime_hours * 3600),
+            sso_groups: std::time::Duration::from_secs(self.sso_groups_max_age_hours * 3600),
         }
     }
 }
@@ -301,6 +308,7 @@ impl Default for ServeArgs {
             sandbox_operator_delay_ms: 3000,
             session_idle_minutes: 30,
             session_lifetime_hours: 8,
+            sso_groups_max_age_hours: 8,
             public_url: None,
             sso_config: None,
             local_sign_in: true,

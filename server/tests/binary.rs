@@ -46,6 +46,10 @@ fn help_documents_every_flag_and_its_environment_variable() {
         ("--sandbox-listen", "PORTAL_SANDBOX_LISTEN"),
         ("--session-idle-minutes", "PORTAL_SESSION_IDLE_MINUTES"),
         ("--session-lifetime-hours", "PORTAL_SESSION_LIFETIME_HOURS"),
+        (
+            "--sso-groups-max-age-hours",
+            "PORTAL_SSO_GROUPS_MAX_AGE_HOURS",
+        ),
         ("--public-url", "PORTAL_PUBLIC_URL"),
         ("--sso-config", "PORTAL_SSO_CONFIG"),
         ("--local-sign-in", "PORTAL_LOCAL_SIGN_IN"),

@@ -931,6 +931,7 @@ async fn who_may_see_and_act_and_what_bad_input_is_told() {
             "Dana",
             Some("dana@example.test"),
             Role::Developer,
+            None,
         )
         .await
         .unwrap();

@@ -164,9 +164,10 @@ async fn the_stream_ends_soon_after_its_users_role_changes() {
     let mut stream = bed.open().await.unwrap();
     stream.next(Duration::from_secs(5)).await.unwrap();
     bed.store
-        .update_user_access(bed.user, Role::Developer, false)
+        .update_user_access(bed.user, Role::Developer, false, None)
         .await
-        .unwrap();
+        .unwrap()
+        .user;
     assert_eq!(stream.next(SESSION_CHECK * 3).await, None);
 }
 

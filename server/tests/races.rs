@@ -75,8 +75,9 @@ impl DatabaseStore for Interleaving {
         &self,
         id: Uuid,
         change: DesiredChange,
+        audit: Option<&server::store::NewAuditEvent>,
     ) -> StoreResult<DatabaseRecord> {
-        self.inner.change_database(id, change).await
+        self.inner.change_database(id, change, audit).await
     }
     async fn pending_databases(
         &self,
@@ -94,7 +95,7 @@ impl DatabaseStore for Interleaving {
         let armed = self.before_report.lock().unwrap().take();
         match armed {
             Some((target, change)) if target == id && report.settled => {
-                self.inner.change_database(id, change).await.unwrap();
+                self.inner.change_database(id, change, None).await.unwrap();
             }
             other => *self.before_report.lock().unwrap() = other,
         }
@@ -314,7 +315,7 @@ async fn a_rotation_landing_before_the_engine_settles_sets_the_new_password_insi
     let db = bed.create("vault", "cassandra").await;
     bed.until(db.id, Status::Active).await;
     bed.store
-        .change_database(db.id, DesiredChange::RotateCredentials)
+        .change_database(db.id, DesiredChange::RotateCredentials, None)
         .await
         .unwrap();
     // The engine set the new password and, about to record that nothing is
@@ -350,7 +351,7 @@ async fn a_crash_right_after_the_new_password_was_written_does_not_rotate_twice(
     bed.until(db.id, Status::Active).await;
     let writes_before = bed.secret_writes.load(Ordering::SeqCst);
     bed.store
-        .change_database(db.id, DesiredChange::RotateCredentials)
+        .change_database(db.id, DesiredChange::RotateCredentials, None)
         .await
         .unwrap();
     // The process dies after Kubernetes took the new password, before the

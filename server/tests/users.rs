@@ -381,3 +381,90 @@ async fn single_sign_on_creates_users_keyed_by_issuer_and_subject_with_mapped_ro
         .to_string();
     assert!(error.contains("single sign-on"), "{error}");
 }
+
+/// The provider drops the portal's only admin from its admin group: the
+/// sign-in is refused (the old role would ignore the provider; the new one
+/// would leave nobody to manage the portal), audited, and the role stays.
+#[tokio::test]
+async fn single_sign_on_never_demotes_the_last_active_admin() {
+    let (store, _dir) = sqlite().await;
+    let corp = corp();
+    let alice = provision::user_for(
+        store.as_ref(),
+        &identity("s-1", "alice", &["portal-admins"]),
+        &corp,
+        "192.0.2.1",
+    )
+    .await
+    .unwrap();
+    assert_eq!(alice.role, Role::Admin);
+    let refused = provision::user_for(
+        store.as_ref(),
+        &identity("s-1", "alice", &["developers"]),
+        &corp,
+        "192.0.2.1",
+    )
+    .await;
+    assert!(matches!(refused, Err(Refusal::LastAdmin)), "{refused:?}");
+    let event = last_event(store.as_ref()).await;
+    assert_eq!(
+        (event.action.as_str(), event.outcome),
+        ("user.update_access", store::Outcome::Denied)
+    );
+    assert_eq!(store.user_by_id(alice.id).await.unwrap().role, Role::Admin);
+
+    // Once another admin exists, the provider's word holds again.
+    user(store.as_ref(), "root", Role::Admin).await;
+    let demoted = provision::user_for(
+        store.as_ref(),
+        &identity("s-1", "alice", &["developers"]),
+        &corp,
+        "192.0.2.1",
+    )
+    .await
+    .unwrap();
+    assert_eq!(demoted.role, Role::Developer);
+    let event = last_event(store.as_ref()).await;
+    assert_eq!(
+        (event.action.as_str(), event.outcome),
+        ("user.update_access", store::Outcome::Success)
+    );
+}
+
+/// Roles follow the provider within `--sso-groups-max-age-hours`: a
+/// single-sign-on session ends then (and the next sign-in reads the groups
+/// again), even when sessions may otherwise live longer.
+#[tokio::test]
+async fn single_sign_on_sessions_end_when_their_groups_are_too_old() {
+    use server::auth::session::{Lifetimes, token_hash};
+    use server::auth::sign_in::Authenticator;
+    use std::time::Duration;
+    let (store, _dir) = sqlite().await;
+    user(store.as_ref(), "dora", Role::Developer).await;
+    let dora = store.user_by_username("dora").await.unwrap();
+    let auth = Authenticator::new(
+        store.clone(),
+        Lifetimes {
+            idle: Duration::from_secs(30 * 60),
+            absolute: Duration::from_secs(48 * 3600),
+            sso_groups: Duration::from_secs(3600),
+        },
+    );
+    let lifetime = |token: String| {
+        let store = store.clone();
+        async move {
+            let session = store.session(&token_hash(&token)).await.unwrap();
+            (session.expires_at - session.created_at).num_minutes()
+        }
+    };
+    let sso = auth
+        .open_sso_session(&dora, "192.0.2.1", None)
+        .await
+        .unwrap();
+    assert_eq!(lifetime(sso).await, 60);
+    let local = auth
+        .open_session(&dora, "192.0.2.1", None, "session.sign_in")
+        .await
+        .unwrap();
+    assert_eq!(lifetime(local).await, 48 * 60);
+}

@@ -15,6 +15,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/environments", "Environments"),
     ("/secrets", "Secrets"),
     ("/admin/users", "Users"),
+    ("/admin/quotas", "Quotas"),
     ("/admin/audit", "Audit"),
 ];
 

@@ -10,9 +10,11 @@ use serde::{Deserialize, Serialize};
 
 mod api;
 #[cfg(feature = "ssr")]
+mod quota;
 mod service;
 mod timeline;
 pub use api::*;
+pub use quota::*;
 #[cfg(feature = "ssr")]
 pub use service::Databases;
 pub use timeline::{

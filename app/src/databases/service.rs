@@ -1,7 +1,8 @@
 //! What the databases pages' server functions need from the server.
 
 use super::{
-    DatabaseChange, DatabaseDetail, DatabaseList, DatabaseOverview, NewDatabaseForm, Status,
+    DatabaseChange, DatabaseDetail, DatabaseList, DatabaseOverview, NewDatabaseForm, Quota,
+    QuotaBoard, QuotaView, Status,
 };
 use crate::caller::{Caller, ServiceError};
 
@@ -30,5 +31,18 @@ pub trait Databases: Send + Sync + 'static {
         id: &str,
         change: DatabaseChange,
         confirm_name: String,
+    ) -> Result<(), ServiceError>;
+
+    /// The caller's quota and what their databases use.
+    async fn quota(&self, caller: &Caller) -> Result<QuotaView, ServiceError>;
+    /// The default quota and every customer's own (admins).
+    async fn quota_board(&self, caller: &Caller, page: u32) -> Result<QuotaBoard, ServiceError>;
+    /// Sets the default quota (`username` `None`), or a customer's own;
+    /// `quota` `None` puts the customer back on the default (admins).
+    async fn set_quota(
+        &self,
+        caller: &Caller,
+        username: Option<String>,
+        quota: Option<Quota>,
     ) -> Result<(), ServiceError>;
 }

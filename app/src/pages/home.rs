@@ -33,6 +33,11 @@ const SECTIONS: &[(&str, &str, &str)] = &[
         "Who may sign in, with which role; end sessions, reset passwords.",
     ),
     (
+        "/admin/quotas",
+        "Quotas",
+        "How many databases each customer may have, and how large they may be in all.",
+    ),
+    (
         "/admin/audit",
         "Audit",
         "Who changed what, when and from where: users, roles and every action.",

@@ -9,7 +9,8 @@ use leptos_router::components::A;
 
 use crate::accounts::server_message;
 use crate::databases::{
-    CreateDatabase, Engine, LOCAL_REGION, MAX_NAME_LENGTH, TIERS, check_name, default_schema_name,
+    CreateDatabase, Engine, LOCAL_REGION, MAX_NAME_LENGTH, QuotaView, TIERS, check_name,
+    default_schema_name, fetch_my_quota,
 };
 
 #[component]
@@ -37,6 +38,7 @@ pub fn NewDatabasePage() -> impl IntoView {
     };
     let request_key = request_key();
     let regions = crate::kubernetes::regions();
+    let quota = Resource::new(|| (), |()| fetch_my_quota());
     view! {
         <Title text="Create database" />
         <section class="panel">
@@ -100,8 +102,15 @@ pub fn NewDatabasePage() -> impl IntoView {
                     />
                     <span class="hint">"Lowercase letters, digits and '_'; empty: the name with '_' for '-'."</span>
                 </label>
-                <fieldset class="choice-group tiers">
+                <fieldset class="choice-group tiers" aria-describedby="quota-summary">
                     <legend>"Size"</legend>
+                    <Transition fallback=|| ()>
+                        {move || quota.get().map(|answer| match answer {
+                            Ok(view) => quota_summary(view).into_any(),
+                            // The create itself still checks the quota.
+                            Err(_) => ().into_any(),
+                        })}
+                    </Transition>
                     {TIERS
                         .iter()
                         .map(|tier| {
@@ -146,6 +155,33 @@ pub fn NewDatabasePage() -> impl IntoView {
                     .map(|error| view! { <p class="status status-error" role="alert">{server_message(&error)}</p> })
             }}
         </section>
+    }
+}
+
+/// The caller's quota, what they use, and the sizes that still fit.
+fn quota_summary(view: QuotaView) -> impl IntoView {
+    let fits = view.sizes_left();
+    let room = if fits.is_empty() {
+        "None of the sizes fits in what is left: terminate a database you no longer need, or ask an admin for a larger quota.".to_string()
+    } else if fits.len() == TIERS.len() {
+        "Every size fits.".to_string()
+    } else {
+        format!("Sizes that still fit: {}.", fits.join(", "))
+    };
+    let whose = if view.own {
+        "Your quota"
+    } else {
+        "Your quota (the default)"
+    };
+    let class = if fits.is_empty() {
+        "hint quota-summary quota-full"
+    } else {
+        "hint quota-summary"
+    };
+    view! {
+        <p id="quota-summary" class=class data-testid="quota-summary">
+            {format!("{whose}: {}. In use: {}. {room}", view.quota.describe(), view.usage.describe())}
+        </p>
     }
 }
 

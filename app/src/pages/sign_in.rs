@@ -33,6 +33,9 @@ pub fn SignIn() -> impl IntoView {
         Some("sso_no_role") => Some(format!(
             "Your groups at {provider} give you no role in this portal. Ask an admin for access."
         )),
+        Some("sso_last_admin") => Some(format!(
+            "Your groups at {provider} no longer make you an admin, but you are this portal's last active admin. Another admin must be named first (the portal's host can do it with `portal admin`)."
+        )),
         Some("sso_expired") => Some(
             "That sign-in took too long or was started in another browser. Try again.".to_string(),
         ),

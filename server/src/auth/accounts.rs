@@ -155,10 +155,7 @@ pub async fn set_access(
     if user.role == role && user.disabled == disabled {
         return Ok(user);
     }
-    let updated = store.update_user_access(user.id, role, disabled).await?;
-    let ended = store.delete_sessions_of_user(user.id).await?;
-    audit(
-        store,
+    let audit = crate::audit::event(
         actor,
         "user.update_access",
         &format!("user:{}", user.username),
@@ -166,11 +163,18 @@ pub async fn set_access(
         json!({
             "before": {"role": user.role.as_str(), "disabled": user.disabled},
             "after": {"role": role.as_str(), "disabled": disabled},
-            "sessions_ended": ended,
         }),
-    )
-    .await;
-    Ok(updated)
+    );
+    match store
+        .update_user_access(user.id, role, disabled, Some(&audit))
+        .await
+    {
+        Ok(change) => Ok(change.user),
+        // Another admin lost their access between the check above and
+        // this change: the store's own check, under its lock, refused it.
+        Err(StoreError::LastAdmin(username)) => Err(AccountError::LastAdmin(username)),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Ends every session of a user (ASVS 7.4.5: admins can end sessions).
@@ -214,28 +218,33 @@ pub async fn delete_user(
         .await;
         return Err(AccountError::LastAdmin(user.username));
     }
-    if let Err(error) = store.delete_user(user.id).await {
-        audit(
-            store,
-            actor,
-            "user.delete",
-            &target,
-            Outcome::Failure,
-            json!({"reason": error.to_string()}),
-        )
-        .await;
-        return Err(error.into());
-    }
-    audit(
-        store,
+    let audit = crate::audit::event(
         actor,
         "user.delete",
         &target,
         Outcome::Success,
         json!({"before": {"role": user.role.as_str(), "disabled": user.disabled}}),
+    );
+    match store.delete_user(user.id, Some(&audit)).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::LastAdmin(username)) => Err(AccountError::LastAdmin(username)),
+        Err(error) => {
+            audit_failure(store, actor, &target, &error).await;
+            Err(error.into())
+        }
+    }
+}
+
+async fn audit_failure(store: &dyn Store, actor: &Actor, target: &str, error: &StoreError) {
+    audit(
+        store,
+        actor,
+        "user.delete",
+        target,
+        Outcome::Failure,
+        json!({"reason": error.to_string()}),
     )
     .await;
-    Ok(())
 }
 
 async fn find(store: &dyn Store, username: &str) -> Result<User, AccountError> {

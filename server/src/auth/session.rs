@@ -96,6 +96,17 @@ pub struct Lifetimes {
     pub idle: Duration,
     /// Ends every session this long after sign-in, used or not.
     pub absolute: Duration,
+    /// Ends a single-sign-on session this long after its groups were read
+    /// (if sooner than `absolute`): the next sign-in reads them again, so
+    /// a role the provider took away is gone within this time.
+    pub sso_groups: Duration,
+}
+
+impl Lifetimes {
+    /// How long a single-sign-on session lives.
+    pub fn sso_session(&self) -> Duration {
+        self.absolute.min(self.sso_groups)
+    }
 }
 
 impl Default for Lifetimes {
@@ -104,6 +115,7 @@ impl Default for Lifetimes {
         Lifetimes {
             idle: Duration::from_secs(30 * 60),
             absolute: Duration::from_secs(8 * 60 * 60),
+            sso_groups: Duration::from_secs(8 * 60 * 60),
         }
     }
 }

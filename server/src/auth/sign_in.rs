@@ -188,10 +188,35 @@ impl Authenticator {
         user_agent: Option<String>,
         action: &str,
     ) -> Result<String, StoreError> {
+        self.open_session_for(user, address, user_agent, action, self.lifetimes.absolute)
+            .await
+    }
+
+    /// A session for a user the provider just vouched for: it ends when
+    /// their groups are `sso_groups` old, if that is sooner than the usual
+    /// lifetime, and the next sign-in reads the groups again.
+    pub async fn open_sso_session(
+        &self,
+        user: &User,
+        address: &str,
+        user_agent: Option<String>,
+    ) -> Result<String, StoreError> {
+        let lifetime = self.lifetimes.sso_session();
+        self.open_session_for(user, address, user_agent, "session.sign_in_sso", lifetime)
+            .await
+    }
+
+    async fn open_session_for(
+        &self,
+        user: &User,
+        address: &str,
+        user_agent: Option<String>,
+        action: &str,
+        lifetime: std::time::Duration,
+    ) -> Result<String, StoreError> {
         let token = session::new_token();
         let now = chrono::Utc::now();
-        let absolute = chrono::Duration::from_std(self.lifetimes.absolute)
-            .unwrap_or(chrono::Duration::hours(8));
+        let absolute = chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::hours(8));
         self.store
             .create_session(NewSession {
                 token_hash: session::token_hash(&token),

@@ -9,37 +9,36 @@ use std::sync::Arc;
 
 use app::caller::{Caller, ServiceError};
 use app::databases::{
-    ChangeRequest, ConnectionInfo, DATABASES_PAGE_SIZE, DatabaseChange, DatabaseDetail,
-    DatabaseList, DatabaseOverview, DatabaseSummary, Engine, Intent, LOCAL_REGION, NewDatabaseForm,
-    Status, StepView, TIMELINE_ACTIONS, Termination, check_name, check_schema_name,
-    default_schema_name, tier,
+    DATABASES_PAGE_SIZE, DatabaseChange, DatabaseDetail, DatabaseList, DatabaseOverview, Engine,
+    LOCAL_REGION, NewDatabaseForm, Status, check_name, check_schema_name, default_schema_name,
+    tier,
 };
 use app::roles::Role;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::detail::summary;
 use crate::audit::{Actor, audit};
 use crate::provisioning::RegionConnection;
 use crate::provisioning::credentials::CredentialsClient;
 use crate::provisioning::engine::database_spec;
 use crate::store::prelude::*;
 use crate::store::{
-    AuditQuery, Creation, DatabaseQuery, DatabaseRecord, DesiredChange, NewDatabase, Outcome,
-    StoreError,
+    Creation, DatabaseQuery, DatabaseRecord, DesiredChange, NewDatabase, Outcome, StoreError,
 };
 
 pub struct DatabaseService {
-    store: Arc<dyn Store>,
+    pub(super) store: Arc<dyn Store>,
     /// Where databases are provisioned: each region's cluster (credentials
     /// live there) and the wake-up of its engine. Empty without Kubernetes.
-    regions: Vec<RegionConnection>,
+    pub(super) regions: Vec<RegionConnection>,
 }
 
 /// Who is calling, as the ownership checks need it.
-struct Requester {
-    id: Uuid,
-    admin: bool,
-    actor: Actor,
+pub(super) struct Requester {
+    pub(super) id: Uuid,
+    pub(super) admin: bool,
+    pub(super) actor: Actor,
 }
 
 impl DatabaseService {
@@ -47,7 +46,7 @@ impl DatabaseService {
         DatabaseService { store, regions }
     }
 
-    fn region(&self, name: &str) -> Option<&RegionConnection> {
+    pub(super) fn region(&self, name: &str) -> Option<&RegionConnection> {
         self.regions.iter().find(|region| region.name == name)
     }
 
@@ -64,7 +63,7 @@ impl DatabaseService {
         }
     }
 
-    fn requester(caller: &Caller) -> Result<Requester, ServiceError> {
+    pub(super) fn requester(caller: &Caller) -> Result<Requester, ServiceError> {
         let id = caller
             .user_id
             .as_deref()
@@ -127,114 +126,6 @@ impl DatabaseService {
         names
     }
 
-    /// The page's view of a database, with its timeline and estimate.
-    pub async fn detail_of(&self, record: DatabaseRecord) -> Result<DatabaseDetail, ServiceError> {
-        let steps = self
-            .store
-            .steps(record.id)
-            .await
-            .map_err(|error| unavailable(&error))?;
-        let coming_up = matches!(record.status, Status::Pending | Status::Initializing);
-        let estimate_seconds = if coming_up {
-            self.estimate(&record).await
-        } else {
-            None
-        };
-        let spec = database_spec(&record);
-        let requests = self.requests(&record).await;
-        let terminated = (record.intent == Intent::Terminated)
-            .then(|| {
-                requests
-                    .iter()
-                    .rev()
-                    .find(|request| request.action == "database.terminate")
-                    .map(|request| Termination {
-                        at: request.at.clone(),
-                        by: request.by.clone(),
-                    })
-            })
-            .flatten();
-        Ok(DatabaseDetail {
-            terminated,
-            requests,
-            intent: record.intent,
-            deletion_protection: record.deletion_protection,
-            status_message: record.status_message.clone(),
-            settled: record.settled,
-            connection: ConnectionInfo {
-                host: spec.service_host(),
-                port: record.engine.port(),
-                username: spec.username(),
-                schema_name: record.schema_name.clone(),
-                outside: self.region(&record.region).map_or(
-                    app::databases::Outside::NotConfigured,
-                    |region| {
-                        region.outside.for_database(
-                            &record.name,
-                            &spec.namespace(),
-                            record.engine.port(),
-                        )
-                    },
-                ),
-            },
-            steps: steps.into_iter().map(step_view).collect(),
-            estimate_seconds,
-            read_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            summary: summary(record, None),
-        })
-    }
-
-    /// The changes asked for, oldest first, from the audit log (its newest
-    /// 200 events about this database; a timeline longer than that shows
-    /// its older steps without their request).
-    async fn requests(&self, record: &DatabaseRecord) -> Vec<ChangeRequest> {
-        let Ok(page) = self
-            .store
-            .list_audit(&AuditQuery {
-                target: Some(format!("database:{}", record.id)),
-                limit: 200,
-                ..AuditQuery::default()
-            })
-            .await
-        else {
-            return Vec::new();
-        };
-        let mut requests: Vec<ChangeRequest> = page
-            .items
-            .into_iter()
-            .filter(|event| {
-                event.outcome == Outcome::Success
-                    && TIMELINE_ACTIONS.contains(&event.action.as_str())
-            })
-            .map(|event| ChangeRequest {
-                at: event
-                    .at
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                action: event.action,
-                by: event.actor_name,
-            })
-            .collect();
-        requests.reverse();
-        requests
-    }
-
-    /// Seconds left: the median time earlier databases of this engine took
-    /// from their first step to ACTIVE, minus the time this one has had.
-    async fn estimate(&self, record: &DatabaseRecord) -> Option<u64> {
-        let mut past = self
-            .store
-            .provisioning_durations(record.engine, 25)
-            .await
-            .ok()?;
-        if past.is_empty() {
-            return None;
-        }
-        past.sort_by(f64::total_cmp);
-        let median = past[past.len() / 2];
-        let elapsed = (chrono::Utc::now() - record.created_at).num_milliseconds() as f64 / 1000.0;
-        Some((median - elapsed).max(1.0).ceil() as u64)
-    }
-
     /// The detail of a database the caller may see (the live updates use it).
     pub async fn visible_detail(
         &self,
@@ -252,46 +143,34 @@ impl DatabaseService {
     }
 }
 
-fn summary(record: DatabaseRecord, owner: Option<String>) -> DatabaseSummary {
-    DatabaseSummary {
-        id: record.id.to_string(),
-        engine: record.engine,
-        status: record.status,
-        created_at: record
-            .created_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        name: record.name,
-        tier: record.tier.name.to_string(),
-        region: record.region,
-        owner,
-    }
-}
-
-fn step_view(step: crate::store::ProvisioningStep) -> StepView {
-    StepView {
-        duration_ms: step
-            .finished_at
-            .map(|finished| (finished - step.started_at).num_milliseconds()),
-        started_at: step
-            .started_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        finished_at: step
-            .finished_at
-            .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-        step: step.step,
-        attempt: step.attempt,
-        outcome: step.outcome,
-        message: step.message,
-    }
-}
-
-fn unavailable(error: &StoreError) -> ServiceError {
+pub(super) fn unavailable(error: &StoreError) -> ServiceError {
     tracing::error!(%error, "databases: the store failed");
     ServiceError::Unavailable("the portal's database cannot be reached; try again".to_string())
 }
 
 #[async_trait::async_trait]
 impl app::databases::Databases for DatabaseService {
+    async fn quota(&self, caller: &Caller) -> Result<app::databases::QuotaView, ServiceError> {
+        self.quota_view(caller).await
+    }
+
+    async fn quota_board(
+        &self,
+        caller: &Caller,
+        page: u32,
+    ) -> Result<app::databases::QuotaBoard, ServiceError> {
+        self.board(caller, page).await
+    }
+
+    async fn set_quota(
+        &self,
+        caller: &Caller,
+        username: Option<String>,
+        quota: Option<app::databases::Quota>,
+    ) -> Result<(), ServiceError> {
+        self.change_quota(caller, username, quota).await
+    }
+
     async fn overview(&self, caller: &Caller) -> Result<DatabaseOverview, ServiceError> {
         /// The most ERROR databases the home page lists.
         const ATTENTION: u32 = 5;
@@ -394,9 +273,13 @@ impl app::databases::Databases for DatabaseService {
             )));
         }
         let request_key = form.request_key.trim();
+        let id = Uuid::now_v7();
+        let target = format!("database:{id}");
+        let details = json!({"name": name, "engine": engine.as_str(), "tier": tier.name, "region": region, "schema": schema_name});
         let created = self
             .store
             .create_database(NewDatabase {
+                id,
                 owner_id: requester.id,
                 name: name.clone(),
                 engine,
@@ -405,6 +288,13 @@ impl app::databases::Databases for DatabaseService {
                 schema_name: schema_name.clone(),
                 request_key: (!request_key.is_empty())
                     .then(|| request_key.chars().take(128).collect()),
+                audit: Some(crate::audit::event(
+                    &requester.actor,
+                    "database.create",
+                    &target,
+                    Outcome::Success,
+                    details.clone(),
+                )),
             })
             .await;
         match created {
@@ -413,20 +303,23 @@ impl app::databases::Databases for DatabaseService {
             Ok(Creation::Replayed(record)) => Ok(record.id.to_string()),
             Ok(Creation::Created(record)) => {
                 self.wake_engine(&record);
+                Ok(record.id.to_string())
+            }
+            Err(StoreError::OverQuota(reason)) => {
+                let mut details = details;
+                details["reason"] = json!(reason);
                 audit(
                     self.store.as_ref(),
                     &requester.actor,
                     "database.create",
-                    &format!("database:{}", record.id),
-                    Outcome::Success,
-                    json!({"name": name, "engine": engine.as_str(), "tier": tier.name, "region": region, "schema": schema_name}),
+                    &format!("user:{}", requester.actor.name),
+                    Outcome::Denied,
+                    details,
                 )
                 .await;
-                Ok(record.id.to_string())
+                Err(ServiceError::Conflict(reason))
             }
-            Err(StoreError::Conflict(message)) => Err(ServiceError::Conflict(format!(
-                "{message}; choose another name"
-            ))),
+            Err(StoreError::Conflict(reason)) => Err(ServiceError::Conflict(reason)),
             Err(error) => Err(unavailable(&error)),
         }
     }
@@ -482,19 +375,17 @@ impl app::databases::Databases for DatabaseService {
         let record = self.visible(&requester, id).await?;
         // Desired state only: the engine writes the new password and sets it
         // inside the database, whatever happens to this process meanwhile.
-        let changed = self
-            .apply_change(&record, DesiredChange::RotateCredentials)
-            .await?;
-        self.wake_engine(&changed);
-        audit(
-            self.store.as_ref(),
+        let event = crate::audit::event(
             &requester.actor,
             "database.credential.rotate",
             &format!("database:{}", record.id),
             Outcome::Success,
-            json!({"name": record.name, "credentials_version": changed.credentials_version}),
-        )
-        .await;
+            json!({"name": record.name}),
+        );
+        let changed = self
+            .apply_change(&record, DesiredChange::RotateCredentials, &event)
+            .await?;
+        self.wake_engine(&changed);
         Ok(())
     }
 
@@ -532,8 +423,36 @@ impl app::databases::Databases for DatabaseService {
                 )));
             }
         }
-        let changed = match self.apply_change(&record, desired).await {
-            Ok(changed) => changed,
+        let details = match desired {
+            DesiredChange::DeletionProtection(enabled) => {
+                json!({"name": record.name, "enabled": enabled})
+            }
+            _ => json!({
+                "name": record.name,
+                "before": {"intent": record.intent.as_str(), "tier": record.tier.name},
+                "after": {
+                    "intent": change.intent().unwrap_or(record.intent).as_str(),
+                    "tier": match &change {
+                        DatabaseChange::Resize(tier) => tier.as_str(),
+                        _ => record.tier.name,
+                    },
+                },
+            }),
+        };
+        let event = crate::audit::event(
+            &requester.actor,
+            change.audit_action(),
+            &target,
+            Outcome::Success,
+            details,
+        );
+        match self.apply_change(&record, desired, &event).await {
+            Ok(changed) => {
+                if !matches!(desired, DesiredChange::DeletionProtection(_)) {
+                    self.wake_engine(&changed);
+                }
+                Ok(())
+            }
             Err(refused) => {
                 if desired == DesiredChange::Terminate && record.deletion_protection {
                     audit(
@@ -546,32 +465,9 @@ impl app::databases::Databases for DatabaseService {
                     )
                     .await;
                 }
-                return Err(refused);
+                Err(refused)
             }
-        };
-        let details = match desired {
-            DesiredChange::DeletionProtection(enabled) => {
-                json!({"name": record.name, "enabled": enabled})
-            }
-            _ => {
-                self.wake_engine(&changed);
-                json!({
-                    "name": record.name,
-                    "before": {"intent": record.intent.as_str(), "tier": record.tier.name},
-                    "after": {"intent": changed.intent.as_str(), "tier": changed.tier.name},
-                })
-            }
-        };
-        audit(
-            self.store.as_ref(),
-            &requester.actor,
-            change.audit_action(),
-            &target,
-            Outcome::Success,
-            details,
-        )
-        .await;
-        Ok(())
+        }
     }
 }
 
@@ -582,13 +478,27 @@ impl DatabaseService {
         &self,
         record: &DatabaseRecord,
         change: DesiredChange,
+        audit: &crate::store::NewAuditEvent,
     ) -> Result<DatabaseRecord, ServiceError> {
         if let Some(reason) = change.refusal(record) {
             return Err(ServiceError::Conflict(reason));
         }
-        match self.store.change_database(record.id, change).await {
+        match self
+            .store
+            .change_database(record.id, change, Some(audit))
+            .await
+        {
             Ok(changed) => Ok(changed),
             Err(StoreError::Conflict(reason)) => Err(ServiceError::Conflict(reason)),
+            Err(StoreError::OverQuota(reason)) => {
+                let mut denied = audit.clone();
+                denied.outcome = Outcome::Denied;
+                denied.details["reason"] = json!(reason);
+                if let Err(error) = self.store.append_audit(denied).await {
+                    tracing::error!(%error, "cannot append to the audit log");
+                }
+                Err(ServiceError::Conflict(reason))
+            }
             Err(StoreError::NotFound) => Err(ServiceError::NotFound(format!(
                 "no database {} among yours",
                 record.id

@@ -17,7 +17,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::apps::{access, unavailable};
-use crate::audit::{Actor, audit};
+use crate::audit::Actor;
 use crate::crypto::Keyring;
 use crate::deploy::Key;
 use crate::deploy::known_environment;
@@ -128,22 +128,20 @@ impl SecretService {
         action: &str,
     ) -> Result<i64, ServiceError> {
         let versions = self
-            .write(changer, environment, &[(slot.clone(), change)])
+            .write(changer, environment, &[(slot, change)], action)
             .await?;
-        let version = versions.first().copied().unwrap_or_default();
-        self.record(changer, action, environment, &[(slot, version)])
-            .await;
-        Ok(version)
+        Ok(versions.first().copied().unwrap_or_default())
     }
 
-    /// Writes the changes as the next versions of their slots, all or
-    /// none, trying again when another write landed first. Answers each
-    /// slot's new version.
+    /// Writes the changes as the next versions of their slots, with their
+    /// audit event (`action`), all or none, trying again when another write
+    /// landed first. Answers each slot's new version.
     async fn write(
         &self,
         changer: &Changer,
         environment: &str,
         changes: &[(SecretSlot, Change)],
+        action: &str,
     ) -> Result<Vec<i64>, ServiceError> {
         let app = &changer.app;
         for attempt in 1..=WRITE_ATTEMPTS {
@@ -184,9 +182,20 @@ impl SecretService {
                     sealed,
                 });
             }
+            let written: Vec<(SecretSlot, i64)> = versions
+                .iter()
+                .map(|version| (version.slot.clone(), version.version))
+                .collect();
+            let event = Self::event(changer, action, environment, &written);
             match self
                 .store
-                .insert_secret_versions(app.id, environment, &versions, &changer.person)
+                .insert_secret_versions(
+                    app.id,
+                    environment,
+                    &versions,
+                    &changer.person,
+                    Some(&event),
+                )
                 .await
             {
                 Ok(()) => {
@@ -222,26 +231,24 @@ impl SecretService {
             .collect())
     }
 
-    async fn record(
-        &self,
+    /// The audit event of a write: which keys got which versions; never a value.
+    fn event(
         changer: &Changer,
         action: &str,
         environment: &str,
         slots: &[(SecretSlot, i64)],
-    ) {
+    ) -> crate::store::NewAuditEvent {
         let keys: Vec<_> = slots
             .iter()
             .map(|(slot, version)| json!({ "group": slot.group, "key": slot.name, "version": version }))
             .collect();
-        audit(
-            self.store.as_ref(),
+        crate::audit::event(
             &changer.actor,
             action,
             &format!("app:{}", changer.app.name),
             Outcome::Success,
             json!({ "environment": environment, "keys": keys }),
         )
-        .await;
     }
 
     /// Each environment's slots: the ones the newest release expects, then
@@ -553,14 +560,9 @@ impl app::secrets::Secrets for SecretService {
                 )
             })
             .collect();
-        let versions = self.write(&changer, environment, &changes).await?;
-        let written: Vec<(SecretSlot, i64)> = changes
-            .into_iter()
-            .map(|(slot, _)| slot)
-            .zip(versions)
-            .collect();
-        self.record(&changer, "secret.import", environment, &written)
-            .await;
-        Ok(u32::try_from(written.len()).unwrap_or(u32::MAX))
+        let versions = self
+            .write(&changer, environment, &changes, "secret.import")
+            .await?;
+        Ok(u32::try_from(versions.len()).unwrap_or(u32::MAX))
     }
 }

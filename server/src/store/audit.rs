@@ -203,3 +203,25 @@ macro_rules! impl_audit_store {
     };
 }
 pub(crate) use impl_audit_store;
+
+/// Appends `event` (a `&NewAuditEvent`) inside the transaction `tx` the
+/// change it records is made in: both are written, or neither.
+macro_rules! append_audit_in {
+    ($tx:expr, $event:expr) => {{
+        let event: &$crate::store::NewAuditEvent = $event;
+        sqlx::query(
+            "INSERT INTO audit_events (at, actor_id, actor_name, client_address, action, \
+             target, outcome, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(chrono::Utc::now())
+        .bind(event.actor_id)
+        .bind(&event.actor_name)
+        .bind(&event.client_address)
+        .bind(&event.action)
+        .bind(&event.target)
+        .bind(event.outcome.as_str())
+        .bind(event.details.to_string())
+        .execute(&mut *$tx)
+    }};
+}
+pub(crate) use append_audit_in;

@@ -19,6 +19,8 @@ use super::{Fence, Page, StoreError, StoreResult};
 
 #[derive(Clone, Debug)]
 pub struct NewDatabase {
+    /// Chosen by the caller, so that its audit event can name it.
+    pub id: Uuid,
     pub owner_id: Uuid,
     pub name: String,
     pub engine: Engine,
@@ -28,6 +30,8 @@ pub struct NewDatabase {
     pub schema_name: String,
     /// The form's one-time key: a second create with it returns the first database.
     pub request_key: Option<String>,
+    /// Written in the transaction that creates the database.
+    pub audit: Option<super::NewAuditEvent>,
 }
 
 /// What a create did: made the database, or found the one an earlier
@@ -218,14 +222,20 @@ pub struct ProvisioningStep {
 #[async_trait]
 pub trait DatabaseStore: Send + Sync {
     /// Creates a database, or answers with the one an earlier sending of the
-    /// same form (its request key) made.
+    /// same form (its request key) made. Refused (`Conflict`, with the
+    /// reason) when the name is taken or the owner's quota has no room.
     async fn create_database(&self, database: NewDatabase) -> StoreResult<Creation>;
     async fn database(&self, id: Uuid) -> StoreResult<DatabaseRecord>;
     async fn list_databases(&self, query: &DatabaseQuery) -> StoreResult<Page<DatabaseRecord>>;
-    /// Makes a customer's change if the database allows it as it stands, in
-    /// one statement; `Conflict` says why not. Returns the database after it.
-    async fn change_database(&self, id: Uuid, change: DesiredChange)
-    -> StoreResult<DatabaseRecord>;
+    /// Makes a customer's change if the database (and, for a resize, the
+    /// owner's quota) allows it as it stands, with its audit event, in one
+    /// transaction; `Conflict` says why not. Returns the database after it.
+    async fn change_database(
+        &self,
+        id: Uuid,
+        change: DesiredChange,
+        audit: Option<&super::NewAuditEvent>,
+    ) -> StoreResult<DatabaseRecord>;
 
     /// The databases the engine has work to do for (in `region`, or all),
     /// least recently touched first, each read with the list when it can be.

@@ -8,18 +8,23 @@ macro_rules! impl_database_store {
                 &self,
                 database: $crate::store::NewDatabase,
             ) -> $crate::store::StoreResult<$crate::store::Creation> {
-                use $crate::store::Creation;
+                use $crate::store::{Creation, StoreError};
                 if let Some(earlier) = self.database_by_request_key(&database).await? {
                     return Ok(Creation::Replayed(earlier));
                 }
                 let now = chrono::Utc::now();
-                let id = uuid::Uuid::now_v7();
+                let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
+                let (quota, usage) =
+                    $crate::store::quotas::lock_quota_of!(tx, database.owner_id, None).await?;
+                if let Some(reason) = quota.refusal(&usage, &usage.with(&database.tier)) {
+                    return Err(StoreError::OverQuota(reason));
+                }
                 let inserted = sqlx::query(
                     "INSERT INTO databases (id, owner_id, name, engine, tier, region, status, \
                      created_at, updated_at, schema_name, request_key) \
                      VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7, $7, $8, $9)",
                 )
-                .bind(id)
+                .bind(database.id)
                 .bind(database.owner_id)
                 .bind(&database.name)
                 .bind(database.engine.as_str())
@@ -28,19 +33,27 @@ macro_rules! impl_database_store {
                 .bind(now)
                 .bind(&database.schema_name)
                 .bind(&database.request_key)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await;
                 if let Err(error) = inserted {
+                    drop(tx);
                     // The same form sent twice at once: the other request
                     // created it, and this one answers with that database.
                     if let Some(earlier) = self.database_by_request_key(&database).await? {
                         return Ok(Creation::Replayed(earlier));
                     }
                     return Err($crate::store::shared::conflict_or(error, || {
-                        format!("you already have a database named {:?}", database.name)
+                        format!(
+                            "you already have a database named {:?}; choose another name",
+                            database.name
+                        )
                     }));
                 }
-                Ok(Creation::Created(self.database(id).await?))
+                if let Some(audit) = &database.audit {
+                    $crate::store::audit::append_audit_in!(tx, audit).await?;
+                }
+                tx.commit().await?;
+                Ok(Creation::Created(self.database(database.id).await?))
             }
 
             async fn database(
@@ -103,26 +116,53 @@ macro_rules! impl_database_store {
                 &self,
                 id: uuid::Uuid,
                 change: $crate::store::DesiredChange,
+                audit: Option<&$crate::store::NewAuditEvent>,
             ) -> $crate::store::StoreResult<$crate::store::DatabaseRecord> {
                 use $crate::store::{DesiredChange, StoreError};
                 let (set, condition) = change.sql();
                 let sql = format!(
                     "UPDATE databases SET {set}, updated_at = $2 WHERE id = $1 AND {condition}"
                 );
+                let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
+                if let DesiredChange::Resize(tier) = change {
+                    let owner: Option<uuid::Uuid> =
+                        sqlx::query_scalar("SELECT owner_id FROM databases WHERE id = $1")
+                            .bind(id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    let owner = owner.ok_or(StoreError::NotFound)?;
+                    let (quota, others) =
+                        $crate::store::quotas::lock_quota_of!(tx, owner, Some(id)).await?;
+                    let current: String =
+                        sqlx::query_scalar("SELECT tier FROM databases WHERE id = $1")
+                            .bind(id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    let current = $crate::store::quotas::usage(&[current])?;
+                    let before = $crate::store::quotas::usage_sum(&others, &current);
+                    if let Some(reason) = quota.refusal(&before, &others.with(&tier)) {
+                        return Err(StoreError::OverQuota(reason));
+                    }
+                }
                 let query = sqlx::query(&sql).bind(id).bind(chrono::Utc::now());
                 let query = match change {
                     DesiredChange::Resize(tier) => query.bind(tier.name),
                     DesiredChange::DeletionProtection(enabled) => query.bind(enabled),
                     _ => query,
                 };
-                let done = query.execute(&self.pool).await?;
-                let after = self.database(id).await?;
+                let done = query.execute(&mut *tx).await?;
                 if done.rows_affected() == 0 {
+                    drop(tx);
+                    let after = self.database(id).await?;
                     return Err(StoreError::Conflict(change.refusal(&after).unwrap_or_else(
                         || format!("{} changed meanwhile; look again and retry", after.name),
                     )));
                 }
-                Ok(after)
+                if let Some(audit) = audit {
+                    $crate::store::audit::append_audit_in!(tx, audit).await?;
+                }
+                tx.commit().await?;
+                self.database(id).await
             }
 
             async fn pending_databases(

@@ -17,6 +17,7 @@ mod deploys;
 mod deploys_history_sql;
 pub(crate) mod deploys_sql;
 mod postgres;
+mod quotas;
 mod secrets;
 mod secrets_sql;
 mod sessions;
@@ -34,6 +35,7 @@ pub use audit::*;
 pub use databases::*;
 pub use deploys::*;
 pub use postgres::PostgresStore;
+pub use quotas::{AppliedQuota, CustomerQuotaRecord, QuotaStore};
 pub use secrets::*;
 pub use sessions::*;
 pub use shared::{MAX_PAGE_SIZE, Page, page_size};
@@ -44,8 +46,8 @@ pub use users::*;
 /// The domain traits, for callers that hold an `Arc<dyn Store>`.
 pub mod prelude {
     pub use super::{
-        AppStore, AuditStore, DatabaseStore, DeployStore, SecretStore, SessionStore, Store,
-        TermStore, UserStore,
+        AppStore, AuditStore, DatabaseStore, DeployStore, QuotaStore, SecretStore, SessionStore,
+        Store, TermStore, UserStore,
     };
 }
 
@@ -58,6 +60,13 @@ pub enum StoreError {
     /// the text names what clashed, for people.
     #[error("{0}")]
     Conflict(String),
+    /// The owner's quota has no room for the change; the text says what
+    /// would be over, for people.
+    #[error("{0}")]
+    OverQuota(String),
+    /// The change would leave no active admin; names the user it spared.
+    #[error("{0:?} is the last active admin: make someone else an admin first")]
+    LastAdmin(String),
     /// An engine write from a leader whose term has ended: another replica
     /// leads now and the write was not made.
     #[error("refused: a newer leader of {lease} took over (this replica's term {term} ended)")]
@@ -80,6 +89,7 @@ pub trait Store:
     + SessionStore
     + AuditStore
     + DatabaseStore
+    + QuotaStore
     + AppStore
     + DeployStore
     + SecretStore
@@ -121,6 +131,7 @@ macro_rules! impl_store {
         $crate::store::sessions::impl_session_store!($store);
         $crate::store::audit::impl_audit_store!($store);
         $crate::store::databases_sql::impl_database_store!($store);
+        $crate::store::quotas::impl_quota_store!($store);
         $crate::store::apps_sql::impl_app_store!($store);
         $crate::store::deploys_sql::impl_deploy_store!($store);
         $crate::store::deploys_history_sql::impl_deploy_history!($store);

@@ -85,15 +85,16 @@ pub struct SealedSecret {
 
 #[async_trait]
 pub trait SecretStore: Send + Sync {
-    /// Inserts versions for one app and environment in one transaction:
-    /// all or none. `Conflict` when one of the versions exists (someone
-    /// wrote meanwhile).
+    /// Inserts versions for one app and environment, with the audit event,
+    /// in one transaction: all or none. `Conflict` when one of the versions
+    /// exists (someone wrote meanwhile).
     async fn insert_secret_versions(
         &self,
         app: Uuid,
         environment: &str,
         versions: &[NewSecretVersion],
         by: &Person,
+        audit: Option<&super::NewAuditEvent>,
     ) -> StoreResult<()>;
     /// The newest version of every slot of an app in an environment
     /// (deletions included), by slot.

@@ -10,6 +10,7 @@ macro_rules! impl_secret_store {
                 environment: &str,
                 versions: &[$crate::store::NewSecretVersion],
                 by: &$crate::store::Person,
+                audit: Option<&$crate::store::NewAuditEvent>,
             ) -> $crate::store::StoreResult<()> {
                 let now = chrono::Utc::now();
                 let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
@@ -39,6 +40,9 @@ macro_rules! impl_secret_store {
                             )
                         })
                     })?;
+                }
+                if let Some(audit) = audit {
+                    $crate::store::audit::append_audit_in!(tx, audit).await?;
                 }
                 tx.commit().await?;
                 Ok(())

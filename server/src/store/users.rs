@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Page, StoreError, StoreResult};
+use super::{NewAuditEvent, Page, StoreError, StoreResult};
 
 #[derive(Clone, Debug)]
 pub struct NewUser {
@@ -67,30 +67,82 @@ pub trait UserStore: Send + Sync {
         password_hash: &str,
         must_change: bool,
     ) -> StoreResult<()>;
-    /// Changes role and disabled state in one write; returns the user after it.
+    /// Changes role and disabled state and ends the user's sessions (they
+    /// carry the access they were opened with), with the audit event (its
+    /// details get `sessions_ended`), in one transaction. `LastAdmin` when
+    /// it would leave no active admin, checked under the admins' lock.
     async fn update_user_access(
         &self,
         user_id: Uuid,
         role: Role,
         disabled: bool,
-    ) -> StoreResult<User>;
+        audit: Option<&NewAuditEvent>,
+    ) -> StoreResult<AccessChange>;
     /// How many enabled admins there are (the last one may not be demoted or disabled).
     async fn count_active_admins(&self) -> StoreResult<u64>;
     /// The single-sign-on user with this issuer and subject.
     async fn user_by_oidc_identity(&self, identity: &OidcIdentity) -> StoreResult<User>;
-    /// Brings a single-sign-on user's name, email and role up to date.
+    /// Brings a single-sign-on user's name, email and role up to date, with
+    /// the audit event; `LastAdmin` when it would leave no active admin.
     async fn update_user_profile(
         &self,
         user_id: Uuid,
         display_name: &str,
         email: Option<&str>,
         role: Role,
+        audit: Option<&NewAuditEvent>,
     ) -> StoreResult<User>;
-    /// Deletes a user and their sessions; `Conflict` while they own databases.
-    async fn delete_user(&self, user_id: Uuid) -> StoreResult<()>;
+    /// Deletes a user and their sessions, with the audit event; `Conflict`
+    /// while they own databases, `LastAdmin` for the last active admin.
+    async fn delete_user(&self, user_id: Uuid, audit: Option<&NewAuditEvent>) -> StoreResult<()>;
     /// Notes a successful sign-in.
     async fn record_sign_in(&self, user_id: Uuid, at: DateTime<Utc>) -> StoreResult<()>;
 }
+
+/// A user's access after a change, and how many sessions it ended.
+#[derive(Clone, Debug)]
+pub struct AccessChange {
+    pub user: User,
+    pub sessions_ended: u64,
+}
+
+/// Inside a write transaction `tx`: takes the admins' lock and refuses
+/// (`LastAdmin`) when user `id`, now an active admin, would no longer be one
+/// (`stays_admin` false) and no other active admin is left. Taking the lock
+/// first makes two admins demoting each other at once take turns, the
+/// second seeing the first's change. Evaluates to a future of
+/// `StoreResult<()>`; `NotFound` for an unknown user.
+macro_rules! guard_last_admin {
+    ($tx:expr, $id:expr, $stays_admin:expr) => {
+        async {
+            let id: uuid::Uuid = $id;
+            let stays_admin: bool = $stays_admin;
+            sqlx::query("UPDATE store_locks SET name = name WHERE name = 'admins'")
+                .execute(&mut *$tx)
+                .await?;
+            let current: Option<(String, String, bool)> =
+                sqlx::query_as("SELECT username, role, disabled FROM users WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *$tx)
+                    .await?;
+            let (username, role, disabled) = current.ok_or($crate::store::StoreError::NotFound)?;
+            if role == "admin" && !disabled && !stays_admin {
+                let others: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = FALSE \
+                     AND id <> $1",
+                )
+                .bind(id)
+                .fetch_one(&mut *$tx)
+                .await?;
+                if others == 0 {
+                    return Err($crate::store::StoreError::LastAdmin(username));
+                }
+            }
+            Ok::<(), $crate::store::StoreError>(())
+        }
+    };
+}
+pub(crate) use guard_last_admin;
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
@@ -267,18 +319,37 @@ macro_rules! impl_user_store {
                 user_id: uuid::Uuid,
                 role: app::roles::Role,
                 disabled: bool,
-            ) -> $crate::store::StoreResult<$crate::store::User> {
-                let done = sqlx::query(
+                audit: Option<&$crate::store::NewAuditEvent>,
+            ) -> $crate::store::StoreResult<$crate::store::AccessChange> {
+                let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
+                let stays_admin = role == app::roles::Role::Admin && !disabled;
+                $crate::store::users::guard_last_admin!(tx, user_id, stays_admin).await?;
+                sqlx::query(
                     "UPDATE users SET role = $1, disabled = $2, updated_at = $3 WHERE id = $4",
                 )
                 .bind(role.as_str())
                 .bind(disabled)
                 .bind(chrono::Utc::now())
                 .bind(user_id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-                $crate::store::users::found(done.rows_affected())?;
-                self.user_by_id(user_id).await
+                let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if let Some(audit) = audit {
+                    let mut audit = audit.clone();
+                    if let Some(details) = audit.details.as_object_mut() {
+                        details.insert("sessions_ended".to_string(), ended.into());
+                    }
+                    $crate::store::audit::append_audit_in!(tx, &audit).await?;
+                }
+                tx.commit().await?;
+                Ok($crate::store::AccessChange {
+                    user: self.user_by_id(user_id).await?,
+                    sessions_ended: ended,
+                })
             }
 
             async fn count_active_admins(&self) -> $crate::store::StoreResult<u64> {
@@ -312,8 +383,12 @@ macro_rules! impl_user_store {
                 display_name: &str,
                 email: Option<&str>,
                 role: app::roles::Role,
+                audit: Option<&$crate::store::NewAuditEvent>,
             ) -> $crate::store::StoreResult<$crate::store::User> {
-                let done = sqlx::query(
+                let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
+                let stays_admin = role == app::roles::Role::Admin;
+                $crate::store::users::guard_last_admin!(tx, user_id, stays_admin).await?;
+                sqlx::query(
                     "UPDATE users SET display_name = $1, email = $2, role = $3, updated_at = $4 \
                      WHERE id = $5",
                 )
@@ -322,16 +397,25 @@ macro_rules! impl_user_store {
                 .bind(role.as_str())
                 .bind(chrono::Utc::now())
                 .bind(user_id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-                $crate::store::users::found(done.rows_affected())?;
+                if let Some(audit) = audit {
+                    $crate::store::audit::append_audit_in!(tx, audit).await?;
+                }
+                tx.commit().await?;
                 self.user_by_id(user_id).await
             }
 
-            async fn delete_user(&self, user_id: uuid::Uuid) -> $crate::store::StoreResult<()> {
-                let done = sqlx::query("DELETE FROM users WHERE id = $1")
+            async fn delete_user(
+                &self,
+                user_id: uuid::Uuid,
+                audit: Option<&$crate::store::NewAuditEvent>,
+            ) -> $crate::store::StoreResult<()> {
+                let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
+                $crate::store::users::guard_last_admin!(tx, user_id, false).await?;
+                sqlx::query("DELETE FROM users WHERE id = $1")
                     .bind(user_id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(|error| match &error {
                         sqlx::Error::Database(database_error)
@@ -343,7 +427,11 @@ macro_rules! impl_user_store {
                         }
                         _ => $crate::store::StoreError::Database(error),
                     })?;
-                $crate::store::users::found(done.rows_affected())
+                if let Some(audit) = audit {
+                    $crate::store::audit::append_audit_in!(tx, audit).await?;
+                }
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn record_sign_in(

@@ -328,7 +328,7 @@ async fn settings_change_and_deleting_an_app_takes_its_releases(test: &TestStore
         .create_app(new_app("billing", eve.id))
         .await
         .unwrap();
-    test.store.delete_user(eve.id).await.unwrap();
+    test.store.delete_user(eve.id, None).await.unwrap();
     assert!(
         test.store
             .app_maintainers(again.id)

@@ -98,6 +98,7 @@ async fn database_names_are_unique_per_owner(test: &TestStore) {
         .await
         .unwrap();
     let orders = |owner_id| NewDatabase {
+        id: uuid::Uuid::now_v7(),
         owner_id,
         name: "orders".to_string(),
         engine: Engine::Cassandra,
@@ -105,6 +106,7 @@ async fn database_names_are_unique_per_owner(test: &TestStore) {
         region: "local".to_string(),
         schema_name: "shop".to_string(),
         request_key: None,
+        audit: None,
     };
     let created = test
         .store
@@ -130,7 +132,7 @@ async fn database_names_are_unique_per_owner(test: &TestStore) {
 
     // A terminated database stays as history and gives its name back.
     test.store
-        .change_database(created.id, DesiredChange::Terminate)
+        .change_database(created.id, DesiredChange::Terminate, None)
         .await
         .unwrap();
     let again = test
@@ -149,7 +151,7 @@ async fn database_names_are_unique_per_owner(test: &TestStore) {
         other => panic!("the live one still holds the name, got {other:?}"),
     }
     test.store
-        .change_database(again.id, DesiredChange::Terminate)
+        .change_database(again.id, DesiredChange::Terminate, None)
         .await
         .unwrap();
     test.store
@@ -179,6 +181,7 @@ async fn databases_are_listed_per_owner_or_for_everyone(test: &TestStore) {
         for index in 0..count {
             test.store
                 .create_database(NewDatabase {
+                    id: uuid::Uuid::now_v7(),
                     owner_id: owner,
                     name: format!("db-{index}"),
                     engine: Engine::Postgresql,
@@ -186,6 +189,7 @@ async fn databases_are_listed_per_owner_or_for_everyone(test: &TestStore) {
                     region: "local".to_string(),
                     schema_name: "shop".to_string(),
                     request_key: None,
+                    audit: None,
                 })
                 .await
                 .unwrap()
@@ -272,6 +276,7 @@ async fn a_database_needs_an_existing_owner(test: &TestStore) {
     let result = test
         .store
         .create_database(NewDatabase {
+            id: uuid::Uuid::now_v7(),
             owner_id: Uuid::now_v7(),
             name: "orphan".to_string(),
             engine: Engine::Cassandra,
@@ -279,6 +284,7 @@ async fn a_database_needs_an_existing_owner(test: &TestStore) {
             region: "local".to_string(),
             schema_name: "shop".to_string(),
             request_key: None,
+            audit: None,
         })
         .await;
     assert!(result.is_err(), "a database must belong to a known user");
@@ -395,7 +401,7 @@ async fn the_engine_finds_unsettled_databases_and_records_steps(test: &TestStore
     assert!(pending_ids(test, None, 10).await.is_empty());
     let parked = test
         .store
-        .change_database(database.id, DesiredChange::Park)
+        .change_database(database.id, DesiredChange::Park, None)
         .await
         .unwrap();
     assert_eq!(parked.intent, Intent::Parked);
@@ -406,6 +412,7 @@ async fn the_engine_finds_unsettled_databases_and_records_steps(test: &TestStore
         .change_database(
             database.id,
             DesiredChange::Resize(*app::databases::tier("medium").unwrap()),
+            None,
         )
         .await
         .unwrap();
@@ -416,7 +423,7 @@ async fn the_engine_finds_unsettled_databases_and_records_steps(test: &TestStore
     assert_eq!(pending_ids(test, None, 10).await.len(), 1);
     assert!(matches!(
         test.store
-            .change_database(Uuid::now_v7(), DesiredChange::Park)
+            .change_database(Uuid::now_v7(), DesiredChange::Park, None)
             .await,
         Err(StoreError::NotFound)
     ));
@@ -455,7 +462,7 @@ async fn a_report_for_an_older_desired_state_is_not_recorded(test: &TestStore) {
         .into_record();
     // The customer terminates while the engine works from what it read.
     test.store
-        .change_database(read.id, DesiredChange::Terminate)
+        .change_database(read.id, DesiredChange::Terminate, None)
         .await
         .unwrap();
     let reported = test
@@ -492,38 +499,38 @@ async fn changes_are_checked_in_the_statement_that_makes_them(test: &TestStore) 
     // Rotation needs an ACTIVE database.
     let message = refused(
         test.store
-            .change_database(db.id, DesiredChange::RotateCredentials)
+            .change_database(db.id, DesiredChange::RotateCredentials, None)
             .await,
     );
     assert!(message.contains("ACTIVE"), "{message}");
     test.store
-        .change_database(db.id, DesiredChange::DeletionProtection(true))
+        .change_database(db.id, DesiredChange::DeletionProtection(true), None)
         .await
         .unwrap();
     let message = refused(
         test.store
-            .change_database(db.id, DesiredChange::Terminate)
+            .change_database(db.id, DesiredChange::Terminate, None)
             .await,
     );
     assert!(message.contains("deletion protection on"), "{message}");
     let message = refused(
         test.store
-            .change_database(db.id, DesiredChange::Resume)
+            .change_database(db.id, DesiredChange::Resume, None)
             .await,
     );
     assert!(message.contains("already running"), "{message}");
     let message = refused(
         test.store
-            .change_database(db.id, DesiredChange::Resize(small()))
+            .change_database(db.id, DesiredChange::Resize(small()), None)
             .await,
     );
     assert!(message.contains("already small"), "{message}");
     test.store
-        .change_database(db.id, DesiredChange::DeletionProtection(false))
+        .change_database(db.id, DesiredChange::DeletionProtection(false), None)
         .await
         .unwrap();
     test.store
-        .change_database(db.id, DesiredChange::Terminate)
+        .change_database(db.id, DesiredChange::Terminate, None)
         .await
         .unwrap();
     // Terminated is final: nothing brings it back or changes it.
@@ -534,7 +541,7 @@ async fn changes_are_checked_in_the_statement_that_makes_them(test: &TestStore) 
         DesiredChange::DeletionProtection(true),
         DesiredChange::Terminate,
     ] {
-        let message = refused(test.store.change_database(db.id, change).await);
+        let message = refused(test.store.change_database(db.id, change, None).await);
         assert!(message.contains("terminated"), "{change:?}: {message}");
     }
     let after = test.store.database(db.id).await.unwrap();
@@ -561,9 +568,10 @@ async fn terminate_and_protect_at_once_never_both_win(test: &TestStore) {
             .unwrap()
             .into_record();
         let (terminated, protected) = tokio::join!(
-            test.store.change_database(db.id, DesiredChange::Terminate),
             test.store
-                .change_database(db.id, DesiredChange::DeletionProtection(true)),
+                .change_database(db.id, DesiredChange::Terminate, None),
+            test.store
+                .change_database(db.id, DesiredChange::DeletionProtection(true), None),
         );
         let after = test.store.database(db.id).await.unwrap();
         match (terminated.is_ok(), protected.is_ok()) {
@@ -841,7 +849,7 @@ async fn upgrading_a_sqlite_file_keeps_databases_and_their_timelines() {
             .await
             .is_err()
     );
-    match store.delete_user(owner).await {
+    match store.delete_user(owner, None).await {
         Err(StoreError::Conflict(message)) => assert!(message.contains("databases"), "{message}"),
         other => panic!("the user's databases keep them, got {other:?}"),
     }

@@ -107,6 +107,7 @@ mod apps;
 mod audit;
 mod databases;
 mod deploys;
+mod quotas;
 mod secrets;
 mod sessions;
 mod users;
@@ -155,6 +156,7 @@ pub(crate) fn small() -> app::databases::Tier {
 
 pub(crate) fn new_database(owner_id: Uuid, name: &str, key: Option<&str>) -> NewDatabase {
     NewDatabase {
+        id: Uuid::now_v7(),
         owner_id,
         name: name.to_string(),
         engine: Engine::Cassandra,
@@ -162,6 +164,7 @@ pub(crate) fn new_database(owner_id: Uuid, name: &str, key: Option<&str>) -> New
         region: "local".to_string(),
         schema_name: "shop".to_string(),
         request_key: key.map(str::to_string),
+        audit: None,
     }
 }
 

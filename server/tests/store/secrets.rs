@@ -74,6 +74,7 @@ async fn versions_are_written_all_or_none_and_never_twice(test: &TestStore) {
                 version(b.clone(), 1, Some("dscloud:v1:k1:b1")),
             ],
             &shop.person,
+            None,
         )
         .await
         .unwrap();
@@ -88,6 +89,7 @@ async fn versions_are_written_all_or_none_and_never_twice(test: &TestStore) {
                 version(b.clone(), 1, Some("dscloud:v1:k1:other")),
             ],
             &shop.person,
+            None,
         )
         .await;
     match clash {
@@ -127,6 +129,7 @@ async fn the_newest_version_per_slot_and_deletions(test: &TestStore) {
                 "dev",
                 &[version(a.clone(), number, sealed)],
                 &shop.person,
+                None,
             )
             .await
             .unwrap();
@@ -159,6 +162,7 @@ async fn the_cluster_catches_up_only_with_what_was_read(test: &TestStore) {
                     "dev",
                     &[version(SecretSlot::app("A"), number, Some("s"))],
                     &person,
+                    None,
                 )
                 .await
                 .unwrap();
@@ -325,6 +329,7 @@ async fn rewrapping_replaces_only_what_was_read_and_rows_are_counted_per_key(tes
                 version(SecretSlot::app("B"), 1, Some("dscloud:v1:k1:old-b")),
             ],
             &shop.person,
+            None,
         )
         .await
         .unwrap();

@@ -12,7 +12,148 @@ on_both_stores!(
     a_password_hash_is_replaced_for_one_user,
     an_sso_user_is_found_by_issuer_and_subject_and_kept_up_to_date,
     a_deleted_user_takes_their_sessions_but_not_their_databases,
+    the_last_admin_stays_even_when_two_admins_are_demoted_at_once,
+    an_access_change_ends_sessions_and_is_audited_with_it,
 );
+
+/// The interleaving the service's check-then-write got wrong: another
+/// change, under way and not committed, has demoted the only other admin.
+/// The store's change must wait for it, then see it and refuse.
+async fn the_last_admin_stays_even_when_two_admins_are_demoted_at_once(test: &TestStore) {
+    use sqlx::Connection as _;
+    let ada = test
+        .store
+        .create_user(local_user("ada", Role::Admin))
+        .await
+        .unwrap();
+    test.store
+        .create_user(local_user("bea", Role::Admin))
+        .await
+        .unwrap();
+    sqlx::any::install_default_drivers();
+    let mut other = sqlx::AnyConnection::connect(&test.url).await.unwrap();
+    let mut in_flight = other.begin().await.unwrap();
+    for sql in [
+        "UPDATE store_locks SET name = name WHERE name = 'admins'",
+        "UPDATE users SET role = 'developer' WHERE username = 'bea'",
+    ] {
+        sqlx::query(sql).execute(&mut *in_flight).await.unwrap();
+    }
+    let store = test.store.clone();
+    let mut racing = tokio::spawn(async move {
+        store
+            .update_user_access(ada.id, Role::Developer, false, None)
+            .await
+            .map(|change| change.user.role)
+    });
+    let early = tokio::time::timeout(std::time::Duration::from_millis(500), &mut racing).await;
+    assert!(early.is_err(), "the change did not wait: {early:?}");
+    in_flight.commit().await.unwrap();
+    let answer = racing.await.unwrap();
+    assert!(
+        matches!(&answer, Err(StoreError::LastAdmin(name)) if name == "ada"),
+        "{answer:?}"
+    );
+    assert_eq!(test.store.count_active_admins().await.unwrap(), 1);
+    // Nor deleted, nor demoted by single sign-on, nor disabled.
+    assert!(matches!(
+        test.store.delete_user(ada.id, None).await,
+        Err(StoreError::LastAdmin(_))
+    ));
+    assert!(matches!(
+        test.store
+            .update_user_profile(ada.id, "Ada", None, Role::Customer, None)
+            .await,
+        Err(StoreError::LastAdmin(_))
+    ));
+    assert!(matches!(
+        test.store
+            .update_user_access(ada.id, Role::Admin, true, None)
+            .await,
+        Err(StoreError::LastAdmin(_))
+    ));
+    assert_eq!(
+        test.store.user_by_id(ada.id).await.unwrap().role,
+        Role::Admin
+    );
+}
+
+async fn an_access_change_ends_sessions_and_is_audited_with_it(test: &TestStore) {
+    let root = test
+        .store
+        .create_user(local_user("root", Role::Admin))
+        .await
+        .unwrap();
+    let dev = test
+        .store
+        .create_user(local_user("dev", Role::Developer))
+        .await
+        .unwrap();
+    for token in ["one", "two"] {
+        test.store
+            .create_session(NewSession {
+                token_hash: token.to_string(),
+                user_id: dev.id,
+                created_at: Utc::now(),
+                expires_at: Utc::now() + Duration::hours(1),
+                client_address: None,
+                user_agent: None,
+            })
+            .await
+            .unwrap();
+    }
+    let change = test
+        .store
+        .update_user_access(
+            dev.id,
+            Role::Customer,
+            false,
+            Some(&event("root", "user.update_access", "user:dev")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (change.user.role, change.sessions_ended),
+        (Role::Customer, 2)
+    );
+    let events = test
+        .store
+        .list_audit(&AuditQuery {
+            target: Some("user:dev".to_string()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].details["sessions_ended"], 2);
+    // Refused: no event. (The last admin cannot disable themselves.)
+    let refused = test
+        .store
+        .update_user_access(
+            root.id,
+            Role::Admin,
+            true,
+            Some(&event("root", "user.update_access", "user:root")),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::LastAdmin(_))),
+        "{refused:?}"
+    );
+    let root_events = test
+        .store
+        .list_audit(&AuditQuery {
+            target: Some("user:root".to_string()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert!(root_events.is_empty());
+}
 
 async fn users_are_found_by_id_and_by_username_in_any_case(test: &TestStore) {
     let created = test
@@ -183,20 +324,22 @@ async fn access_changes_and_active_admins_are_counted(test: &TestStore) {
     assert_eq!(test.store.count_active_admins().await.unwrap(), 2);
     let ada = test
         .store
-        .update_user_access(ada.id, Role::Admin, true)
+        .update_user_access(ada.id, Role::Admin, true, None)
         .await
-        .unwrap();
+        .unwrap()
+        .user;
     assert!(ada.disabled);
     assert_eq!(test.store.count_active_admins().await.unwrap(), 1);
     let ada = test
         .store
-        .update_user_access(ada.id, Role::Developer, false)
+        .update_user_access(ada.id, Role::Developer, false, None)
         .await
-        .unwrap();
+        .unwrap()
+        .user;
     assert_eq!((ada.role, ada.disabled), (Role::Developer, false));
     assert!(matches!(
         test.store
-            .update_user_access(uuid::Uuid::now_v7(), Role::Admin, false)
+            .update_user_access(uuid::Uuid::now_v7(), Role::Admin, false, None)
             .await,
         Err(server::store::StoreError::NotFound)
     ));
@@ -279,7 +422,7 @@ async fn an_sso_user_is_found_by_issuer_and_subject_and_kept_up_to_date(test: &T
     ));
     let updated = test
         .store
-        .update_user_profile(created.id, "Maria S.", None, Role::Developer)
+        .update_user_profile(created.id, "Maria S.", None, Role::Developer, None)
         .await
         .unwrap();
     assert_eq!(updated.display_name, "Maria S.");
@@ -287,7 +430,7 @@ async fn an_sso_user_is_found_by_issuer_and_subject_and_kept_up_to_date(test: &T
     assert_eq!(updated.role, Role::Developer);
     assert!(matches!(
         test.store
-            .update_user_profile(Uuid::now_v7(), "x", None, Role::Customer)
+            .update_user_profile(Uuid::now_v7(), "x", None, Role::Customer, None)
             .await,
         Err(StoreError::NotFound)
     ));
@@ -316,7 +459,7 @@ async fn a_deleted_user_takes_their_sessions_but_not_their_databases(test: &Test
         })
         .await
         .unwrap();
-    test.store.delete_user(gone.id).await.unwrap();
+    test.store.delete_user(gone.id, None).await.unwrap();
     assert!(matches!(
         test.store.user_by_id(gone.id).await,
         Err(StoreError::NotFound)
@@ -326,12 +469,13 @@ async fn a_deleted_user_takes_their_sessions_but_not_their_databases(test: &Test
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        test.store.delete_user(gone.id).await,
+        test.store.delete_user(gone.id, None).await,
         Err(StoreError::NotFound)
     ));
 
     test.store
         .create_database(NewDatabase {
+            id: uuid::Uuid::now_v7(),
             owner_id: owner.id,
             name: "orders".to_string(),
             engine: Engine::Postgresql,
@@ -339,10 +483,11 @@ async fn a_deleted_user_takes_their_sessions_but_not_their_databases(test: &Test
             region: "local".to_string(),
             schema_name: "shop".to_string(),
             request_key: None,
+            audit: None,
         })
         .await
         .unwrap();
-    match test.store.delete_user(owner.id).await {
+    match test.store.delete_user(owner.id, None).await {
         Err(StoreError::Conflict(message)) => assert!(message.contains("databases"), "{message}"),
         other => panic!("expected a conflict, got {other:?}"),
     }

@@ -134,6 +134,7 @@ pub fn new_database(
     tier: &str,
 ) -> server::store::NewDatabase {
     server::store::NewDatabase {
+        id: uuid::Uuid::now_v7(),
         owner_id,
         name: name.into(),
         engine: engine.parse().unwrap(),
@@ -141,6 +142,7 @@ pub fn new_database(
         region: "local".into(),
         schema_name: "shop".into(),
         request_key: None,
+        audit: None,
     }
 }
 

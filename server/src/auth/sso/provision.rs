@@ -16,6 +16,13 @@ pub enum Refusal {
     NoRole,
     #[error("your account is disabled")]
     Disabled,
+    /// The groups no longer make the last active admin an admin: signing
+    /// in with the old role would ignore the provider, and demoting them
+    /// would leave nobody to manage the portal (`portal admin` can).
+    #[error(
+        "your groups no longer make you an admin, but you are the portal's last active admin: an admin must be named before you can sign in with your new role"
+    )]
+    LastAdmin,
     #[error("{0}")]
     Store(#[from] StoreError),
 }
@@ -61,12 +68,8 @@ pub async fn user_for(
             if !changed {
                 return Ok(user);
             }
-            let updated = store
-                .update_user_profile(user.id, &display_name, identity.email.as_deref(), role)
-                .await?;
-            if user.role != role {
-                audit(
-                    store,
+            let access_event = (user.role != role).then(|| {
+                crate::audit::event(
                     &actor,
                     "user.update_access",
                     &format!("user:{}", user.username),
@@ -77,9 +80,32 @@ pub async fn user_for(
                         "reason": format!("groups from {}", identity.provider),
                     }),
                 )
+            });
+            let updated = store
+                .update_user_profile(
+                    user.id,
+                    &display_name,
+                    identity.email.as_deref(),
+                    role,
+                    access_event.as_ref(),
+                )
                 .await;
+            match updated {
+                Ok(updated) => Ok(updated),
+                Err(StoreError::LastAdmin(_)) => {
+                    audit(
+                        store,
+                        &actor,
+                        "user.update_access",
+                        &format!("user:{}", user.username),
+                        Outcome::Denied,
+                        json!({"reason": "last active admin", "after": {"role": role.as_str()}}),
+                    )
+                    .await;
+                    Err(Refusal::LastAdmin)
+                }
+                Err(error) => Err(error.into()),
             }
-            Ok(updated)
         }
         Err(StoreError::NotFound) => {
             let created = create(store, identity, key, &display_name, role).await?;

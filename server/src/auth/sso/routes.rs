@@ -117,6 +117,9 @@ pub async fn callback(auth: Arc<Authenticator>, provider: String, request: Reque
         Err(Refusal::Disabled) => {
             return forget_flow(back_to_sign_in("disabled", &name, &next));
         }
+        Err(Refusal::LastAdmin) => {
+            return forget_flow(back_to_sign_in("sso_last_admin", &name, &next));
+        }
         Err(Refusal::Store(error)) => {
             tracing::error!(%error, "single sign-on failed on the store");
             return forget_flow(back_to_sign_in("unavailable", &name, &next));
@@ -126,13 +129,12 @@ pub async fn callback(auth: Arc<Authenticator>, provider: String, request: Reque
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok())
         .map(str::to_string);
-    match auth
-        .open_session(&user, &address, user_agent, "session.sign_in_sso")
-        .await
-    {
+    match auth.open_sso_session(&user, &address, user_agent).await {
         Ok(token) => forget_flow(with_cookie(
             Redirect::to(safe_next(&next)).into_response(),
-            &auth.session_cookie().set(&token, auth.lifetimes().absolute),
+            &auth
+                .session_cookie()
+                .set(&token, auth.lifetimes().sso_session()),
         )),
         Err(error) => {
             tracing::error!(%error, "cannot open a session after single sign-on");
