@@ -76,6 +76,7 @@ fn new_app(
         created_by: None,
         maintainers: Vec::new(),
         build: server::store::BuildMode::Portal,
+        audit: None,
     })
 }
 

@@ -73,6 +73,7 @@ fn app_named(name: String) -> NewApp {
         created_by: None,
         maintainers: Vec::new(),
         build: server::store::BuildMode::Portal,
+        audit: None,
     }
 }
 

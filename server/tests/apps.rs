@@ -408,6 +408,7 @@ async fn a_verified_push_wakes_the_poller_and_a_release_appears_within_two_secon
         .change_app(
             registered.app.id,
             server::store::AppSettings::PollInterval(86_400),
+            None,
         )
         .await
         .unwrap();

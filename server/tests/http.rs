@@ -880,6 +880,7 @@ async fn push_webhooks_are_public_and_checked_by_their_signature() {
             created_by: None,
             maintainers: Vec::new(),
             build: server::store::BuildMode::Portal,
+            audit: None,
         })
         .await
         .unwrap();

@@ -14,7 +14,6 @@ use uuid::Uuid;
 
 use super::release::{describe_problems, release_of};
 use super::{MAX_APP_NAME, credentials_scope, open_credentials, unavailable, webhook_scope};
-use crate::audit::audit;
 use crate::crypto::Keyring;
 use crate::engine::Handle;
 use crate::git::{Credentials, Git, GitError, Remote, check_branch, check_url};
@@ -212,6 +211,13 @@ impl AppService {
                 created_by: Some(caller_id),
                 maintainers,
                 build: registration.build,
+                audit: Some(crate::audit::event(
+                    &actor,
+                    "app.register",
+                    &format!("app:{name}"),
+                    Outcome::Success,
+                    json!({"repository": url, "branch": branch, "build": registration.build.as_str(), "credentials": registration.credentials.as_ref().map(|(kind, _)| kind.as_str())}),
+                )),
             })
             .await;
         let app = match created {
@@ -235,15 +241,6 @@ impl AppService {
             )
             .await
             .map_err(|error| unavailable(&error))?;
-        audit(
-            self.store.as_ref(),
-            &actor,
-            "app.register",
-            &format!("app:{name}"),
-            Outcome::Success,
-            json!({"repository": url, "branch": branch, "build": registration.build.as_str(), "credentials": registration.credentials.as_ref().map(|(kind, _)| kind.as_str())}),
-        )
-        .await;
         if let Some(poller) = &self.poller {
             poller.changed(app.id);
         }
@@ -312,20 +309,18 @@ impl AppService {
                 secret.expose_secret().as_bytes(),
             )
             .map_err(|error| ServiceError::Unavailable(error.to_string()))?;
-        self.store
-            .change_app(app.id, AppSettings::WebhookSecret(sealed))
-            .await
-            .map_err(|error| unavailable(&error))?;
         let (_, _, actor) = super::access::signed_in(caller)?;
-        audit(
-            self.store.as_ref(),
+        let event = crate::audit::event(
             &actor,
             "app.webhook_secret.rotate",
             &format!("app:{}", app.name),
             Outcome::Success,
             json!({"version": app.webhook_secret_version + 1}),
-        )
-        .await;
+        );
+        self.store
+            .change_app(app.id, AppSettings::WebhookSecret(sealed), Some(&event))
+            .await
+            .map_err(|error| unavailable(&error))?;
         Ok(secret)
     }
 
@@ -426,19 +421,17 @@ impl AppService {
                 AppSettings::Credentials(_) => "app.credentials.replace",
                 _ => "app.settings.change",
             };
-            self.store
-                .change_app(app.id, change)
-                .await
-                .map_err(|error| unavailable(&error))?;
-            audit(
-                self.store.as_ref(),
+            let event = crate::audit::event(
                 &actor,
                 action,
                 &format!("app:{}", app.name),
                 Outcome::Success,
                 details,
-            )
-            .await;
+            );
+            self.store
+                .change_app(app.id, change, Some(&event))
+                .await
+                .map_err(|error| unavailable(&error))?;
         }
         if let Some(poller) = &self.poller {
             poller.changed(app.id);
@@ -448,21 +441,19 @@ impl AppService {
 
     pub async fn delete(&self, caller: &Caller, name: &str) -> Result<(), ServiceError> {
         let app = self.app_to_change(caller, name).await?;
-        self.store
-            .delete_app(app.id)
-            .await
-            .map_err(|error| unavailable(&error))?;
-        discard(&self.git.mirror(app.id)).await;
         let (_, _, actor) = super::access::signed_in(caller)?;
-        audit(
-            self.store.as_ref(),
+        let event = crate::audit::event(
             &actor,
             "app.delete",
             &format!("app:{}", app.name),
             Outcome::Success,
             json!({"repository": app.repository_url}),
-        )
-        .await;
+        );
+        self.store
+            .delete_app(app.id, Some(&event))
+            .await
+            .map_err(|error| unavailable(&error))?;
+        discard(&self.git.mirror(app.id)).await;
         Ok(())
     }
 

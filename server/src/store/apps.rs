@@ -55,6 +55,8 @@ pub struct NewApp {
     pub created_by: Option<Uuid>,
     pub maintainers: Vec<Uuid>,
     pub build: BuildMode,
+    /// Written in the transaction that creates the app.
+    pub audit: Option<super::NewAuditEvent>,
 }
 
 #[derive(Clone, Debug)]
@@ -158,9 +160,16 @@ pub trait AppStore: Send + Sync {
     async fn app_by_name(&self, name: &str) -> StoreResult<AppRecord>;
     async fn list_apps(&self, query: &AppQuery) -> StoreResult<Page<AppRecord>>;
     async fn app_maintainers(&self, id: Uuid) -> StoreResult<Vec<Uuid>>;
-    async fn change_app(&self, id: Uuid, settings: AppSettings) -> StoreResult<AppRecord>;
-    /// Deletes the app with its releases and deliveries.
-    async fn delete_app(&self, id: Uuid) -> StoreResult<()>;
+    /// Changes one setting, with its audit event, in one transaction.
+    async fn change_app(
+        &self,
+        id: Uuid,
+        settings: AppSettings,
+        audit: Option<&super::NewAuditEvent>,
+    ) -> StoreResult<AppRecord>;
+    /// Deletes the app with its releases and deliveries, with its audit
+    /// event, in one transaction.
+    async fn delete_app(&self, id: Uuid, audit: Option<&super::NewAuditEvent>) -> StoreResult<()>;
 
     /// The apps due for a poll at `now`, earliest first.
     async fn apps_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Uuid>>;

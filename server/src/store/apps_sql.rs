@@ -41,6 +41,9 @@ macro_rules! impl_app_store {
                         .execute(&mut *tx)
                         .await?;
                 }
+                if let Some(audit) = &app.audit {
+                    $crate::store::audit::append_audit_in!(tx, audit).await?;
+                }
                 tx.commit().await?;
                 self.app(app.id).await
             }
@@ -121,6 +124,7 @@ macro_rules! impl_app_store {
                 &self,
                 id: uuid::Uuid,
                 settings: $crate::store::AppSettings,
+                audit: Option<&$crate::store::NewAuditEvent>,
             ) -> $crate::store::StoreResult<$crate::store::AppRecord> {
                 use $crate::store::AppSettings;
                 let now = chrono::Utc::now();
@@ -201,16 +205,29 @@ macro_rules! impl_app_store {
                     }
                 };
                 $crate::store::users::found(done.rows_affected())?;
+                if let Some(audit) = audit {
+                    $crate::store::audit::append_audit_in!(tx, audit).await?;
+                }
                 tx.commit().await?;
                 self.app(id).await
             }
 
-            async fn delete_app(&self, id: uuid::Uuid) -> $crate::store::StoreResult<()> {
+            async fn delete_app(
+                &self,
+                id: uuid::Uuid,
+                audit: Option<&$crate::store::NewAuditEvent>,
+            ) -> $crate::store::StoreResult<()> {
+                let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
                 let done = sqlx::query("DELETE FROM apps WHERE id = $1")
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
-                $crate::store::users::found(done.rows_affected())
+                $crate::store::users::found(done.rows_affected())?;
+                if let Some(audit) = audit {
+                    $crate::store::audit::append_audit_in!(tx, audit).await?;
+                }
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn apps_due(

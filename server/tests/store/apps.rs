@@ -31,6 +31,7 @@ fn new_app(name: &str, maintainer: Uuid) -> NewApp {
         created_by: Some(maintainer),
         maintainers: vec![maintainer],
         build: server::store::BuildMode::Portal,
+        audit: None,
     }
 }
 
@@ -278,7 +279,7 @@ async fn settings_change_and_deleting_an_app_takes_its_releases(test: &TestStore
         .unwrap();
     let changed = test
         .store
-        .change_app(app.id, AppSettings::PollInterval(300))
+        .change_app(app.id, AppSettings::PollInterval(300), None)
         .await
         .unwrap();
     assert_eq!(changed.poll_interval_seconds, 300);
@@ -287,18 +288,23 @@ async fn settings_change_and_deleting_an_app_takes_its_releases(test: &TestStore
         .change_app(
             app.id,
             AppSettings::WebhookSecret("dscloud:v1:k1:new".into()),
+            None,
         )
         .await
         .unwrap();
     assert_eq!(changed.webhook_secret_version, 2);
     let changed = test
         .store
-        .change_app(app.id, AppSettings::Credentials(None))
+        .change_app(app.id, AppSettings::Credentials(None), None)
         .await
         .unwrap();
     assert!(changed.credentials.is_none());
     test.store
-        .change_app(app.id, AppSettings::Maintainers(vec![dana.id, eve.id]))
+        .change_app(
+            app.id,
+            AppSettings::Maintainers(vec![dana.id, eve.id]),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(test.store.app_maintainers(app.id).await.unwrap().len(), 2);
@@ -312,14 +318,14 @@ async fn settings_change_and_deleting_an_app_takes_its_releases(test: &TestStore
         .await
         .unwrap();
     test.store.record_webhook(app.id, "d").await.unwrap();
-    test.store.delete_app(app.id).await.unwrap();
+    test.store.delete_app(app.id, None).await.unwrap();
     assert!(matches!(
         test.store.app(app.id).await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(test.store.releases(app.id, 10, 0).await.unwrap().total, 0);
     assert!(matches!(
-        test.store.delete_app(app.id).await,
+        test.store.delete_app(app.id, None).await,
         Err(StoreError::NotFound)
     ));
     // A maintainer who is deleted leaves the app's list of maintainers.
@@ -357,7 +363,7 @@ async fn who_builds_the_images_is_kept_and_changed(test: &TestStore) {
     assert_eq!(app.build, BuildMode::External);
     let changed = test
         .store
-        .change_app(app.id, AppSettings::Build(BuildMode::Portal))
+        .change_app(app.id, AppSettings::Build(BuildMode::Portal), None)
         .await
         .unwrap();
     assert_eq!(changed.build, BuildMode::Portal);

@@ -46,6 +46,7 @@ async fn shop(test: &TestStore, count: usize) -> Shop {
             created_by: Some(dana.id),
             maintainers: vec![dana.id],
             build: server::store::BuildMode::Portal,
+            audit: None,
         })
         .await
         .unwrap();

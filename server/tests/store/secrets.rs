@@ -42,6 +42,7 @@ async fn shop(test: &TestStore) -> Shop {
             created_by: Some(kim.id),
             maintainers: vec![kim.id],
             build: server::store::BuildMode::Portal,
+            audit: None,
         })
         .await
         .unwrap();
