@@ -14,7 +14,69 @@ on_both_stores!(
     settings_change_and_deleting_an_app_takes_its_releases,
     who_builds_the_images_is_kept_and_changed,
     an_unknown_build_mode_is_corrupt_not_a_default,
+    app_changes_are_written_with_their_audit_event_or_not_at_all,
 );
+
+async fn app_changes_are_written_with_their_audit_event_or_not_at_all(test: &TestStore) {
+    let dana = test
+        .store
+        .create_user(local_user("dana", Role::Developer))
+        .await
+        .unwrap();
+    let mut orders = new_app("orders", dana.id);
+    orders.audit = Some(event("dana", "app.register", "app:orders"));
+    let app = test.store.create_app(orders).await.unwrap();
+    // The same name again: refused, and no second registration logged.
+    let mut again = new_app("orders", dana.id);
+    again.audit = Some(event("dana", "app.register", "app:orders"));
+    assert!(test.store.create_app(again).await.is_err());
+    test.store
+        .change_app(
+            app.id,
+            AppSettings::PollInterval(300),
+            Some(&event("dana", "app.settings.change", "app:orders")),
+        )
+        .await
+        .unwrap();
+    // An app that is gone: nothing changes, nothing is logged.
+    assert!(matches!(
+        test.store
+            .change_app(
+                Uuid::now_v7(),
+                AppSettings::PollInterval(300),
+                Some(&event("dana", "app.settings.change", "app:orders")),
+            )
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    test.store
+        .delete_app(app.id, Some(&event("dana", "app.delete", "app:orders")))
+        .await
+        .unwrap();
+    assert!(matches!(
+        test.store
+            .delete_app(app.id, Some(&event("dana", "app.delete", "app:orders")))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let actions: Vec<String> = test
+        .store
+        .list_audit(&AuditQuery {
+            target: Some("app:orders".to_string()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|event| event.action)
+        .collect();
+    assert_eq!(
+        actions,
+        ["app.delete", "app.settings.change", "app.register"]
+    );
+}
 
 fn new_app(name: &str, maintainer: Uuid) -> NewApp {
     NewApp {
