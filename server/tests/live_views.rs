@@ -166,8 +166,7 @@ async fn the_stream_ends_soon_after_its_users_role_changes() {
     bed.store
         .update_user_access(bed.user, Role::Developer, false, None)
         .await
-        .unwrap()
-        .user;
+        .unwrap();
     assert_eq!(stream.next(SESSION_CHECK * 3).await, None);
 }
 
