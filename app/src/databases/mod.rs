@@ -9,8 +9,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 mod api;
-#[cfg(feature = "ssr")]
 mod quota;
+#[cfg(feature = "ssr")]
 mod service;
 mod timeline;
 pub use api::*;
