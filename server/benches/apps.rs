@@ -228,6 +228,7 @@ async fn apps_page(
             role: Role::Developer,
             password_hash: None,
             oidc_identity: None,
+            audit: None,
         })
         .await?;
     println!(

@@ -34,6 +34,7 @@ async fn seed(store: &Arc<dyn Store>) -> Result<(Caller, Caller), Box<dyn std::e
                 role: Role::Customer,
                 password_hash: None,
                 oidc_identity: None,
+                audit: None,
             })
             .await?;
         customers.push(user);
@@ -46,6 +47,7 @@ async fn seed(store: &Arc<dyn Store>) -> Result<(Caller, Caller), Box<dyn std::e
             role: Role::Admin,
             password_hash: None,
             oidc_identity: None,
+            audit: None,
         })
         .await?;
     // Room for every database the bench creates (the default quota is 10).

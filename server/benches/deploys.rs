@@ -257,6 +257,7 @@ async fn measure(
             role: Role::Developer,
             password_hash: None,
             oidc_identity: None,
+            audit: None,
         })
         .await?;
     let caller = Caller {

@@ -76,6 +76,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             role: Role::Customer,
             password_hash: None,
             oidc_identity: None,
+            audit: None,
         })
         .await?
         .id;

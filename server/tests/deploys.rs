@@ -596,7 +596,7 @@ async fn a_failed_build_fails_the_release_and_deploys_nothing() {
 async fn prod_waits_for_approval_and_a_rejection_ends_it() {
     let bed = bed(Scenario::version("1")).await;
     bed.store
-        .set_approval_rules(bed.app, "prod", true, false)
+        .set_approval_rules(bed.app, "prod", true, false, None)
         .await
         .unwrap();
     let first = first_sha(&bed).await;
@@ -621,6 +621,7 @@ async fn prod_waits_for_approval_and_a_rejection_ends_it() {
                 comment: "ship it".into(),
                 at: chrono::Utc::now(),
             },
+            None,
         )
         .await
         .unwrap();
@@ -652,6 +653,7 @@ async fn prod_waits_for_approval_and_a_rejection_ends_it() {
                 comment: "not on a Friday".into(),
                 at: chrono::Utc::now(),
             },
+            None,
         )
         .await
         .unwrap();
@@ -670,6 +672,7 @@ async fn prod_waits_for_approval_and_a_rejection_ends_it() {
                 comment: String::new(),
                 at: chrono::Utc::now(),
             },
+            None,
         )
         .await
         .unwrap_err();
@@ -701,6 +704,7 @@ async fn a_rollback_by_a_person_holds_prod_until_the_hold_is_lifted() {
                 release_id: first_release,
                 reason: "checkout is slow".into(),
             },
+            None,
         )
         .await
         .unwrap();
@@ -747,7 +751,7 @@ async fn a_rollback_by_a_person_holds_prod_until_the_hold_is_lifted() {
     );
     assert_eq!(bed.running_version("prod").await.as_deref(), Some("1"));
     // Lifted: prod takes the newest release that passed test.
-    assert!(bed.store.lift_hold(bed.app, "prod").await.unwrap());
+    assert!(bed.store.lift_hold(bed.app, "prod", None).await.unwrap());
     engine.handle().changed((bed.app, "prod".into()));
     bed.until("third in prod", succeeded_everywhere(&third))
         .await;
@@ -758,7 +762,7 @@ async fn a_rollback_by_a_person_holds_prod_until_the_hold_is_lifted() {
 async fn a_newer_release_supersedes_one_waiting_for_its_turn() {
     let bed = bed(Scenario::version("1")).await;
     bed.store
-        .set_approval_rules(bed.app, "prod", true, false)
+        .set_approval_rules(bed.app, "prod", true, false, None)
         .await
         .unwrap();
     let first = first_sha(&bed).await;
@@ -907,7 +911,7 @@ async fn who_may_see_and_act_and_what_bad_input_is_told() {
     use server::deploy::service::DeployService;
     let bed = bed(Scenario::version("1")).await;
     bed.store
-        .set_approval_rules(bed.app, "prod", true, true)
+        .set_approval_rules(bed.app, "prod", true, true, None)
         .await
         .unwrap();
     let first = first_sha(&bed).await;

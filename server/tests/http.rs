@@ -30,6 +30,7 @@ async fn portal_with(store: Arc<dyn Store>) -> Router {
             role: app::roles::Role::Admin,
             password_hash: None,
             oidc_identity: None,
+            audit: None,
         })
         .await
         .unwrap();

@@ -468,3 +468,67 @@ async fn single_sign_on_sessions_end_when_their_groups_are_too_old() {
         .unwrap();
     assert_eq!(lifetime(local).await, 48 * 60);
 }
+
+/// A real SQLite trigger refuses audit writes, as a full disk would: every
+/// change to a user is refused with it (where it used to be made and its
+/// record lost), and nothing about the user changes.
+#[tokio::test]
+async fn user_changes_whose_audit_event_cannot_be_written_are_not_made() {
+    use sqlx::Connection as _;
+    let (store, dir) = sqlite().await;
+    user(store.as_ref(), "root", Role::Admin).await;
+    user(store.as_ref(), "dev", Role::Developer).await;
+    session(store.as_ref(), "dev", "dev-1").await;
+    session(store.as_ref(), "root", "root-1").await;
+    let service = AccountService::new(store.clone(), []);
+    let root = caller("root", Role::Admin, Some("root-1"));
+    let url = format!("sqlite://{}", dir.path().join("portal.db").display());
+    let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER audit_refused BEFORE INSERT ON audit_events \
+         BEGIN SELECT RAISE(ABORT, 'the audit log is unavailable'); END",
+    )
+    .execute(&mut connection)
+    .await
+    .unwrap();
+
+    let before = store.user_by_username("dev").await.unwrap();
+    assert!(
+        service
+            .create_user(&root, "newbie".into(), "".into(), "".into(), Role::Customer)
+            .await
+            .is_err()
+    );
+    assert!(
+        service
+            .update_user(&root, "dev".into(), Role::Customer, true)
+            .await
+            .is_err()
+    );
+    assert!(service.end_sessions(&root, "dev".into()).await.is_err());
+    assert!(service.delete_user(&root, "dev".into()).await.is_err());
+    assert!(
+        service
+            .change_password(&root, PASSWORD.into(), "a brand new passphrase".into())
+            .await
+            .is_err()
+    );
+    assert!(
+        accounts::reset_password(store.as_ref(), &Actor::command_line(), "dev", None)
+            .await
+            .is_err()
+    );
+
+    assert!(store.user_by_username("newbie").await.is_err());
+    let after = store.user_by_username("dev").await.unwrap();
+    assert_eq!(
+        (after.role, after.disabled, after.password_hash),
+        (before.role, before.disabled, before.password_hash)
+    );
+    assert!(store.session("dev-1").await.is_ok(), "dev's session stays");
+    let root_after = store.user_by_username("root").await.unwrap();
+    assert!(password::verify(
+        PASSWORD,
+        root_after.password_hash.as_deref().unwrap()
+    ));
+}

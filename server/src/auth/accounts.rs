@@ -51,7 +51,14 @@ pub async fn create_local_user(
         .unwrap_or_default();
     let password_hash = password::hash_off_the_runtime(chosen.to_string()).await?;
     let temporary = generated.is_some().then(|| password_hash.clone());
-    let created = store
+    let event = crate::audit::event(
+        actor,
+        "user.create",
+        &format!("user:{}", user.username),
+        Outcome::Success,
+        json!({"after": {"role": user.role.as_str(), "signs_in_with": "password"}}),
+    );
+    let mut created = store
         .create_user(NewUser {
             display_name: user.display_name.unwrap_or_else(|| user.username.clone()),
             username: user.username,
@@ -59,31 +66,17 @@ pub async fn create_local_user(
             role: user.role,
             password_hash: Some(password_hash),
             oidc_identity: None,
+            audit: Some(event),
         })
-        .await;
-    let target = |name: &str| format!("user:{name}");
-    match created {
-        Ok(mut created) => {
-            // A generated password is shown (in the log, on the page):
-            // whoever signs in with it must choose their own first. Before
-            // it is shown, so a crash in between leaves nobody knowing it.
-            if let Some(hash) = temporary {
-                store.set_password_hash(created.id, &hash, true).await?;
-                created.must_change_password = true;
-            }
-            audit(
-                store,
-                actor,
-                "user.create",
-                &target(&created.username),
-                Outcome::Success,
-                json!({"after": {"role": created.role.as_str(), "signs_in_with": "password"}}),
-            )
-            .await;
-            Ok((created, generated))
-        }
-        Err(error) => Err(error.into()),
+        .await?;
+    // A generated password is shown (in the log, on the page): whoever
+    // signs in with it must choose their own first. Before it is shown, so
+    // a crash in between leaves nobody knowing it.
+    if let Some(hash) = temporary {
+        store.set_password_hash(created.id, &hash, true).await?;
+        created.must_change_password = true;
     }
+    Ok((created, generated))
 }
 
 /// Sets a new password (generated when `None`) and ends the user's sessions.
@@ -103,23 +96,22 @@ pub async fn reset_password(
         .as_deref()
         .or(generated.as_deref())
         .unwrap_or_default();
-    store
-        .set_password_hash(
-            user.id,
-            &password::hash_off_the_runtime(chosen.to_string()).await?,
-            generated.is_some(),
-        )
-        .await?;
-    let ended = store.delete_sessions_of_user(user.id).await?;
-    audit(
-        store,
+    let event = crate::audit::event(
         actor,
         "user.reset_password",
         &format!("user:{}", user.username),
         Outcome::Success,
-        json!({"sessions_ended": ended}),
-    )
-    .await;
+        json!({}),
+    );
+    store
+        .replace_password(
+            user.id,
+            &password::hash_off_the_runtime(chosen.to_string()).await?,
+            generated.is_some(),
+            None,
+            Some(&event),
+        )
+        .await?;
     Ok(generated)
 }
 
@@ -184,17 +176,14 @@ pub async fn end_sessions(
     username: &str,
 ) -> Result<u64, AccountError> {
     let user = find(store, username).await?;
-    let ended = store.delete_sessions_of_user(user.id).await?;
-    audit(
-        store,
+    let event = crate::audit::event(
         actor,
         "user.end_sessions",
         &format!("user:{}", user.username),
         Outcome::Success,
-        json!({"sessions_ended": ended}),
-    )
-    .await;
-    Ok(ended)
+        json!({}),
+    );
+    Ok(store.end_sessions_audited(user.id, &event).await?)
 }
 
 /// Deletes a user and their sessions; never the last active admin. Their

@@ -235,29 +235,25 @@ impl app::accounts::Accounts for AccountService {
         let new_hash = password::hash_off_the_runtime(new_password)
             .await
             .map_err(|error| error.to_string())?;
-        self.store
-            .set_password_hash(user.id, &new_hash, false)
-            .await
-            .map_err(|error| message(error.into()))?;
-        // Other sessions may be someone who knew the old password.
-        let ended = match &caller.session_hash {
-            Some(keep) => {
-                self.store
-                    .delete_other_sessions_of_user(user.id, keep)
-                    .await
-            }
-            None => self.store.delete_sessions_of_user(user.id).await,
-        }
-        .map_err(|error| message(error.into()))?;
-        audit(
-            self.store.as_ref(),
+        // Other sessions may be someone who knew the old password: they
+        // end with the change, and the log says how many.
+        let event = crate::audit::event(
             &actor,
             "user.change_password",
             &target,
             Outcome::Success,
-            json!({"other_sessions_ended": ended}),
-        )
-        .await;
+            json!({}),
+        );
+        self.store
+            .replace_password(
+                user.id,
+                &new_hash,
+                false,
+                caller.session_hash.as_deref(),
+                Some(&event),
+            )
+            .await
+            .map_err(|error| message(error.into()))?;
         Ok(())
     }
 

@@ -170,9 +170,16 @@ pub trait DeployStore: Send + Sync {
         environment: &str,
         requires_approval: bool,
         forbid_self_approval: bool,
+        audit: Option<&super::NewAuditEvent>,
     ) -> StoreResult<()>;
-    /// Lifts a person's hold; `false` when there was none.
-    async fn lift_hold(&self, app: Uuid, environment: &str) -> StoreResult<bool>;
+    /// Lifts a person's hold, with the audit event; `false` (and nothing
+    /// logged) when there was none.
+    async fn lift_hold(
+        &self,
+        app: Uuid,
+        environment: &str,
+        audit: Option<&super::NewAuditEvent>,
+    ) -> StoreResult<bool>;
 
     /// Everything the engine decides an environment's next step from.
     /// `previous` is the environment before it in promotion order.
@@ -217,17 +224,24 @@ pub trait DeployStore: Send + Sync {
 
     /// A person's rollback or redeploy: refused (`Conflict`) while a
     /// deployment works there; one waiting for approval or its turn is
-    /// superseded. A rollback holds the environment.
+    /// superseded. A rollback holds the environment. The audit event is
+    /// written with it, its details given the new deployment's id.
     async fn deploy_by_person(
         &self,
         app: Uuid,
         environment: &str,
         person: &Person,
         deploy: &PersonalDeploy,
+        audit: Option<&super::NewAuditEvent>,
     ) -> StoreResult<i64>;
-    /// Approves (it is queued) or rejects a deployment awaiting approval;
-    /// `Conflict` when it no longer waits.
-    async fn decide_approval(&self, id: i64, decision: &Approval) -> StoreResult<()>;
+    /// Approves (it is queued) or rejects a deployment awaiting approval,
+    /// with the audit event; `Conflict` when it no longer waits.
+    async fn decide_approval(
+        &self,
+        id: i64,
+        decision: &Approval,
+        audit: Option<&super::NewAuditEvent>,
+    ) -> StoreResult<()>;
 
     async fn deployment(&self, id: i64) -> StoreResult<DeploymentRecord>;
     /// Newest first, filtered and paginated on the server.

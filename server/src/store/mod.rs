@@ -14,6 +14,7 @@ mod audit;
 mod databases;
 mod databases_sql;
 mod deploys;
+mod deploys_decisions_sql;
 mod deploys_history_sql;
 pub(crate) mod deploys_sql;
 mod postgres;
@@ -135,6 +136,7 @@ macro_rules! impl_store {
         $crate::store::apps_sql::impl_app_store!($store);
         $crate::store::deploys_sql::impl_deploy_store!($store);
         $crate::store::deploys_history_sql::impl_deploy_history!($store);
+        $crate::store::deploys_decisions_sql::impl_deploy_decisions!($store);
         $crate::store::secrets_sql::impl_secret_store!($store);
         $crate::store::terms::impl_term_store!($store);
 

@@ -16,6 +16,8 @@ pub struct NewUser {
     /// An argon2id PHC string, never a password.
     pub password_hash: Option<String>,
     pub oidc_identity: Option<OidcIdentity>,
+    /// Written in the transaction that creates the user.
+    pub audit: Option<NewAuditEvent>,
 }
 
 /// How a single-sign-on user is known: the issuer and its subject.
@@ -67,6 +69,21 @@ pub trait UserStore: Send + Sync {
         password_hash: &str,
         must_change: bool,
     ) -> StoreResult<()>;
+    /// Replaces a user's password and ends their sessions but `keep` (the
+    /// hash of the caller's own, when they change their own password),
+    /// with the audit event (its details get `sessions_ended`), in one
+    /// transaction. Returns how many sessions ended.
+    async fn replace_password(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+        must_change: bool,
+        keep_session: Option<&str>,
+        audit: Option<&NewAuditEvent>,
+    ) -> StoreResult<u64>;
+    /// Ends every session of a user, with the audit event (its details get
+    /// `sessions_ended`), in one transaction. Returns how many ended.
+    async fn end_sessions_audited(&self, user_id: Uuid, audit: &NewAuditEvent) -> StoreResult<u64>;
     /// Changes role and disabled state and ends the user's sessions (they
     /// carry the access they were opened with), with the audit event (its
     /// details get `sessions_ended`), in one transaction. `LastAdmin` when
@@ -104,6 +121,15 @@ pub trait UserStore: Send + Sync {
 pub struct AccessChange {
     pub user: User,
     pub sessions_ended: u64,
+}
+
+/// The event with how many sessions its change ended.
+pub(crate) fn with_sessions_ended(event: &NewAuditEvent, ended: u64) -> NewAuditEvent {
+    let mut event = event.clone();
+    if let Some(details) = event.details.as_object_mut() {
+        details.insert("sessions_ended".to_string(), ended.into());
+    }
+    event
 }
 
 /// Inside a write transaction `tx`: takes the admins' lock and refuses
@@ -214,6 +240,7 @@ macro_rules! impl_user_store {
                     Some(identity) => (Some(identity.issuer.clone()), Some(identity.subject.clone())),
                     None => (None, None),
                 };
+                let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
                 sqlx::query(
                     "INSERT INTO users (id, username, display_name, email, role, password_hash, \
                      oidc_issuer, oidc_subject, disabled, created_at, updated_at) \
@@ -228,13 +255,17 @@ macro_rules! impl_user_store {
                 .bind(&issuer)
                 .bind(&subject)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(|error| {
                     $crate::store::shared::conflict_or(error, || {
                         format!("a user named {:?} already exists", user.username)
                     })
                 })?;
+                if let Some(audit) = &user.audit {
+                    $crate::store::audit::append_audit_in!(tx, audit).await?;
+                }
+                tx.commit().await?;
                 self.user_by_id(id).await
             }
 
@@ -339,10 +370,7 @@ macro_rules! impl_user_store {
                     .await?
                     .rows_affected();
                 if let Some(audit) = audit {
-                    let mut audit = audit.clone();
-                    if let Some(details) = audit.details.as_object_mut() {
-                        details.insert("sessions_ended".to_string(), ended.into());
-                    }
+                    let audit = $crate::store::users::with_sessions_ended(audit, ended);
                     $crate::store::audit::append_audit_in!(tx, &audit).await?;
                 }
                 tx.commit().await?;
@@ -350,6 +378,59 @@ macro_rules! impl_user_store {
                     user: self.user_by_id(user_id).await?,
                     sessions_ended: ended,
                 })
+            }
+
+            async fn replace_password(
+                &self,
+                user_id: uuid::Uuid,
+                password_hash: &str,
+                must_change: bool,
+                keep_session: Option<&str>,
+                audit: Option<&$crate::store::NewAuditEvent>,
+            ) -> $crate::store::StoreResult<u64> {
+                let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
+                let done = sqlx::query(
+                    "UPDATE users SET password_hash = $1, must_change_password = $2, updated_at = $3 \
+                     WHERE id = $4",
+                )
+                .bind(password_hash)
+                .bind(must_change)
+                .bind(chrono::Utc::now())
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+                $crate::store::users::found(done.rows_affected())?;
+                let ended = sqlx::query(
+                    "DELETE FROM sessions WHERE user_id = $1 AND ($2 IS NULL OR token_hash <> $2)",
+                )
+                .bind(user_id)
+                .bind(keep_session)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if let Some(audit) = audit {
+                    let audit = $crate::store::users::with_sessions_ended(audit, ended);
+                    $crate::store::audit::append_audit_in!(tx, &audit).await?;
+                }
+                tx.commit().await?;
+                Ok(ended)
+            }
+
+            async fn end_sessions_audited(
+                &self,
+                user_id: uuid::Uuid,
+                audit: &$crate::store::NewAuditEvent,
+            ) -> $crate::store::StoreResult<u64> {
+                let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
+                let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let audit = $crate::store::users::with_sessions_ended(audit, ended);
+                $crate::store::audit::append_audit_in!(tx, &audit).await?;
+                tx.commit().await?;
+                Ok(ended)
             }
 
             async fn count_active_admins(&self) -> $crate::store::StoreResult<u64> {

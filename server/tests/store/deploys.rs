@@ -328,9 +328,16 @@ async fn a_persons_rollback_holds_the_environment_and_waits_for_running_work(tes
         release_id: shop.releases[0],
         reason: "slow checkout".into(),
     };
+    let rollback_event = event("dana", "deployment.rollback", "app:deploy-audit");
     let refused = test
         .store
-        .deploy_by_person(shop.app, "prod", &shop.person, &rollback)
+        .deploy_by_person(
+            shop.app,
+            "prod",
+            &shop.person,
+            &rollback,
+            Some(&rollback_event),
+        )
         .await;
     match refused {
         Err(StoreError::Conflict(message)) => {
@@ -361,7 +368,13 @@ async fn a_persons_rollback_holds_the_environment_and_waits_for_running_work(tes
         .unwrap();
     let id = test
         .store
-        .deploy_by_person(shop.app, "prod", &shop.person, &rollback)
+        .deploy_by_person(
+            shop.app,
+            "prod",
+            &shop.person,
+            &rollback,
+            Some(&rollback_event),
+        )
         .await
         .unwrap();
     let row = test.store.deployment(id).await.unwrap();
@@ -381,11 +394,44 @@ async fn a_persons_rollback_holds_the_environment_and_waits_for_running_work(tes
         (hold.by_name.as_str(), hold.reason.as_str()),
         ("dana", "slow checkout")
     );
-    assert!(test.store.lift_hold(shop.app, "prod").await.unwrap());
+    let lift = event("dana", "deployment.hold.lift", "app:deploy-audit");
     assert!(
-        !test.store.lift_hold(shop.app, "prod").await.unwrap(),
+        test.store
+            .lift_hold(shop.app, "prod", Some(&lift))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !test
+            .store
+            .lift_hold(shop.app, "prod", Some(&lift))
+            .await
+            .unwrap(),
         "no hold left"
     );
+    // Each change that was made is logged once, with it; the refused
+    // rollback and the lift of no hold are not.
+    let logged = audit_of(test, "app:deploy-audit").await;
+    assert_eq!(
+        logged
+            .iter()
+            .map(|event| event.action.as_str())
+            .collect::<Vec<_>>(),
+        ["deployment.hold.lift", "deployment.rollback"]
+    );
+    assert_eq!(logged[1].details["deployment"], id);
+}
+
+async fn audit_of(test: &TestStore, target: &str) -> Vec<server::store::AuditEvent> {
+    test.store
+        .list_audit(&AuditQuery {
+            target: Some(target.to_string()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap()
+        .items
 }
 
 async fn approvals_are_decided_once(test: &TestStore) {
@@ -408,11 +454,19 @@ async fn approvals_are_decided_once(test: &TestStore) {
         comment: "go".into(),
         at: Utc::now(),
     };
-    test.store.decide_approval(row.id, &approve).await.unwrap();
+    let approved_event = event("dana", "deployment.approve", "app:approval-audit");
+    test.store
+        .decide_approval(row.id, &approve, Some(&approved_event))
+        .await
+        .unwrap();
     let approved = test.store.deployment(row.id).await.unwrap();
     assert_eq!(approved.status, DeploymentStatus::Queued);
     assert_eq!(approved.approval.as_ref().unwrap().comment, "go");
-    match test.store.decide_approval(row.id, &approve).await {
+    match test
+        .store
+        .decide_approval(row.id, &approve, Some(&approved_event))
+        .await
+    {
         Err(StoreError::Conflict(message)) => {
             assert!(
                 message.contains("no longer waits for approval: it is queued"),
@@ -421,6 +475,8 @@ async fn approvals_are_decided_once(test: &TestStore) {
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
+    // Approved once, logged once: the refused second decision is not.
+    assert_eq!(audit_of(test, "app:approval-audit").await.len(), 1);
 }
 
 async fn the_history_filters_and_pages_on_the_server(test: &TestStore) {

@@ -122,6 +122,7 @@ pub(crate) fn local_user(username: &str, role: Role) -> NewUser {
         role,
         password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_string()),
         oidc_identity: None,
+        audit: None,
     }
 }
 

@@ -106,6 +106,7 @@ pub async fn user(store: &dyn Store, username: &str, role: Role) -> User {
             role,
             password_hash: None,
             oidc_identity: None,
+            audit: None,
         })
         .await
         .unwrap()

@@ -108,30 +108,21 @@ pub async fn user_for(
             }
         }
         Err(StoreError::NotFound) => {
-            let created = create(store, identity, key, &display_name, role).await?;
-            audit(
-                store,
-                &actor,
-                "user.create",
-                &format!("user:{}", created.username),
-                Outcome::Success,
-                json!({"after": {"role": role.as_str(), "signs_in_with": identity.provider}}),
-            )
-            .await;
-            Ok(created)
+            Ok(create(store, identity, key, &display_name, role, &actor).await?)
         }
         Err(error) => Err(error.into()),
     }
 }
 
 /// Creates the user under the first free name: the hint, then the hint
-/// with the provider's id, then with a number.
+/// with the provider's id, then with a number; audited with the creation.
 async fn create(
     store: &dyn Store,
     identity: &Identity,
     key: OidcIdentity,
     display_name: &str,
     role: app::roles::Role,
+    actor: &Actor,
 ) -> Result<User, StoreError> {
     let base = identity.username_hint.trim().to_string();
     let candidates = std::iter::once(base.clone())
@@ -139,6 +130,13 @@ async fn create(
         .chain((2..20).map(|n| format!("{base}@{}-{n}", identity.provider)));
     let mut last = StoreError::Conflict(format!("no free username for {base:?}"));
     for username in candidates {
+        let event = crate::audit::event(
+            actor,
+            "user.create",
+            &format!("user:{username}"),
+            Outcome::Success,
+            json!({"after": {"role": role.as_str(), "signs_in_with": identity.provider}}),
+        );
         let created = store
             .create_user(NewUser {
                 username,
@@ -147,6 +145,7 @@ async fn create(
                 role,
                 password_hash: None,
                 oidc_identity: Some(key.clone()),
+                audit: Some(event),
             })
             .await;
         match created {

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::Key;
 use crate::apps::{access, unavailable};
-use crate::audit::{Actor, audit};
+use crate::audit::Actor;
 use crate::engine::Handle;
 use crate::store::{
     AppRecord, Approval, DeploymentQuery, DeploymentRecord, Outcome, Person, PersonalDeploy, Store,
@@ -281,13 +281,7 @@ impl Deploys for DeployService {
             comment: comment.to_string(),
             at: Utc::now(),
         };
-        match self.store.decide_approval(id, &decision).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(message)) => return Err(ServiceError::Conflict(message)),
-            Err(error) => return Err(unavailable(&error)),
-        }
-        audit(
-            self.store.as_ref(),
+        let event = crate::audit::event(
             &actor,
             if approve {
                 "deployment.approve"
@@ -297,8 +291,16 @@ impl Deploys for DeployService {
             &format!("app:{}", deployment.app_name),
             Outcome::Success,
             json!({"deployment": id, "environment": deployment.environment, "sha": deployment.sha, "comment": comment}),
-        )
-        .await;
+        );
+        match self
+            .store
+            .decide_approval(id, &decision, Some(&event))
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Conflict(message)) => return Err(ServiceError::Conflict(message)),
+            Err(error) => return Err(unavailable(&error)),
+        }
         self.wake(deployment.app_id, &deployment.environment);
         Ok(())
     }
@@ -360,17 +362,8 @@ impl Deploys for DeployService {
             id: user_id,
             name: actor.name.clone(),
         };
-        let new_id = match self
-            .store
-            .deploy_by_person(deployment.app_id, &deployment.environment, &person, &deploy)
-            .await
-        {
-            Ok(id) => id,
-            Err(StoreError::Conflict(message)) => return Err(ServiceError::Conflict(message)),
-            Err(error) => return Err(unavailable(&error)),
-        };
-        audit(
-            self.store.as_ref(),
+        // The store adds the new deployment's id to the event.
+        let event = crate::audit::event(
             &actor,
             match action {
                 HandAction::Rollback => "deployment.rollback",
@@ -378,9 +371,23 @@ impl Deploys for DeployService {
             },
             &format!("app:{}", deployment.app_name),
             Outcome::Success,
-            json!({"deployment": new_id, "environment": deployment.environment, "sha": deployment.sha, "reason": reason}),
-        )
-        .await;
+            json!({"environment": deployment.environment, "sha": deployment.sha, "reason": reason}),
+        );
+        let new_id = match self
+            .store
+            .deploy_by_person(
+                deployment.app_id,
+                &deployment.environment,
+                &person,
+                &deploy,
+                Some(&event),
+            )
+            .await
+        {
+            Ok(id) => id,
+            Err(StoreError::Conflict(message)) => return Err(ServiceError::Conflict(message)),
+            Err(error) => return Err(unavailable(&error)),
+        };
         self.wake(deployment.app_id, &deployment.environment);
         Ok(new_id)
     }
@@ -395,9 +402,16 @@ impl Deploys for DeployService {
         self.check_environment(environment)?;
         let record = self.app_named(app).await?;
         self.act_on(caller, record.id, app).await?;
+        let event = crate::audit::event(
+            &actor,
+            "deployment.hold.lift",
+            &format!("app:{app}"),
+            Outcome::Success,
+            json!({"environment": environment}),
+        );
         let lifted = self
             .store
-            .lift_hold(record.id, environment)
+            .lift_hold(record.id, environment, Some(&event))
             .await
             .map_err(|error| unavailable(&error))?;
         if !lifted {
@@ -405,15 +419,6 @@ impl Deploys for DeployService {
                 "{environment} of {app} is not held"
             )));
         }
-        audit(
-            self.store.as_ref(),
-            &actor,
-            "deployment.hold.lift",
-            &format!("app:{app}"),
-            Outcome::Success,
-            json!({"environment": environment}),
-        )
-        .await;
         self.wake(record.id, environment);
         Ok(())
     }
@@ -510,24 +515,23 @@ impl Deploys for DeployService {
         self.check_environment(environment)?;
         let record = self.app_named(app).await?;
         self.act_on(caller, record.id, app).await?;
+        let event = crate::audit::event(
+            &actor,
+            "deployment.approval_rules",
+            &format!("app:{app}"),
+            Outcome::Success,
+            json!({"environment": environment, "requires_approval": requires_approval, "forbid_self_approval": forbid_self_approval}),
+        );
         self.store
             .set_approval_rules(
                 record.id,
                 environment,
                 requires_approval,
                 forbid_self_approval,
+                Some(&event),
             )
             .await
             .map_err(|error| unavailable(&error))?;
-        audit(
-            self.store.as_ref(),
-            &actor,
-            "deployment.approval_rules",
-            &format!("app:{app}"),
-            Outcome::Success,
-            json!({"environment": environment, "requires_approval": requires_approval, "forbid_self_approval": forbid_self_approval}),
-        )
-        .await;
         self.wake(record.id, environment);
         Ok(())
     }
