@@ -11,7 +11,7 @@ test('the home page renders completely without JavaScript', async ({ page }) => 
   );
   // The admin may open every section: one card each; first the users, the
   // newest audit events and how the engines are doing.
-  await expect(page.getByRole('article')).toHaveCount(6);
+  await expect(page.getByRole('article')).toHaveCount(7);
   await expect(page.getByTestId('users-glance')).toContainText(/\d+ users/);
   await expect(page.getByTestId('audit-glance').getByRole('listitem').first()).toBeVisible();
   const engines = page.getByTestId('engines-glance');

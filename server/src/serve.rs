@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use app::databases::LOCAL_REGION;
@@ -144,10 +145,16 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    tracing::info!(
-        "DSCloud Portal is serving on http://{}",
-        listener.local_addr()?
-    );
+    let address = listener.local_addr()?;
+    // Pages are streamed in chunks: with Nagle's algorithm on, each small
+    // write after the first waits for the browser's delayed ACK (~40 ms on
+    // a kept-alive connection, which every browser uses).
+    let listener = listener.tap_io(|connection| {
+        if let Err(error) = connection.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
+    tracing::info!("DSCloud Portal is serving on http://{address}");
     // Graceful, within a deadline: open requests may finish, but a live
     // view streams for minutes and must not hold the shutdown that long.
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();

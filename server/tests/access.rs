@@ -109,9 +109,14 @@ async fn every_server_function_answers_each_visitor_as_the_table_says() {
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
             let status = send(&app, request, visitor, Body::from("")).await;
             if access.allows(visitor.role) {
-                // Allowed through the guard: whatever the function answers, not a refusal.
+                // Allowed through the guard: a real answer from the function
+                // (an empty form is bad input, 400), not a refusal and not
+                // a server error; 503 only where the test portal has no
+                // such service (apps, deploys, secrets).
                 assert!(
-                    status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                    status != StatusCode::UNAUTHORIZED
+                        && status != StatusCode::FORBIDDEN
+                        && status != StatusCode::INTERNAL_SERVER_ERROR,
                     "{endpoint} for {:?}: {status}",
                     visitor.role
                 );

@@ -3,11 +3,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-    sync::mpsc,
+    process::{Command, Stdio},
     time::Duration,
 };
+
+mod support;
+
+use support::process::{Running, portal};
 
 /// The `name=value` of the cookie a sign-in answer sets.
 fn session_cookie(signed_in: &reqwest::Response) -> String {
@@ -18,14 +20,6 @@ fn session_cookie(signed_in: &reqwest::Response) -> String {
         .next()
         .unwrap()
         .to_string()
-}
-
-fn portal() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_portal"));
-    command
-        .env_remove("DATABASE_URL")
-        .env_remove("PORTAL_DATA_DIR");
-    command
 }
 
 #[test]
@@ -112,99 +106,6 @@ fn a_bad_log_filter_is_refused_before_anything_starts() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("invalid log filter"));
-}
-
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    log: Vec<String>,
-}
-
-/// A test that fails half-way must not leave its portal running.
-impl Drop for Running {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-impl Running {
-    fn start(extra: &[&str]) -> (Running, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        (Running::start_in(dir.path(), extra), dir)
-    }
-
-    fn start_in(data_dir: &std::path::Path, extra: &[&str]) -> Running {
-        let mut child = portal()
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (sender, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Running {
-            child,
-            lines,
-            log: Vec::new(),
-        }
-    }
-
-    /// Reads log lines until one contains `needle`.
-    fn wait_for(&mut self, needle: &str) -> String {
-        loop {
-            match self.lines.recv_timeout(Duration::from_secs(30)) {
-                Ok(line) => {
-                    self.log.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("no log line with {needle:?}; log so far:\n{:#?}", self.log),
-            }
-        }
-    }
-
-    fn address(&mut self) -> String {
-        let line = self.wait_for("serving on http://");
-        let start = line.find("http://").unwrap();
-        line[start..]
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .trim_matches('"')
-            .to_string()
-    }
-
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        for _ in 0..100 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        panic!("the portal did not stop within 10 s of SIGTERM");
-    }
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod git;
+pub mod process;
 pub mod registry;
 pub mod visitors;
 
