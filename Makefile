@@ -70,8 +70,15 @@ lint:
 	cargo clippy -p app -p server -p sandbox --all-targets -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
+# Each PostgreSQL test notes whether it ran or was skipped (the harness
+# says "ok" for both); the count is printed after the run.
+POSTGRES_TALLY := $(CURDIR)/target/postgres-tally
 unit:
-	cargo test -p app -p server -p sandbox
+	@mkdir -p target && rm -f $(POSTGRES_TALLY)
+	PORTAL_POSTGRES_TALLY=$(POSTGRES_TALLY) cargo test -p app -p server -p sandbox
+	@ran=$$(grep -c '^ran ' $(POSTGRES_TALLY) 2>/dev/null || true); \
+	  skipped=$$(grep -c '^skipped ' $(POSTGRES_TALLY) 2>/dev/null || true); \
+	  echo "PostgreSQL: $${ran:-0} tests ran on it, $${skipped:-0} skipped"
 
 e2e:
 	cd end2end && npx playwright test

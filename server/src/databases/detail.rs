@@ -107,19 +107,27 @@ impl DatabaseService {
     /// Seconds left: the median time earlier databases of this engine took
     /// from their first step to ACTIVE, minus the time this one has had.
     async fn estimate(&self, record: &DatabaseRecord) -> Option<u64> {
-        let mut past = self
+        let past = self
             .store
             .provisioning_durations(record.engine, 25)
             .await
             .ok()?;
-        if past.is_empty() {
-            return None;
-        }
-        past.sort_by(f64::total_cmp);
-        let median = past[past.len() / 2];
         let elapsed = (chrono::Utc::now() - record.created_at).num_milliseconds() as f64 / 1000.0;
-        Some((median - elapsed).max(1.0).ceil() as u64)
+        seconds_left(past, elapsed)
     }
+}
+
+/// The estimate's rule: the median of the past provisions' durations
+/// (seconds) minus the `elapsed` seconds this one has had, never below one
+/// second while it is still coming up; nothing without a past.
+pub(crate) fn seconds_left(mut past: Vec<f64>, elapsed: f64) -> Option<u64> {
+    past.retain(|seconds| seconds.is_finite());
+    if past.is_empty() {
+        return None;
+    }
+    past.sort_by(f64::total_cmp);
+    let median = past[past.len() / 2];
+    Some((median - elapsed).max(1.0).ceil() as u64)
 }
 
 pub(super) fn summary(record: DatabaseRecord, owner: Option<String>) -> DatabaseSummary {
@@ -152,5 +160,22 @@ fn step_view(step: crate::store::ProvisioningStep) -> StepView {
         attempt: step.attempt,
         outcome: step.outcome,
         message: step.message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seconds_left;
+
+    #[test]
+    fn the_estimate_is_the_median_past_duration_less_the_time_already_spent() {
+        assert_eq!(seconds_left(Vec::new(), 0.0), None);
+        // The median, not the mean: one slow provision does not move it.
+        assert_eq!(seconds_left(vec![10.0, 300.0, 12.0], 0.0), Some(12));
+        assert_eq!(seconds_left(vec![10.0, 300.0, 12.0], 4.5), Some(8));
+        // Past the median: still coming, so a second, never zero or less.
+        assert_eq!(seconds_left(vec![10.0, 300.0, 12.0], 30.0), Some(1));
+        // Fractions round up; an unreadable duration is left out.
+        assert_eq!(seconds_left(vec![7.2, f64::NAN], 0.0), Some(8));
     }
 }

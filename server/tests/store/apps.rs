@@ -29,7 +29,10 @@ async fn app_changes_are_written_with_their_audit_event_or_not_at_all(test: &Tes
     // The same name again: refused, and no second registration logged.
     let mut again = new_app("orders", dana.id);
     again.audit = Some(event("dana", "app.register", "app:orders"));
-    assert!(test.store.create_app(again).await.is_err());
+    assert!(matches!(
+        test.store.create_app(again).await,
+        Err(StoreError::Conflict(_))
+    ));
     test.store
         .change_app(
             app.id,

@@ -560,6 +560,20 @@ async fn terminate_and_protect_at_once_never_both_win(test: &TestStore) {
         .create_user(local_user("ivy", Role::Customer))
         .await
         .unwrap();
+    // Room for every round's database, whichever request wins it (the
+    // default quota allows ten that are not terminated).
+    let room = app::databases::Quota {
+        databases: 20,
+        ..app::databases::Quota::DEFAULT
+    };
+    test.store
+        .set_customer_quota(
+            owner.id,
+            Some(&room),
+            &event("root", "quota.set", "user:ivy"),
+        )
+        .await
+        .unwrap();
     for round in 0..20 {
         let db = test
             .store

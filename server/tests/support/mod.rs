@@ -160,6 +160,7 @@ pub async fn postgres() -> Option<(Arc<dyn Store>, PostgresGuard)> {
         Ok(connection) => connection,
         Err(error) if !required => {
             eprintln!("SKIPPED: PostgreSQL at {admin_url} is unreachable ({error})");
+            tally("skipped");
             return None;
         }
         Err(error) => panic!("PostgreSQL is required but unreachable at {admin_url}: {error}"),
@@ -173,6 +174,7 @@ pub async fn postgres() -> Option<(Arc<dyn Store>, PostgresGuard)> {
     let url = format!("{}/{database}", &admin_url[..slash]);
     let store = store::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
+    tally("ran");
     Some((
         store,
         PostgresGuard {
@@ -181,6 +183,28 @@ pub async fn postgres() -> Option<(Arc<dyn Store>, PostgresGuard)> {
             url,
         },
     ))
+}
+
+/// Notes one PostgreSQL test as `ran` or `skipped` in the file
+/// `PORTAL_POSTGRES_TALLY` names (`make unit` counts them: the harness
+/// says "ok" for a skipped test too).
+fn tally(outcome: &str) {
+    use std::io::Write as _;
+    let Ok(path) = std::env::var("PORTAL_POSTGRES_TALLY") else {
+        return;
+    };
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .to_string();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path);
+    // One write per line: appends from parallel tests do not interleave.
+    if let Ok(mut file) = file {
+        let _ = file.write_all(format!("{outcome} {test}\n").as_bytes());
+    }
 }
 
 /// Drops its database when the test ends.
