@@ -238,6 +238,8 @@ fn user_row(user: UserSummary, actions: Actions) -> impl IntoView {
 
 #[component]
 fn CreateUserForm(action: ServerAction<CreateUser>) -> impl IntoView {
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     let role_options = Role::ALL
         .into_iter()
         .map(|role| view! { <option value=role.as_str() selected=role == Role::Customer>{role.as_str()}</option> })
@@ -261,7 +263,15 @@ fn CreateUserForm(action: ServerAction<CreateUser>) -> impl IntoView {
                 "Role"
                 <select name="role">{role_options}</select>
             </label>
-            <button type="submit" class="button-primary">"Create user"</button>
+            // The generated password is the action's answer, which only the
+            // hydrated page can show: a plain form post would create a user
+            // whose password nobody ever sees.
+            <button type="submit" class="button-primary" disabled=move || !hydrated.get()>"Create user"</button>
+            <noscript>
+                <p class="hint" data-testid="create-user-needs-javascript">
+                    "Creating a user needs JavaScript: their generated password is shown once, on this page."
+                </p>
+            </noscript>
         </ActionForm>
         {move || match action.value().get() {
             Some(Ok(password)) => view! {
