@@ -40,7 +40,10 @@ fn help_and_the_readme_document_every_flag_and_its_environment_variable() {
             let name = flag.split_whitespace().next().unwrap();
             current = (name != "help").then(|| format!("--{name}"));
         } else if let (Some(flag), Some(env)) = (&current, line.strip_prefix("[env: ")) {
-            in_help.insert(flag.clone(), env.split(['=', ']']).next().unwrap().to_string());
+            in_help.insert(
+                flag.clone(),
+                env.split(['=', ']']).next().unwrap().to_string(),
+            );
         }
     }
     let readme =
