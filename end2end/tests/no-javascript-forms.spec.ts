@@ -1,20 +1,10 @@
-import { Browser, expect, Page, test } from '@playwright/test';
-import { E2E_CUSTOMER, E2E_PASSWORD } from '../accounts';
+import { expect, Page, test } from '@playwright/test';
+import { E2E_CUSTOMER } from '../accounts';
+import { signedInAs } from '../helpers';
 
 // Every form that changes something, posted with JavaScript off: the
 // server answers the plain form post and sends the browser back to the
 // page, which shows the change (or why not).
-
-async function signedInWithoutJavaScript(browser: Browser, baseURL: string | undefined, username: string, next: string) {
-  const context = await browser.newContext({ baseURL, javaScriptEnabled: false, storageState: { cookies: [], origins: [] } });
-  const page = await context.newPage();
-  await page.goto(`/sign-in?next=${next}`);
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(E2E_PASSWORD);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await expect(page).toHaveURL(next);
-  return { context, page };
-}
 
 /** Reloads until the database page shows `status` (no live updates without JavaScript). */
 async function reloadUntil(page: Page, status: string) {
@@ -31,7 +21,7 @@ async function reloadUntil(page: Page, status: string) {
 
 test('a customer resizes, parks, resumes, protects, rotates and terminates a database without JavaScript', async ({ browser, baseURL }) => {
   test.setTimeout(90_000);
-  const { context, page } = await signedInWithoutJavaScript(browser, baseURL, E2E_CUSTOMER, '/databases/new');
+  const { context, page } = await signedInAs(browser, baseURL, E2E_CUSTOMER, '/databases/new', false);
   const name = `nojs-${Date.now().toString(36)}`;
   const form = page.getByRole('form', { name: 'Create database' });
   await form.getByRole('textbox', { name: /^Name/ }).fill(name);

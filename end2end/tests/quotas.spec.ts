@@ -1,5 +1,6 @@
 import { expect, test } from '@playwright/test';
-import { E2E_OTHER_CUSTOMER, E2E_PASSWORD } from '../accounts';
+import { E2E_OTHER_CUSTOMER } from '../accounts';
+import { signedInAs } from '../helpers';
 
 // The admin's quotas page, with a second browser for the customer whose
 // quota changes. Runs as the signed-in admin (the setup project's session).
@@ -26,13 +27,7 @@ test('an admin gives a customer a quota of none; the create form says so and the
   await expect(row).toContainText('0 databases');
 
   // The customer sees it before trying, and is told why when they try.
-  const theirs = await browser.newContext({ baseURL, storageState: { cookies: [], origins: [] } });
-  const them = await theirs.newPage();
-  await them.goto('/sign-in?next=/databases/new');
-  await them.getByLabel('Username').fill(E2E_OTHER_CUSTOMER);
-  await them.getByLabel('Password').fill(E2E_PASSWORD);
-  await them.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await expect(them).toHaveURL('/databases/new');
+  const { context: theirs, page: them } = await signedInAs(browser, baseURL, E2E_OTHER_CUSTOMER, '/databases/new');
   await expect(them.getByTestId('quota-summary')).toContainText('None of the sizes fits');
   const form = them.getByRole('form', { name: 'Create database' });
   await form.getByRole('textbox', { name: /^Name/ }).fill(`quota-${Date.now().toString(36)}`);
@@ -50,13 +45,7 @@ test('an admin gives a customer a quota of none; the create form says so and the
 });
 
 test('customers cannot open the quotas page', async ({ browser, baseURL }) => {
-  const theirs = await browser.newContext({ baseURL, storageState: { cookies: [], origins: [] } });
-  const them = await theirs.newPage();
-  await them.goto('/sign-in?next=/databases');
-  await them.getByLabel('Username').fill(E2E_OTHER_CUSTOMER);
-  await them.getByLabel('Password').fill(E2E_PASSWORD);
-  await them.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await expect(them).toHaveURL('/databases');
+  const { context: theirs, page: them } = await signedInAs(browser, baseURL, E2E_OTHER_CUSTOMER, '/databases');
   await expect(them.getByRole('navigation', { name: 'Main' })).not.toContainText('Quotas');
   const response = await them.goto('/admin/quotas');
   expect(response?.status()).toBe(403);

@@ -242,7 +242,6 @@ async fn the_same_form_sent_twice_creates_one_database() {
 /// once the log can say who saw it.
 #[tokio::test]
 async fn no_password_is_shown_when_the_audit_log_cannot_record_who_saw_it() {
-    use sqlx::Connection;
     let bed = bed().await;
     let id = bed
         .service
@@ -250,15 +249,7 @@ async fn no_password_is_shown_when_the_audit_log_cannot_record_who_saw_it() {
         .await
         .unwrap();
     bed.until(&id, Status::Active).await;
-    let url = format!("sqlite://{}", bed._dir.path().join("portal.db").display());
-    let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query(
-        "CREATE TRIGGER audit_refused BEFORE INSERT ON audit_events \
-         BEGIN SELECT RAISE(ABORT, 'the audit log is unavailable'); END",
-    )
-    .execute(&mut connection)
-    .await
-    .unwrap();
+    let mut connection = support::refuse_audit_writes(bed._dir.path()).await;
     let refused = bed.service.reveal_password(&bed.cora, &id).await;
     assert_eq!(
         refused,

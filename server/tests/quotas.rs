@@ -13,7 +13,6 @@ use app::databases::{DatabaseChange, Databases, NewDatabaseForm, Quota};
 use app::roles::Role;
 use server::databases::DatabaseService;
 use server::store::{AuditQuery, Store};
-use sqlx::Connection as _;
 
 mod support;
 
@@ -245,15 +244,7 @@ async fn a_change_whose_audit_event_cannot_be_written_is_not_made() {
         .create(&bed.cora, form("orders", "starter"))
         .await
         .unwrap();
-    let url = format!("sqlite://{}", bed.dir.path().join("portal.db").display());
-    let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query(
-        "CREATE TRIGGER audit_refused BEFORE INSERT ON audit_events \
-         BEGIN SELECT RAISE(ABORT, 'the audit log is unavailable'); END",
-    )
-    .execute(&mut connection)
-    .await
-    .unwrap();
+    let _refusing = support::refuse_audit_writes(bed.dir.path()).await;
 
     let create = bed
         .service

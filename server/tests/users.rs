@@ -474,7 +474,6 @@ async fn single_sign_on_sessions_end_when_their_groups_are_too_old() {
 /// record lost), and nothing about the user changes.
 #[tokio::test]
 async fn user_changes_whose_audit_event_cannot_be_written_are_not_made() {
-    use sqlx::Connection as _;
     let (store, dir) = sqlite().await;
     user(store.as_ref(), "root", Role::Admin).await;
     user(store.as_ref(), "dev", Role::Developer).await;
@@ -482,15 +481,7 @@ async fn user_changes_whose_audit_event_cannot_be_written_are_not_made() {
     session(store.as_ref(), "root", "root-1").await;
     let service = AccountService::new(store.clone(), []);
     let root = caller("root", Role::Admin, Some("root-1"));
-    let url = format!("sqlite://{}", dir.path().join("portal.db").display());
-    let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query(
-        "CREATE TRIGGER audit_refused BEFORE INSERT ON audit_events \
-         BEGIN SELECT RAISE(ABORT, 'the audit log is unavailable'); END",
-    )
-    .execute(&mut connection)
-    .await
-    .unwrap();
+    let _refusing = support::refuse_audit_writes(dir.path()).await;
 
     let before = store.user_by_username("dev").await.unwrap();
     let unavailable = |result: Result<(), ServiceError>, what: &str| {

@@ -97,6 +97,23 @@ pub async fn session(store: &dyn Store, user_id: uuid::Uuid) -> (String, String)
     (format!("dscloud_session={token}"), token_hash)
 }
 
+/// Makes the SQLite store in `dir` refuse every audit write from now on,
+/// with a real trigger, as a full disk or a lost log would. The connection
+/// returned can `DROP TRIGGER audit_refused` to let them through again.
+pub async fn refuse_audit_writes(dir: &std::path::Path) -> sqlx::SqliteConnection {
+    use sqlx::Connection as _;
+    let url = format!("sqlite://{}", dir.join("portal.db").display());
+    let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER audit_refused BEFORE INSERT ON audit_events \
+         BEGIN SELECT RAISE(ABORT, 'the audit log is unavailable'); END",
+    )
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    connection
+}
+
 /// A user without a password (services are called directly).
 pub async fn user(store: &dyn Store, username: &str, role: Role) -> User {
     store
