@@ -22,7 +22,7 @@ export PORTAL_REQUIRE_POSTGRES := 1
 # Extra flags for `portal serve`, e.g. make run ARGS="--listen 0.0.0.0:8080".
 ARGS ?=
 
-.PHONY: run test setup tools services build lint unit e2e screenshots fuzz bench load clean
+.PHONY: run test setup tools services build lint unit e2e screenshots fuzz bench load speed clean
 
 run: tools build
 	target/release/portal serve $(ARGS)
@@ -104,6 +104,20 @@ bench:
 # (LOAD_USERS, LOAD_SECONDS): p50/p99, errors, the portal's CPU and memory.
 load: tools build
 	cargo bench -p server --bench load
+
+# One release portal on a fresh data directory, measured with wrk (from
+# Debian's package, installed when missing): a page over one kept-alive
+# connection and over fresh ones, and /healthz with 16 connections.
+SPEED_PORT ?= 3998
+speed: tools build
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	@data=$$(mktemp -d); \
+	  target/release/portal serve --listen 127.0.0.1:$(SPEED_PORT) --data-dir $$data/data >$$data/log 2>&1 & pid=$$!; \
+	  trap 'kill $$pid; rm -rf $$data' EXIT; \
+	  for attempt in $$(seq 1 50); do curl -sf http://127.0.0.1:$(SPEED_PORT)/healthz >/dev/null && break; sleep 0.2; done; \
+	  echo "/sign-in, one kept-alive connection:"; wrk -t1 -c1 -d5s http://127.0.0.1:$(SPEED_PORT)/sign-in | grep -E 'Latency|Requests/sec'; \
+	  echo "/sign-in, Connection: close:"; wrk -t1 -c1 -d5s -H 'Connection: close' http://127.0.0.1:$(SPEED_PORT)/sign-in | grep -E 'Latency|Requests/sec'; \
+	  echo "/healthz, 16 connections:"; wrk -t2 -c16 -d5s http://127.0.0.1:$(SPEED_PORT)/healthz | grep -E 'Latency|Requests/sec'
 
 clean:
 	cargo clean
