@@ -266,13 +266,27 @@ macro_rules! impl_database_store {
                     .bind(fence.map(|fence| fence.term))
                     .fetch_optional(&self.pool)
                     .await?;
-                match id {
-                    Some(id) => Ok(id),
-                    None => {
-                        self.refused_engine_write(fence).await?;
-                        Err($crate::store::StoreError::NotFound)
-                    }
+                let Some(id) = id else {
+                    self.refused_engine_write(fence).await?;
+                    return Err($crate::store::StoreError::NotFound);
+                };
+                // A step that keeps failing would add a row per retry for
+                // ever: its first attempt and newest failures are kept (the
+                // attempt just begun is the newest, once it fails).
+                if attempt > $crate::store::databases::KEPT_FAILURES {
+                    sqlx::query(
+                        "DELETE FROM provisioning_steps WHERE database_id = $1 AND step = $2 \
+                         AND outcome = 'failure' AND attempt > 1 AND id NOT IN \
+                         (SELECT id FROM provisioning_steps WHERE database_id = $1 AND step = $2 \
+                         AND outcome = 'failure' ORDER BY id DESC LIMIT $3)",
+                    )
+                    .bind(database_id)
+                    .bind(step)
+                    .bind(i64::from($crate::store::databases::KEPT_FAILURES - 1))
+                    .execute(&self.pool)
+                    .await?;
                 }
+                Ok(id)
             }
 
             async fn finish_step(

@@ -16,7 +16,66 @@ on_both_stores!(
     provisions_are_timed_from_their_first_step_to_configured,
     databases_are_searched_and_filtered_by_status,
     a_databases_mark_moves_with_each_change_its_page_would_show,
+    a_step_that_keeps_failing_keeps_its_first_and_newest_attempts,
 );
+
+/// A database whose step fails on every retry: its timeline keeps the first
+/// attempt and the newest `KEPT_FAILURES`, not a row per retry for ever;
+/// other steps and other databases are untouched.
+async fn a_step_that_keeps_failing_keeps_its_first_and_newest_attempts(test: &TestStore) {
+    use server::store::KEPT_FAILURES;
+    let owner = test
+        .store
+        .create_user(local_user("kai", Role::Customer))
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for name in ["stuck", "fine"] {
+        ids.push(
+            test.store
+                .create_database(new_database(owner.id, name, None))
+                .await
+                .unwrap()
+                .into_record()
+                .id,
+        );
+    }
+    let (stuck, fine) = (ids[0], ids[1]);
+    for (database, step) in [(stuck, "credentials"), (fine, "namespace")] {
+        let started = test
+            .store
+            .start_step(database, None, step, 1)
+            .await
+            .unwrap();
+        test.store
+            .finish_step(started, "success", None)
+            .await
+            .unwrap();
+    }
+    let retries = KEPT_FAILURES + 15;
+    for attempt in 1..=retries {
+        let started = test
+            .store
+            .start_step(stuck, None, "namespace", attempt)
+            .await
+            .unwrap();
+        test.store
+            .finish_step(started, "failure", Some("the cluster's API failed"))
+            .await
+            .unwrap();
+    }
+    let steps = test.store.steps(stuck).await.unwrap();
+    let attempts: Vec<i32> = steps
+        .iter()
+        .filter(|step| step.step == "namespace")
+        .map(|step| step.attempt)
+        .collect();
+    let mut expected = vec![1];
+    expected.extend(retries - KEPT_FAILURES + 1..=retries);
+    assert_eq!(attempts, expected);
+    assert!(steps.iter().any(|step| step.step == "credentials"));
+    assert_eq!(test.store.steps(fine).await.unwrap().len(), 1);
+}
 
 async fn a_databases_mark_moves_with_each_change_its_page_would_show(test: &TestStore) {
     let owner = test
