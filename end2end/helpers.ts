@@ -1,6 +1,6 @@
 // What several end-to-end specs share: a real git repository to push
 // dscloud.yaml commits to, and a browser context signed in as someone.
-import { Browser, expect } from '@playwright/test';
+import { Browser, expect, Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +30,15 @@ export function repository() {
     return git(work, 'rev-parse', 'HEAD');
   };
   return { url: `file://${bare}`, commit };
+}
+
+/**
+ * Waits until WASM has taken over the page (the theme switch is enabled only
+ * then). A click before that posts the form plainly and reloads the page,
+ * which then cannot show the action's answer.
+ */
+export async function hydrated(page: Page) {
+  await expect(page.getByRole('button', { name: /^Theme:/ })).toBeEnabled();
 }
 
 export async function signedInAs(browser: Browser, baseURL: string | undefined, username: string, next: string, javaScriptEnabled = true) {

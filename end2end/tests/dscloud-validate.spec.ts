@@ -1,11 +1,8 @@
 import { expect, test, type Page } from '@playwright/test';
+import { hydrated } from '../helpers';
 
 // The "Check a dscloud.yaml" page: the check runs in the browser (WASM) as the
 // developer types; the Kubernetes objects come from the server.
-
-async function hydrated(page: Page) {
-  await expect(page.getByRole('button', { name: /^Theme:/ })).toBeEnabled();
-}
 
 const MISSPELT = `microservices:
   foo-api:

@@ -1,11 +1,7 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { hydrated } from '../helpers';
 
 // The portal as most people use it: server-rendered, then hydrated by WASM.
-
-/** Waits until WASM has taken over: the theme switch is enabled only then. */
-async function hydrated(page: Page) {
-  await expect(page.getByRole('button', { name: /^Theme:/ })).toBeEnabled();
-}
 
 test('the home page says what the portal is, rendered by the server', async ({ page }) => {
   const response = await page.goto('/');

@@ -1,6 +1,6 @@
 import { expect, Page, test } from '@playwright/test';
 import { E2E_CUSTOMER, E2E_DEVELOPER, E2E_OTHER_DEVELOPER } from '../accounts';
-import { repository, signedInAs } from '../helpers';
+import { hydrated, repository, signedInAs } from '../helpers';
 
 // A developer registers an app whose web reads DB_PASSWORD in dev: the deploy
 // waits for it, named on the app page and in the history; they set it on the
@@ -53,6 +53,7 @@ test('a missing key blocks dev until a maintainer sets it; a change redeploys; t
 
   // Set on the Secrets page: masked while typed, unless asked.
   await page.goto(`/apps/${name}/secrets`);
+  await hydrated(page);
   const dev = page.locator('section[data-environment="dev"]');
   const key = dev.locator('tr[data-key="DB_PASSWORD"]');
   await expect(key).toContainText('missing');
@@ -70,6 +71,8 @@ test('a missing key blocks dev until a maintainer sets it; a change redeploys; t
   await expect(row(page, 'dev', sha).locator('[data-status]')).toHaveText('succeeded', DEPLOYED);
   await page.goto(`/apps/${name}/secrets`);
   await expect(key).toContainText('in the cluster since', DEPLOYED);
+  // The answer "Saved as version 2" is shown by the hydrated page only.
+  await hydrated(page);
 
   // A new value: dev is redeployed with it, and the history says why.
   await key.getByLabel('New value of DB_PASSWORD').fill(`${marker}-2`);
