@@ -70,12 +70,21 @@ pub async fn audit_or_refuse(
     outcome: Outcome,
     details: serde_json::Value,
 ) -> Result<(), crate::store::StoreError> {
+    append_or_refuse(store, event(actor, action, target, outcome, details)).await
+}
+
+/// Appends an event built with [`event`]; a failure is logged and returned.
+pub async fn append_or_refuse(
+    store: &dyn AuditStore,
+    event: NewAuditEvent,
+) -> Result<(), crate::store::StoreError> {
+    let (action, target) = (event.action.clone(), event.target.clone());
     store
-        .append_audit(event(actor, action, target, outcome, details))
+        .append_audit(event)
         .await
         .map(|_| ())
         .inspect_err(|error| {
-            tracing::error!(%error, action, target, "cannot append to the audit log");
+            tracing::error!(%error, %action, %target, "cannot append to the audit log");
         })
 }
 

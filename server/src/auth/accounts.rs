@@ -130,27 +130,14 @@ pub async fn set_access(
         Err(StoreError::NotFound) => return Err(AccountError::UnknownUser(username.to_string())),
         Err(error) => return Err(error.into()),
     };
-    let loses_admin =
-        user.role == Role::Admin && !user.disabled && (role != Role::Admin || disabled);
-    if loses_admin && store.count_active_admins().await? <= 1 {
-        audit(
-            store,
-            actor,
-            "user.update_access",
-            &format!("user:{}", user.username),
-            Outcome::Denied,
-            json!({"reason": "last active admin"}),
-        )
-        .await;
-        return Err(AccountError::LastAdmin(user.username));
-    }
     if user.role == role && user.disabled == disabled {
         return Ok(user);
     }
-    let audit = crate::audit::event(
+    let target = format!("user:{}", user.username);
+    let event = crate::audit::event(
         actor,
         "user.update_access",
-        &format!("user:{}", user.username),
+        &target,
         Outcome::Success,
         json!({
             "before": {"role": user.role.as_str(), "disabled": user.disabled},
@@ -158,13 +145,13 @@ pub async fn set_access(
         }),
     );
     match store
-        .update_user_access(user.id, role, disabled, Some(&audit))
+        .update_user_access(user.id, role, disabled, Some(&event))
         .await
     {
         Ok(change) => Ok(change.user),
-        // Another admin lost their access between the check above and
-        // this change: the store's own check, under its lock, refused it.
-        Err(StoreError::LastAdmin(username)) => Err(AccountError::LastAdmin(username)),
+        Err(StoreError::LastAdmin(username)) => {
+            Err(refused_last_admin(store, actor, "user.update_access", &target, username).await)
+        }
         Err(error) => Err(error.into()),
     }
 }
@@ -183,7 +170,7 @@ pub async fn end_sessions(
         Outcome::Success,
         json!({}),
     );
-    Ok(store.end_sessions_audited(user.id, &event).await?)
+    Ok(store.delete_sessions_of_user(user.id, Some(&event)).await?)
 }
 
 /// Deletes a user and their sessions; never the last active admin. Their
@@ -195,33 +182,45 @@ pub async fn delete_user(
 ) -> Result<(), AccountError> {
     let user = find(store, username).await?;
     let target = format!("user:{}", user.username);
-    if user.role == Role::Admin && !user.disabled && store.count_active_admins().await? <= 1 {
-        audit(
-            store,
-            actor,
-            "user.delete",
-            &target,
-            Outcome::Denied,
-            json!({"reason": "last active admin"}),
-        )
-        .await;
-        return Err(AccountError::LastAdmin(user.username));
-    }
-    let audit = crate::audit::event(
+    let event = crate::audit::event(
         actor,
         "user.delete",
         &target,
         Outcome::Success,
         json!({"before": {"role": user.role.as_str(), "disabled": user.disabled}}),
     );
-    match store.delete_user(user.id, Some(&audit)).await {
+    match store.delete_user(user.id, Some(&event)).await {
         Ok(()) => Ok(()),
-        Err(StoreError::LastAdmin(username)) => Err(AccountError::LastAdmin(username)),
+        Err(StoreError::LastAdmin(username)) => {
+            Err(refused_last_admin(store, actor, "user.delete", &target, username).await)
+        }
         Err(error) => {
             audit_failure(store, actor, &target, &error).await;
             Err(error.into())
         }
     }
+}
+
+/// The store refused to leave the portal without an active admin (checked
+/// under its lock, so two admins demoting each other cannot both pass):
+/// the refusal is audited and said.
+async fn refused_last_admin(
+    store: &dyn Store,
+    actor: &Actor,
+    action: &str,
+    target: &str,
+    username: String,
+) -> AccountError {
+    audit(
+        store,
+        actor,
+        action,
+        target,
+        Outcome::Denied,
+        json!({"reason": "last active admin"}),
+    )
+    .await;
+    AccountError::LastAdmin(username)
 }
 
 async fn audit_failure(store: &dyn Store, actor: &Actor, target: &str, error: &StoreError) {

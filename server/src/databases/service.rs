@@ -494,9 +494,8 @@ impl DatabaseService {
                 let mut denied = audit.clone();
                 denied.outcome = Outcome::Denied;
                 denied.details["reason"] = json!(reason);
-                if let Err(error) = self.store.append_audit(denied).await {
-                    tracing::error!(%error, "cannot append to the audit log");
-                }
+                // Logged there if it fails; the refusal stands either way.
+                let _ = crate::audit::append_or_refuse(self.store.as_ref(), denied).await;
                 Err(ServiceError::Conflict(reason))
             }
             Err(StoreError::NotFound) => Err(ServiceError::NotFound(format!(

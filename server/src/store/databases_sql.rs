@@ -138,8 +138,7 @@ macro_rules! impl_database_store {
                             .bind(id)
                             .fetch_one(&mut *tx)
                             .await?;
-                    let current = $crate::store::quotas::usage(&[current])?;
-                    let before = $crate::store::quotas::usage_sum(&others, &current);
+                    let before = others.with($crate::store::quotas::size(&current)?);
                     if let Some(reason) = quota.refusal(&before, &others.with(&tier)) {
                         return Err(StoreError::OverQuota(reason));
                     }

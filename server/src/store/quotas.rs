@@ -83,26 +83,19 @@ pub(crate) fn row(quota: &Quota) -> QuotaRow {
     )
 }
 
+/// The size a stored tier name means.
+pub(crate) fn size(name: &str) -> StoreResult<&'static app::databases::Tier> {
+    app::databases::tier(name)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown size tier {name:?}")))
+}
+
 /// What databases of these sizes (their stored names) use.
 pub(crate) fn usage(tiers: &[String]) -> StoreResult<Usage> {
     let sizes = tiers
         .iter()
-        .map(|name| {
-            app::databases::tier(name)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown size tier {name:?}")))
-        })
+        .map(|name| size(name))
         .collect::<StoreResult<Vec<_>>>()?;
     Ok(Quota::used_by(sizes))
-}
-
-/// Two usages added up.
-pub(crate) fn usage_sum(one: &Usage, other: &Usage) -> Usage {
-    Quota {
-        databases: one.databases.saturating_add(other.databases),
-        cpu_millis: one.cpu_millis.saturating_add(other.cpu_millis),
-        memory_mib: one.memory_mib.saturating_add(other.memory_mib),
-        storage_gib: one.storage_gib.saturating_add(other.storage_gib),
-    }
 }
 
 /// Inside a write transaction `tx`: takes `owner`'s lock, then reads their
@@ -292,13 +285,32 @@ macro_rules! impl_quota_store {
                 let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customer_quotas")
                     .fetch_one(&self.pool)
                     .await?;
+                // What the page's customers use, in one query for all of them.
+                let owned: Vec<(uuid::Uuid, String)> = sqlx::query_as(
+                    "SELECT owner_id, tier FROM databases WHERE intent <> 'terminated' \
+                     AND owner_id IN (SELECT q.user_id FROM customer_quotas q \
+                     JOIN users u ON u.id = q.user_id \
+                     ORDER BY LOWER(u.username), u.id LIMIT $1 OFFSET $2)",
+                )
+                .bind($crate::store::page_size(limit))
+                .bind(i64::from(offset))
+                .fetch_all(&self.pool)
+                .await?;
+                let mut tiers: std::collections::HashMap<uuid::Uuid, Vec<String>> =
+                    std::collections::HashMap::new();
+                for (owner, tier) in owned {
+                    tiers.entry(owner).or_default().push(tier);
+                }
                 let mut items = Vec::with_capacity(rows.len());
                 for (user_id, username, databases, cpu, memory, storage) in rows {
+                    let usage = $crate::store::quotas::usage(
+                        tiers.get(&user_id).map_or(&[][..], Vec::as_slice),
+                    )?;
                     items.push($crate::store::CustomerQuotaRecord {
                         user_id,
                         username,
                         quota: $crate::store::quotas::quota((databases, cpu, memory, storage))?,
-                        usage: self.usage_of(user_id).await?,
+                        usage,
                     });
                 }
                 Ok($crate::store::Page {

@@ -47,13 +47,13 @@ pub trait SessionStore: Send + Sync {
     async fn session(&self, token_hash: &str) -> StoreResult<SessionRecord>;
     async fn touch_session(&self, token_hash: &str, seen_at: DateTime<Utc>) -> StoreResult<()>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
-    /// Ends every session of one user; returns how many there were.
-    async fn delete_sessions_of_user(&self, user_id: Uuid) -> StoreResult<u64>;
-    /// Ends every session of one user but the one with `keep_token_hash`.
-    async fn delete_other_sessions_of_user(
+    /// Ends every session of one user, with the audit event (its details
+    /// get `sessions_ended`) in the same transaction; returns how many
+    /// there were.
+    async fn delete_sessions_of_user(
         &self,
         user_id: Uuid,
-        keep_token_hash: &str,
+        audit: Option<&super::NewAuditEvent>,
     ) -> StoreResult<u64>;
 
     /// Forgets sessions past their end: expired, unused since
@@ -139,26 +139,20 @@ macro_rules! impl_session_store {
             async fn delete_sessions_of_user(
                 &self,
                 user_id: uuid::Uuid,
+                audit: Option<&$crate::store::NewAuditEvent>,
             ) -> $crate::store::StoreResult<u64> {
-                let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
+                let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                     .bind(user_id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(done.rows_affected())
-            }
-
-            async fn delete_other_sessions_of_user(
-                &self,
-                user_id: uuid::Uuid,
-                keep_token_hash: &str,
-            ) -> $crate::store::StoreResult<u64> {
-                let done =
-                    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
-                        .bind(user_id)
-                        .bind(keep_token_hash)
-                        .execute(&self.pool)
-                        .await?;
-                Ok(done.rows_affected())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if let Some(audit) = audit {
+                    let audit = $crate::store::users::with_sessions_ended(audit, ended);
+                    $crate::store::audit::append_audit_in!(tx, &audit).await?;
+                }
+                tx.commit().await?;
+                Ok(ended)
             }
 
             async fn delete_ended_sessions(

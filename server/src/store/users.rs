@@ -81,9 +81,6 @@ pub trait UserStore: Send + Sync {
         keep_session: Option<&str>,
         audit: Option<&NewAuditEvent>,
     ) -> StoreResult<u64>;
-    /// Ends every session of a user, with the audit event (its details get
-    /// `sessions_ended`), in one transaction. Returns how many ended.
-    async fn end_sessions_audited(&self, user_id: Uuid, audit: &NewAuditEvent) -> StoreResult<u64>;
     /// Changes role and disabled state and ends the user's sessions (they
     /// carry the access they were opened with), with the audit event (its
     /// details get `sessions_ended`), in one transaction. `LastAdmin` when
@@ -412,23 +409,6 @@ macro_rules! impl_user_store {
                     let audit = $crate::store::users::with_sessions_ended(audit, ended);
                     $crate::store::audit::append_audit_in!(tx, &audit).await?;
                 }
-                tx.commit().await?;
-                Ok(ended)
-            }
-
-            async fn end_sessions_audited(
-                &self,
-                user_id: uuid::Uuid,
-                audit: &$crate::store::NewAuditEvent,
-            ) -> $crate::store::StoreResult<u64> {
-                let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
-                let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                let audit = $crate::store::users::with_sessions_ended(audit, ended);
-                $crate::store::audit::append_audit_in!(tx, &audit).await?;
                 tx.commit().await?;
                 Ok(ended)
             }

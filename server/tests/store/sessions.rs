@@ -137,7 +137,13 @@ async fn ending_a_users_sessions_leaves_others_alone(test: &TestStore) {
             .await
             .unwrap();
     }
-    assert_eq!(test.store.delete_sessions_of_user(kim.id).await.unwrap(), 2);
+    assert_eq!(
+        test.store
+            .delete_sessions_of_user(kim.id, None)
+            .await
+            .unwrap(),
+        2
+    );
     assert!(test.store.session("k1").await.is_err());
     assert!(test.store.session("l1").await.is_ok());
 }
@@ -205,7 +211,7 @@ async fn changing_a_password_can_keep_the_current_session(test: &TestStore) {
     }
     let ended = test
         .store
-        .delete_other_sessions_of_user(user.id, "this-browser")
+        .replace_password(user.id, "new-hash", false, Some("this-browser"), None)
         .await
         .unwrap();
     assert_eq!(ended, 2);
