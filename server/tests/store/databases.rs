@@ -620,10 +620,12 @@ async fn terminate_and_protect_at_once_never_both_win(test: &TestStore) {
         .await
         .unwrap();
     // Room for every round's database, whichever request wins it (the
-    // default quota allows ten that are not terminated).
+    // default quota allows ten that are not terminated, 40 vCPU in all).
     let room = app::databases::Quota {
         databases: 20,
-        ..app::databases::Quota::DEFAULT
+        cpu_millis: 1_000_000,
+        memory_mib: 1_000_000,
+        storage_gib: 1_000_000,
     };
     test.store
         .set_customer_quota(
