@@ -9,7 +9,7 @@ async fn main() -> std::io::Result<()> {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:0".to_string());
     let listener = tokio::net::TcpListener::bind(&address).await?;
-    let sandbox = Sandbox::new();
+    let sandbox = Sandbox::with_controllers(sandbox::Behaviour::default());
     // A fixed token is fine for a sandbox on your own loopback: pass one to keep it private.
     let token = std::env::args()
         .nth(2)

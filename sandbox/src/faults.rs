@@ -100,8 +100,57 @@ struct Plan {
     cut_watches_after: Option<Duration>,
     /// Watches that resume from a resourceVersion get 410 Gone.
     expire_resumes: bool,
-    /// A small xorshift generator: reproducible enough, no dependency.
-    random: u64,
+    /// The rolls that decide which requests a partial fault hits.
+    rolls: Rolls,
+}
+
+/// The environment variable that fixes the seed of the fault rolls.
+pub const SEED_VARIABLE: &str = "SANDBOX_FAULT_SEED";
+
+/// A small xorshift generator (no dependency), seeded once: from
+/// [`Faults::seed`], else `SANDBOX_FAULT_SEED`, else at random. The seed is
+/// printed when the first roll is made, so a failing test's output tells how
+/// to replay its rolls. The same seed gives the same rolls in the same order;
+/// which request meets which roll still depends on the tasks' interleaving.
+#[derive(Default)]
+struct Rolls {
+    /// 0 until seeded (xorshift never reaches 0 from a non-zero state).
+    state: u64,
+}
+
+impl Rolls {
+    fn seeded(seed: u64) -> Rolls {
+        // splitmix64 spreads small seeds (1, 2, 3…) over the whole state.
+        let mut mixed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        mixed = (mixed ^ (mixed >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        mixed = (mixed ^ (mixed >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Rolls {
+            state: (mixed ^ (mixed >> 31)) | 1,
+        }
+    }
+
+    /// A number in [0, 1).
+    fn next(&mut self) -> f64 {
+        if self.state == 0 {
+            let seed = std::env::var(SEED_VARIABLE)
+                .ok()
+                .and_then(|value| value.trim().parse().ok())
+                .unwrap_or_else(|| {
+                    u64::from_le_bytes(
+                        uuid::Uuid::new_v4().as_bytes()[..8]
+                            .try_into()
+                            .unwrap_or([7; 8]),
+                    )
+                });
+            // stderr, not the log: a test harness shows it with a failure.
+            eprintln!("sandbox faults: seed {seed} ({SEED_VARIABLE}={seed} replays these rolls)");
+            *self = Rolls::seeded(seed);
+        }
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        (self.state >> 11) as f64 / (1u64 << 53) as f64
+    }
 }
 
 /// A handle on the faults of one sandbox; cheap to clone.
@@ -121,6 +170,12 @@ impl Faults {
 
     pub fn cut_watches_after(&self, after: Option<Duration>) {
         self.plan().cut_watches_after = after;
+    }
+
+    /// Fixes the seed of the rolls that decide which requests a fault with a
+    /// rate below 1 hits.
+    pub fn seed(&self, seed: u64) {
+        self.plan().rolls = Rolls::seeded(seed);
     }
 
     pub fn expire_resumes(&self, expire: bool) {
@@ -161,7 +216,7 @@ impl Faults {
                 continue;
             }
             let rate = fault.rate;
-            let roll = next_random(&mut plan.random);
+            let roll = plan.rolls.next();
             let fault = &mut plan.faults[index];
             latency += fault.latency;
             if fault.failure.is_none() {
@@ -178,21 +233,6 @@ impl Faults {
         }
         (latency, failure)
     }
-}
-
-/// A number in [0, 1).
-fn next_random(state: &mut u64) -> f64 {
-    if *state == 0 {
-        *state = u64::from_le_bytes(
-            uuid::Uuid::new_v4().as_bytes()[..8]
-                .try_into()
-                .unwrap_or([7; 8]),
-        ) | 1;
-    }
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    (*state >> 11) as f64 / (1u64 << 53) as f64
 }
 
 impl Failure {
@@ -239,5 +279,34 @@ impl Failure {
                 response
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hits(faults: &Faults, requests: usize) -> Vec<bool> {
+        (0..requests)
+            .map(|_| faults.decide(Verb::Get, "pods", "pods").1.is_some())
+            .collect()
+    }
+
+    #[test]
+    fn a_seed_replays_the_same_hits_and_another_seed_does_not() {
+        let faulty = || {
+            let faults = Faults::default();
+            faults.inject(Fault::always(Failure::Internal).rate(0.5));
+            faults
+        };
+        let (first, again, other) = (faulty(), faulty(), faulty());
+        first.seed(42);
+        again.seed(42);
+        other.seed(43);
+        let hits_first = hits(&first, 64);
+        assert_eq!(hits_first, hits(&again, 64));
+        assert_ne!(hits_first, hits(&other, 64));
+        let share = hits_first.iter().filter(|hit| **hit).count();
+        assert!((16..=48).contains(&share), "{share} of 64 at a rate of 0.5");
     }
 }

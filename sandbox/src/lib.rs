@@ -35,6 +35,8 @@ mod keys;
 mod openapi;
 mod operator_crds;
 mod patch;
+mod protobuf;
+pub mod rbac;
 mod resources;
 mod selector;
 mod status;
@@ -51,6 +53,7 @@ pub use controllers::{
     ROLLOUT_VARIABLE,
 };
 pub use faults::{Failure, Fault, Faults, Verb};
+pub use http::Judged;
 pub use resources::ResourceType;
 
 /// One sandbox: its objects live as long as it does.
@@ -64,6 +67,7 @@ impl Default for http::Shared {
         http::Shared {
             store: Arc::new(Mutex::new(store::Store::new())),
             faults: Faults::default(),
+            judged: Arc::default(),
         }
     }
 }
@@ -90,6 +94,7 @@ impl Sandbox {
             shared: http::Shared {
                 store: Arc::new(Mutex::new(store::Store::open(directory)?)),
                 faults: Faults::default(),
+                judged: Arc::default(),
             },
         };
         tokio::spawn(controllers::run(
@@ -139,6 +144,22 @@ impl Sandbox {
     /// The API as an axum router: a `tower::Service` kube-rs can use directly.
     pub fn router(&self) -> Router {
         http::router(self.shared.clone())
+    }
+
+    /// The API as `identity` sees it: each request is allowed only as far
+    /// as the RBAC objects stored at that moment allow it, else answered
+    /// 403 (`rbac`). Every judgement is kept ([`Sandbox::judged`]).
+    pub fn router_as(&self, identity: rbac::Identity) -> Router {
+        http::router(self.shared.clone()).layer(axum::Extension(identity))
+    }
+
+    /// Every request made through [`Sandbox::router_as`] so far, judged.
+    pub fn judged(&self) -> Vec<http::Judged> {
+        self.shared
+            .judged
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Serves the API over TLS on `listener` until the task is dropped.

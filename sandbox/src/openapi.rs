@@ -2,6 +2,7 @@
 //! the server validates fields itself (the `fieldValidation` parameter on each
 //! kind's PATCH). Saying yes spares it downloading schemas the sandbox does
 //! not have; it then sends `fieldValidation=Strict` and trusts the answer.
+//! Custom kinds also get their CRD's schema, which `kubectl explain` reads.
 
 use std::collections::BTreeSet;
 
@@ -23,9 +24,28 @@ pub fn root(types: &[ResourceType]) -> Value {
 }
 
 /// `/openapi/v3/api/v1`, `/openapi/v3/apis/apps/v1`, …: the PATCH operations.
-pub fn group_version(types: &[ResourceType], path: &str) -> Option<Value> {
+pub fn group_version<'a>(
+    types: &[ResourceType],
+    schema_of: impl Fn(&ResourceType) -> Option<&'a Value>,
+    path: &str,
+) -> Option<Value> {
     let mut paths = Map::new();
+    let mut schemas = Map::new();
     for resource in types.iter().filter(|resource| path_of(resource) == path) {
+        if let Some(schema) = schema_of(resource) {
+            let mut schema = schema.clone();
+            schema["x-kubernetes-group-version-kind"] = json!([
+                {"group": resource.group, "version": resource.version, "kind": resource.kind}
+            ]);
+            let reversed_group: Vec<&str> = resource.group.split('.').rev().collect();
+            let name = format!(
+                "{}.{}.{}",
+                reversed_group.join("."),
+                resource.version,
+                resource.kind
+            );
+            schemas.insert(name, schema);
+        }
         let collection = if resource.namespaced {
             format!("/{path}/namespaces/{{namespace}}/{}", resource.plural)
         } else {
@@ -52,7 +72,7 @@ pub fn group_version(types: &[ResourceType], path: &str) -> Option<Value> {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes sandbox", "version": "v1.33.0"},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": schemas},
     }))
 }
 

@@ -51,6 +51,27 @@ impl ResourceType {
         entry
     }
 
+    /// Kinds with a `/scale` subresource (`kubectl scale`): their replicas.
+    pub fn scalable(&self) -> bool {
+        self.group == "apps"
+            && matches!(
+                self.plural.as_str(),
+                "deployments" | "statefulsets" | "replicasets"
+            )
+    }
+
+    pub fn scale_entry(&self) -> Value {
+        json!({
+            "name": format!("{}/scale", self.plural),
+            "singularName": "",
+            "namespaced": self.namespaced,
+            "group": "autoscaling",
+            "version": "v1",
+            "kind": "Scale",
+            "verbs": ["get", "patch", "update"],
+        })
+    }
+
     pub fn status_entry(&self) -> Value {
         json!({
             "name": format!("{}/status", self.plural),
@@ -122,6 +143,15 @@ pub fn builtins() -> Vec<ResourceType> {
         builtin(
             "apps",
             "v1",
+            "ReplicaSet",
+            "replicasets",
+            true,
+            true,
+            &["rs"],
+        ),
+        builtin(
+            "apps",
+            "v1",
             "StatefulSet",
             "statefulsets",
             true,
@@ -165,6 +195,51 @@ pub fn builtins() -> Vec<ResourceType> {
             true,
             false,
             &["ev"],
+        ),
+        builtin(
+            "policy",
+            "v1",
+            "PodDisruptionBudget",
+            "poddisruptionbudgets",
+            true,
+            true,
+            &["pdb"],
+        ),
+        builtin(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "ClusterRole",
+            "clusterroles",
+            false,
+            false,
+            &[],
+        ),
+        builtin(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "ClusterRoleBinding",
+            "clusterrolebindings",
+            false,
+            false,
+            &[],
+        ),
+        builtin(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "Role",
+            "roles",
+            true,
+            false,
+            &[],
+        ),
+        builtin(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "RoleBinding",
+            "rolebindings",
+            true,
+            false,
+            &[],
         ),
         builtin(
             "apiextensions.k8s.io",

@@ -116,6 +116,23 @@ impl ApiError {
         )
     }
 
+    /// A format the sandbox reads for some objects but not this one.
+    pub fn unsupported_media_type_because(message: String) -> Self {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            message,
+        )
+    }
+
+    pub fn service_unavailable(message: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            message,
+        )
+    }
+
     pub fn gone(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::GONE, "Expired", message)
     }

@@ -25,6 +25,8 @@ use kube::{Client, ResourceExt};
 use sandbox::{Behaviour, CASSANDRA_FINALIZER, Failure, Fault, Sandbox, Verb};
 use serde_json::json;
 
+mod support;
+
 const WAIT: Duration = Duration::from_secs(10);
 
 fn sandbox() -> (Sandbox, Client) {
@@ -220,17 +222,11 @@ async fn jobs_end_with_the_chosen_exit_code_and_log() {
 
 async fn register_crds(client: &Client) {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let directory = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/crds");
     for file in [
         "cassandra.datastax.com_cassandradatacenters.yaml",
         "postgresql.cnpg.io_clusters.yaml",
     ] {
-        let text = std::fs::read_to_string(directory.join(file)).unwrap_or_else(|error| {
-            panic!(
-                "the operator CRDs must be at {}: {error}",
-                directory.display()
-            )
-        });
+        let text = std::fs::read_to_string(support::crd_file(file)).unwrap();
         let crd: CustomResourceDefinition = serde_saphyr::from_str(&text).unwrap();
         crds.create(&PostParams::default(), &crd).await.unwrap();
     }

@@ -302,6 +302,61 @@ async fn deleting_a_namespace_deletes_what_it_holds() {
 }
 
 #[tokio::test]
+async fn a_terminating_namespace_refuses_new_content_with_403() {
+    let sandbox = Sandbox::new();
+    let client = client(&sandbox);
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let namespace: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": "doomed"}})).unwrap();
+    namespaces
+        .create(&PostParams::default(), &namespace)
+        .await
+        .unwrap();
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), "doomed");
+    // A finalizer keeps the namespace terminating until it is removed.
+    let mut held = config_map("held", &[]);
+    held.metadata.finalizers = Some(vec!["example.com/hold".to_string()]);
+    maps.create(&PostParams::default(), &held).await.unwrap();
+    namespaces
+        .delete("doomed", &DeleteParams::default())
+        .await
+        .unwrap();
+    let terminating = namespaces.get("doomed").await.unwrap();
+    assert_eq!(
+        terminating.status.unwrap().phase.as_deref(),
+        Some("Terminating")
+    );
+
+    let Error::Api(refused) = maps
+        .create(&PostParams::default(), &config_map("late", &[]))
+        .await
+        .unwrap_err()
+    else {
+        panic!("an API error")
+    };
+    assert_eq!((refused.code, refused.reason.as_str()), (403, "Forbidden"));
+    assert!(
+        refused.message.contains("because it is being terminated"),
+        "{}",
+        refused.message
+    );
+    assert_eq!(api_error(maps.get("late").await.unwrap_err()).0, 404);
+
+    // Once the finalizer goes, so do the object and the namespace.
+    maps.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        api_error(namespaces.get("doomed").await.unwrap_err()).0,
+        404
+    );
+}
+
+#[tokio::test]
 async fn dry_run_validates_without_storing() {
     let sandbox = Sandbox::new();
     let maps: Api<ConfigMap> = Api::namespaced(client(&sandbox), "default");

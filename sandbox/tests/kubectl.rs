@@ -4,65 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+mod support;
 
-use sandbox::Sandbox;
-
-/// The served sandbox's bearer token, in every kubeconfig here.
-const TOKEN: &str = "kubectl-test-token";
-
-struct Kubectl {
-    kubeconfig: PathBuf,
-    directory: tempfile::TempDir,
-}
-
-impl Kubectl {
-    async fn start() -> Kubectl {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let served = Sandbox::new().serve(listener, TOKEN).await.unwrap();
-        let directory = tempfile::tempdir().unwrap();
-        let kubeconfig = directory.path().join("kubeconfig");
-        std::fs::write(&kubeconfig, served.kubeconfig()).unwrap();
-        Kubectl {
-            kubeconfig,
-            directory,
-        }
-    }
-
-    fn file(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.directory.path().join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    async fn run(&self, arguments: &[&str]) -> Output {
-        let kubectl = Path::new("/usr/bin/kubectl");
-        assert!(
-            kubectl.exists(),
-            "kubectl is part of this machine kind; it must be at /usr/bin/kubectl"
-        );
-        tokio::process::Command::new(kubectl)
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(arguments)
-            .output()
-            .await
-            .unwrap()
-    }
-
-    /// Runs and expects success; returns standard output.
-    async fn ok(&self, arguments: &[&str]) -> String {
-        let output = self.run(arguments).await;
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            output.status.success(),
-            "kubectl {arguments:?} failed:\n{stdout}\n{stderr}"
-        );
-        stdout
-    }
-}
+use support::{Kubectl, TOKEN};
 
 #[tokio::test]
 async fn without_the_token_kubectl_is_refused_as_unauthorized() {
@@ -105,8 +49,6 @@ data:
 async fn get_apply_and_delete_work_from_kubectl() {
     let kubectl = Kubectl::start().await;
     assert!(kubectl.ok(&["get", "namespaces"]).await.contains("default"));
-    // Imperative generators (`kubectl create namespace …`) send protobuf, which
-    // the sandbox does not speak (it answers 415); manifests go as JSON.
     let namespace = kubectl.file(
         "team.yaml",
         "apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n",
@@ -186,31 +128,32 @@ spec:
     kubectl
         .ok(&["apply", "-f", deployment.to_str().unwrap()])
         .await;
-    let waiting = kubectl.run(&[
+    // The condition is set only once kubectl's watch is open (its -v=6 log
+    // names the request), so the watch must deliver it; set earlier, the
+    // first GET would already see it.
+    let mut waiting = kubectl.stream(&[
         "wait",
         "--for=condition=Available",
         "deployment/web",
         "--timeout=20s",
+        "-v=6",
     ]);
-    let ready = async {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        kubectl
-            .ok(&[
-                "patch",
-                "deployment",
-                "web",
-                "--subresource=status",
-                "--type=merge",
-                "-p",
-                r#"{"status":{"conditions":[{"type":"Available","status":"True"}]}}"#,
-            ])
-            .await
-    };
-    let (waited, _) = tokio::join!(waiting, ready);
+    waiting.until_logged("watch=true").await;
+    kubectl
+        .ok(&[
+            "patch",
+            "deployment",
+            "web",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"conditions":[{"type":"Available","status":"True"}]}}"#,
+        ])
+        .await;
+    let said = waiting.rest().await;
     assert!(
-        waited.status.success(),
-        "{}",
-        String::from_utf8_lossy(&waited.stderr)
+        said.iter().any(|line| line.contains("condition met")),
+        "{said:?}"
     );
-    assert!(String::from_utf8_lossy(&waited.stdout).contains("condition met"));
+    assert!(waiting.child.wait().await.unwrap().success());
 }

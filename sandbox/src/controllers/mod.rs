@@ -15,10 +15,14 @@ use tokio::time::Instant;
 use crate::resources::ResourceType;
 use crate::store::{Changes, Store, WriteOptions};
 
+mod events;
 mod operators;
+mod revisions;
 mod workloads;
 
+use events::*;
 use operators::*;
+use revisions::*;
 use workloads::*;
 
 /// Decides how a Job's pod ends: exit code and log. The default reads the pod
@@ -240,6 +244,21 @@ fn step(
             if let Some(status) = rollout_status(&object, behaviour, waited) {
                 write_status(store, &resource, &object, status);
             }
+            if resource.kind == "Deployment"
+                && let Ok(fresh) = store.get(&resource, namespace_of(&object), name_of(&object))
+            {
+                record_revisions(store, &fresh);
+            }
+        }
+    }
+    if let Some(pods) = find(store, "pods") {
+        for pod in objects_in(store, &pods, scope) {
+            if pod["status"]["phase"].is_string() {
+                continue;
+            }
+            let waited = elapsed(&pod, "run");
+            let waits = run_bare_pod(store, &pods, &pod, behaviour, waited);
+            wait(&pod, waits);
         }
     }
     if let Some(jobs) = find(store, "jobs.batch") {

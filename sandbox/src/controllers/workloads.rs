@@ -177,6 +177,74 @@ pub(super) fn rollout_status(
     Some(status)
 }
 
+/// A pod nobody owns (`kubectl run`) starts running once the rollout delay
+/// has passed, its containers ready; returns whether it still waits.
+pub(super) fn run_bare_pod(
+    store: &mut Store,
+    pods: &ResourceType,
+    pod: &Value,
+    behaviour: &Behaviour,
+    waited: Duration,
+) -> bool {
+    let owned = pod["metadata"]["ownerReferences"]
+        .as_array()
+        .is_some_and(|owners| !owners.is_empty());
+    if owned
+        || pod["metadata"].get("deletionTimestamp").is_some()
+        || pod["status"]["phase"].is_string()
+    {
+        return false;
+    }
+    if waited < behaviour.rollout {
+        return true;
+    }
+    let statuses: Vec<Value> = pod["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|container| {
+            json!({"name": container["name"], "image": container["image"], "imageID": "",
+                "ready": true, "started": true, "restartCount": 0,
+                "state": {"running": {"startedAt": now()}}})
+        })
+        .collect();
+    let bytes = *uuid::Uuid::new_v4().as_bytes();
+    let address = format!("10.244.{}.{}", bytes[0], bytes[1].max(1));
+    let status = json!({
+        "phase": "Running",
+        "conditions": [condition("Ready", true, "", "")],
+        "containerStatuses": statuses,
+        "podIP": address,
+        "podIPs": [{"ip": address}],
+        "hostIP": "10.0.0.1",
+        "startTime": now(),
+    });
+    write_status(store, pods, pod, status);
+    record_event(
+        store,
+        pod,
+        "default-scheduler",
+        "Scheduled",
+        &format!(
+            "Successfully assigned {}/{} to sandbox",
+            namespace_of(pod),
+            name_of(pod)
+        ),
+    );
+    record_event(
+        store,
+        pod,
+        "kubelet",
+        "Started",
+        "Started its containers (simulated: the sandbox runs none)",
+    );
+    false
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// A Job runs one pod to the exit code the behaviour chooses.
 pub(super) fn run_job(
     store: &mut Store,
@@ -224,6 +292,13 @@ pub(super) fn run_job(
             );
         }
         write_status(store, jobs, job, json!({"active": 1, "startTime": now}));
+        record_event(
+            store,
+            job,
+            "job-controller",
+            "SuccessfulCreate",
+            &format!("Created pod: {pod_name}"),
+        );
         return true;
     }
     if waited < behaviour.job_run {
@@ -285,6 +360,15 @@ pub(super) fn run_job(
         ]);
     }
     write_status(store, jobs, job, status);
+    let (reason, message) = if code == 0 {
+        ("Completed", "Job completed".to_string())
+    } else {
+        (
+            "BackoffLimitExceeded",
+            format!("Job has reached the specified backoff limit (exit code {code})"),
+        )
+    };
+    record_event(store, job, "job-controller", reason, &message);
     false
 }
 

@@ -22,7 +22,8 @@ pub(super) async fn openapi_group_version(
     State(shared): State<Shared>,
     Path(path): Path<String>,
 ) -> Response {
-    match openapi::group_version(shared.lock().types(), &path) {
+    let store = shared.lock();
+    match openapi::group_version(store.types(), |resource| store.schema(resource), &path) {
         Some(document) => axum::Json(document).into_response(),
         None => ApiError::no_route(&path).into_response(),
     }
@@ -46,10 +47,11 @@ pub(super) async fn groups(State(shared): State<Shared>) -> Response {
             versions.push(resource.version.clone());
         }
     }
-    let groups: Vec<Value> = groups
+    let mut groups: Vec<Value> = groups
         .iter()
         .map(|(group, versions)| group_entry(group, versions))
         .collect();
+    groups.push(group_entry(METRICS_GROUP, &[METRICS_VERSION.to_string()]));
     axum::Json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
         .into_response()
 }
@@ -77,6 +79,9 @@ pub(super) fn resource_list(store: &Store, group: &str, version: &str) -> Option
         if resource.status {
             entries.push(resource.status_entry());
         }
+        if resource.scalable() {
+            entries.push(resource.scale_entry());
+        }
     }
     let group_version = if group.is_empty() {
         version.to_string()
@@ -86,4 +91,30 @@ pub(super) fn resource_list(store: &Store, group: &str, version: &str) -> Option
     Some(
         json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": entries}),
     )
+}
+
+/// The metrics API `kubectl top` looks for: listed, so that kubectl asks and
+/// gets the reason there are no metrics, rather than a bare "not available".
+pub(super) const METRICS_GROUP: &str = "metrics.k8s.io";
+const METRICS_VERSION: &str = "v1beta1";
+
+/// Everything under `/apis/metrics.k8s.io`: its discovery, or why it has nothing.
+pub(super) fn metrics(rest: &str) -> Response {
+    match rest.trim_end_matches('/') {
+        "" => axum::Json(group_entry(METRICS_GROUP, &[METRICS_VERSION.to_string()]))
+            .into_response(),
+        "/v1beta1" => axum::Json(json!({
+            "kind": "APIResourceList", "apiVersion": "v1",
+            "groupVersion": format!("{METRICS_GROUP}/{METRICS_VERSION}"),
+            "resources": [
+                {"name": "pods", "singularName": "", "namespaced": true, "kind": "PodMetrics", "verbs": ["get", "list"]},
+                {"name": "nodes", "singularName": "", "namespaced": false, "kind": "NodeMetrics", "verbs": ["get", "list"]},
+            ],
+        }))
+        .into_response(),
+        _ => ApiError::service_unavailable(
+            "the sandbox does not run containers, so it has no metrics to show (kubectl top)",
+        )
+        .into_response(),
+    }
 }

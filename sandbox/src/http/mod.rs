@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -15,24 +15,33 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::faults::{Faults, Verb};
+use crate::rbac::Identity;
 use crate::resources::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{ApiError, ApiResult};
 use crate::store::{self, Event, EventKind, Store, WriteOptions};
-use crate::{openapi, patch};
+use crate::{openapi, patch, protobuf};
 
+mod authorize;
 pub mod bearer;
 mod discovery;
+mod logs;
+mod scale;
+mod table;
 pub mod tls;
 mod watch;
 
 use discovery::*;
 use watch::*;
 
+pub use authorize::Judged;
+
 #[derive(Clone)]
 pub struct Shared {
     pub store: Arc<Mutex<Store>>,
     pub faults: Faults,
+    /// Every request made as an identity, as RBAC judged it.
+    pub judged: Arc<Mutex<Vec<Judged>>>,
 }
 
 impl Shared {
@@ -42,6 +51,13 @@ impl Shared {
         self.store
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn note(&self, judged: Judged) {
+        self.judged
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(judged);
     }
 }
 
@@ -74,6 +90,7 @@ enum Target {
 
 async fn core(
     State(shared): State<Shared>,
+    identity: Option<Extension<Identity>>,
     Path(rest): Path<String>,
     method: Method,
     Query(query): Query<BTreeMap<String, String>>,
@@ -84,17 +101,22 @@ async fn core(
         let store = shared.lock();
         parse_target(&store, "", &rest)
     };
-    handle(shared, target, method, query, headers, body).await
+    let identity = identity.map(|Extension(identity)| identity);
+    handle(shared, identity, target, method, query, headers, body).await
 }
 
 async fn grouped(
     State(shared): State<Shared>,
+    identity: Option<Extension<Identity>>,
     Path(rest): Path<String>,
     method: Method,
     Query(query): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(metrics) = rest.strip_prefix(METRICS_GROUP) {
+        return self::discovery::metrics(metrics);
+    }
     let target = {
         let store = shared.lock();
         match rest.split_once('/') {
@@ -116,7 +138,8 @@ async fn grouped(
             }
         }
     };
-    handle(shared, target, method, query, headers, body).await
+    let identity = identity.map(|Extension(identity)| identity);
+    handle(shared, identity, target, method, query, headers, body).await
 }
 
 /// `v1/namespaces/ns/pods/name/log` → the resource, namespace, name, subresource.
@@ -160,6 +183,7 @@ fn parse_target(store: &Store, group: &str, rest: &str) -> ApiResult<Target> {
 
 async fn handle(
     shared: Shared,
+    identity: Option<Identity>,
     target: ApiResult<Target>,
     method: Method,
     query: BTreeMap<String, String>,
@@ -179,6 +203,20 @@ async fn handle(
             subresource,
         } => (resource, namespace, name, subresource),
     };
+    if let Some(identity) = &identity {
+        let asked = authorize::Asked {
+            resource: &resource,
+            namespace: namespace.as_deref(),
+            name: name.as_deref(),
+            subresource: subresource.as_deref(),
+            method: &method,
+            query: &query,
+            body: &body,
+        };
+        if let Err(refused) = authorize::authorize(&shared, identity, asked) {
+            return refused.into_response();
+        }
+    }
     let namespace_or_default = namespace.clone().unwrap_or_default();
     // DeleteOptions come in the body (kube-rs) or the query (kubectl --cascade).
     let delete_options: Value = if method == Method::DELETE {
@@ -204,10 +242,39 @@ async fn handle(
         method == Method::GET,
     ) && resource.id() == "pods"
     {
-        return match shared.lock().log(&namespace_or_default, pod) {
-            Ok(log) => ([(header::CONTENT_TYPE, "text/plain")], log).into_response(),
+        let follow = query.get("follow").is_some_and(|follow| follow == "true");
+        return logs::log(shared, namespace_or_default, pod.to_string(), follow);
+    }
+    if let (Some("scale"), Some(name)) = (subresource.as_deref(), name.as_deref())
+        && resource.scalable()
+    {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        let request = scale::ScaleRequest {
+            resource: &resource,
+            namespace: &namespace_or_default,
+            name,
+            method: &method,
+            content_type,
+            body: &body,
+            options: WriteOptions {
+                status: false,
+                ..options
+            },
+        };
+        return match scale::scale(&shared, request) {
+            Ok(scale) => axum::Json(scale).into_response(),
             Err(error) => error.into_response(),
         };
+    }
+    if let Some(what) = subresource.as_deref().and_then(runs_containers) {
+        return ApiError::bad_request(format!(
+            "the sandbox does not run containers, so there is nothing to {what}: \
+             its pods are simulated (their logs are `kubectl logs`)"
+        ))
+        .into_response();
     }
     if let Some(subresource) = subresource.as_deref()
         && subresource != "status"
@@ -215,16 +282,26 @@ async fn handle(
         return ApiError::no_route(subresource).into_response();
     }
 
-    // JSON only: clients that try protobuf or CBOR first fall back on 415.
-    if let Some(content_type) = headers
+    // JSON, or protobuf for the built-in kinds kubectl's generators send;
+    // clients that try CBOR first fall back on 415.
+    let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        && !body.is_empty()
-        && !content_type.contains("json")
-        && !content_type.contains("yaml")
+        .unwrap_or_default();
+    let body = if body.is_empty() || content_type.contains("json") || content_type.contains("yaml")
     {
+        body
+    } else if content_type.starts_with(protobuf::CONTENT_TYPE) {
+        match protobuf::to_json(&body) {
+            Ok(object) => Bytes::from(object.to_string()),
+            Err(refusal @ protobuf::Refusal::Kind { .. }) => {
+                return ApiError::unsupported_media_type_because(refusal.message()).into_response();
+            }
+            Err(refusal) => return ApiError::bad_request(refusal.message()).into_response(),
+        }
+    } else {
         return ApiError::unsupported_media_type(content_type).into_response();
-    }
+    };
     let watching = query
         .get("watch")
         .is_some_and(|watch| watch == "true" || watch == "1");
@@ -245,14 +322,40 @@ async fn handle(
         return failure.response();
     }
     let ok = |object: Value| (StatusCode::OK, object);
+    let printer = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(table::wanted)
+        .then(|| {
+            table::Printer::new(
+                &shared.lock(),
+                &resource,
+                query.get("includeObject").map(String::as_str),
+            )
+        });
     let result = match (method.clone(), name) {
         (Method::GET, None) if watching => {
-            return watch(shared, resource, namespace, &query).await;
+            return watch(shared, resource, namespace, &query, printer).await;
         }
-        (Method::GET, None) => list(&shared, &resource, namespace.as_deref(), &query).map(ok),
+        (Method::GET, None) => list(&shared, &resource, namespace.as_deref(), &query)
+            .map(|list| match &printer {
+                Some(printer) => printer.table(
+                    list["items"].as_array().map_or(&[][..], Vec::as_slice),
+                    list["metadata"].clone(),
+                ),
+                None => list,
+            })
+            .map(ok),
         (Method::GET, Some(name)) => shared
             .lock()
             .get(&resource, &namespace_or_default, &name)
+            .map(|object| match &printer {
+                Some(printer) => printer.table(
+                    std::slice::from_ref(&object),
+                    json!({"resourceVersion": object["metadata"]["resourceVersion"]}),
+                ),
+                None => object,
+            })
             .map(ok),
         (Method::POST, None) => parse_json(&body)
             .and_then(|object| {
@@ -288,6 +391,17 @@ async fn handle(
     match result {
         Ok((status, object)) => (status, axum::Json(object)).into_response(),
         Err(error) => error.into_response(),
+    }
+}
+
+/// The pod subresources that need a running container, by what they do.
+fn runs_containers(subresource: &str) -> Option<&'static str> {
+    match subresource {
+        "exec" => Some("exec into (kubectl exec, kubectl cp)"),
+        "attach" => Some("attach to"),
+        "portforward" => Some("forward ports to"),
+        "proxy" => Some("proxy to"),
+        _ => None,
     }
 }
 
@@ -381,7 +495,26 @@ fn patch_object(
     }
     let existing = store.get(resource, namespace, name)?;
     let mut patched = existing.clone();
-    match content_type.as_str() {
+    apply_patch(
+        &content_type,
+        &mut patched,
+        patch_body,
+        &resource.id(),
+        name,
+    )?;
+    let key = crate::keys::key(resource, namespace, name);
+    store.update(resource, key, existing, patched, options)
+}
+
+/// Applies a JSON, merge or strategic merge patch to `target`.
+fn apply_patch(
+    content_type: &str,
+    target: &mut Value,
+    patch_body: Value,
+    resource: &str,
+    name: &str,
+) -> ApiResult<()> {
+    match content_type {
         "application/json-patch+json" => {
             let mut operations: json_patch::Patch =
                 serde_json::from_value(patch_body).map_err(|error| {
@@ -391,20 +524,16 @@ fn patch_object(
             // (kube-runtime's finalizer helper relies on it).
             operations.0.retain(|operation| match operation {
                 json_patch::PatchOperation::Test(test) => {
-                    !(test.value.is_null() && patched.pointer(test.path.as_str()).is_none())
+                    !(test.value.is_null() && target.pointer(test.path.as_str()).is_none())
                 }
                 _ => true,
             });
-            json_patch::patch(&mut patched, &operations).map_err(|error| {
-                ApiError::invalid(&resource.id(), name, "patch", &error.to_string())
-            })?;
+            json_patch::patch(target, &operations)
+                .map_err(|error| ApiError::invalid(resource, name, "patch", &error.to_string()))?;
         }
-        "application/merge-patch+json" => patch::merge(&mut patched, &patch_body),
-        "application/strategic-merge-patch+json" => {
-            patch::strategic_merge(&mut patched, &patch_body)
-        }
+        "application/merge-patch+json" => patch::merge(target, &patch_body),
+        "application/strategic-merge-patch+json" => patch::strategic_merge(target, &patch_body),
         other => return Err(ApiError::unsupported_media_type(other)),
     }
-    let key = crate::keys::key(resource, namespace, name);
-    store.update(resource, key, existing, patched, options)
+    Ok(())
 }

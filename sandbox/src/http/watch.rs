@@ -10,6 +10,7 @@ pub(super) async fn watch(
     resource: ResourceType,
     namespace: Option<String>,
     query: &BTreeMap<String, String>,
+    printer: Option<table::Printer>,
 ) -> Response {
     let labels = match LabelSelector::parse(query.get("labelSelector").map_or("", String::as_str)) {
         Ok(labels) => labels,
@@ -60,6 +61,14 @@ pub(super) async fn watch(
 
     let (sender, lines) = tokio::sync::mpsc::channel::<Result<Bytes, Infallible>>(256);
     let send_line = |value: Value| Ok::<_, Infallible>(Bytes::from(format!("{value}\n")));
+    // kubectl get -w asks for each changed object as a one-row Table.
+    let printed = move |object: Value| match &printer {
+        Some(printer) => printer.table(
+            std::slice::from_ref(&object),
+            json!({"resourceVersion": object["metadata"]["resourceVersion"]}),
+        ),
+        None => object,
+    };
     let kind = resource.kind.clone();
     let api_version = resource.api_version();
     tokio::spawn(async move {
@@ -77,7 +86,7 @@ pub(super) async fn watch(
         for (event_kind, object) in backlog {
             if sender
                 .send(send_line(
-                    json!({"type": event_kind.as_str(), "object": object}),
+                    json!({"type": event_kind.as_str(), "object": printed(object)}),
                 ))
                 .await
                 .is_err()
@@ -103,7 +112,7 @@ pub(super) async fn watch(
                     Ok(event) => {
                         last_revision = last_revision.max(event.revision);
                         if let Some((event_kind, object)) = visible(&event, &resource, namespace.as_deref(), &labels, &fields)
-                            && sender.send(send_line(json!({"type": event_kind.as_str(), "object": object}))).await.is_err()
+                            && sender.send(send_line(json!({"type": event_kind.as_str(), "object": printed(object)}))).await.is_err()
                         {
                             return;
                         }

@@ -67,6 +67,88 @@ pub(super) fn prepare_new(object: &mut Value, resource: &ResourceType, namespace
     }
     fold_string_data(object, resource);
     set_type(object, resource);
+    apply_defaults(object, resource);
+}
+
+/// Containers' ports are TCP unless they say otherwise, wherever a pod
+/// spec sits (a pod, a workload's template, a CronJob's job template).
+fn default_port_protocols(object: &mut Value) {
+    for spec in [
+        "/spec",
+        "/spec/template/spec",
+        "/spec/jobTemplate/spec/template/spec",
+    ] {
+        let Some(containers) = object
+            .pointer_mut(&format!("{spec}/containers"))
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        for port in containers
+            .iter_mut()
+            // (get_mut: indexing would add `ports: null` where there were none)
+            .filter_map(|container| container.get_mut("ports").and_then(Value::as_array_mut))
+            .flatten()
+        {
+            if port["protocol"].is_null() {
+                port["protocol"] = json!("TCP");
+            }
+        }
+    }
+}
+
+/// What the API server fills in on create and kubectl relies on: a Job's
+/// selector and its pods' labels (so `kubectl logs job/x` finds its pod),
+/// a Service's cluster address and port defaults, a Deployment's strategy,
+/// container ports' protocol.
+fn apply_defaults(object: &mut Value, resource: &ResourceType) {
+    default_port_protocols(object);
+    match resource.id().as_str() {
+        "jobs.batch" if object["spec"]["manualSelector"] != true => {
+            let uid = object["metadata"]["uid"].clone();
+            let name = object["metadata"]["name"].clone();
+            if object["spec"]["selector"].is_null() {
+                object["spec"]["selector"] =
+                    json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+            }
+            let template = &mut object["spec"]["template"];
+            if !template["metadata"]["labels"].is_object() {
+                template["metadata"]["labels"] = json!({});
+            }
+            let labels = &mut template["metadata"]["labels"];
+            labels["batch.kubernetes.io/controller-uid"] = uid.clone();
+            labels["batch.kubernetes.io/job-name"] = name.clone();
+            labels["controller-uid"] = uid;
+            labels["job-name"] = name;
+        }
+        "deployments.apps" if object["spec"]["strategy"].is_null() => {
+            object["spec"]["strategy"] = json!({"type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}});
+        }
+        "services" => {
+            let spec = &mut object["spec"];
+            if spec["type"].is_null() {
+                spec["type"] = json!("ClusterIP");
+            }
+            if spec["clusterIP"].is_null() && spec["type"] != "ExternalName" {
+                let bytes = *uuid::Uuid::new_v4().as_bytes();
+                let address = format!("10.96.{}.{}", bytes[0], bytes[1].max(1));
+                spec["clusterIP"] = json!(address);
+                spec["clusterIPs"] = json!([address]);
+            }
+            if let Some(ports) = spec["ports"].as_array_mut() {
+                for port in ports {
+                    if port["protocol"].is_null() {
+                        port["protocol"] = json!("TCP");
+                    }
+                    if port["targetPort"].is_null() {
+                        port["targetPort"] = port["port"].clone();
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 pub(super) fn set_type(object: &mut Value, resource: &ResourceType) {

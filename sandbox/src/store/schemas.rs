@@ -17,6 +17,11 @@ pub(super) fn schema_key(resource: &ResourceType) -> String {
 }
 
 impl Store {
+    /// A custom kind's OpenAPI schema (what `kubectl explain` shows), if its CRD has one.
+    pub fn schema(&self, resource: &ResourceType) -> Option<&Value> {
+        self.schemas.get(&schema_key(resource))
+    }
+
     pub(super) fn admit(
         &self,
         resource: &ResourceType,
