@@ -22,7 +22,7 @@ export PORTAL_REQUIRE_POSTGRES := 1
 # Extra flags for `portal serve`, e.g. make run ARGS="--listen 0.0.0.0:8080".
 ARGS ?=
 
-.PHONY: run test setup tools services build lint unit e2e screenshots fuzz bench load speed clean
+.PHONY: run test setup tools services build lint unit e2e screenshots fuzz bench load speed image clean
 
 run: tools build
 	target/release/portal serve $(ARGS)
@@ -62,7 +62,7 @@ BUILD_SOURCES := Cargo.toml Cargo.lock .cargo/config.toml $(shell find app/src a
 build: $(BUILD_STAMP)
 
 $(BUILD_STAMP): $(BUILD_SOURCES)
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 	@touch $@
 
 lint:
@@ -73,9 +73,15 @@ lint:
 # Each PostgreSQL test notes whether it ran or was skipped (the harness
 # says "ok" for both); the count is printed after the run.
 POSTGRES_TALLY := $(CURDIR)/target/postgres-tally
+# Suites that take their store from support::store(), run a second time on PostgreSQL.
+POSTGRES_SUITES := accounts databases deploys engine live_views quotas users
+
 unit:
 	@mkdir -p target && rm -f $(POSTGRES_TALLY)
 	PORTAL_POSTGRES_TALLY=$(POSTGRES_TALLY) cargo test -p app -p server -p sandbox
+	@# The service, engine and HTTP suites again, on PostgreSQL.
+	PORTAL_TEST_STORE=postgres PORTAL_POSTGRES_TALLY=$(POSTGRES_TALLY) cargo test -p server \
+	  $(foreach suite,$(POSTGRES_SUITES),--test $(suite))
 	@ran=$$(grep -c '^ran ' $(POSTGRES_TALLY) 2>/dev/null || true); \
 	  skipped=$$(grep -c '^skipped ' $(POSTGRES_TALLY) 2>/dev/null || true); \
 	  echo "PostgreSQL: $${ran:-0} tests ran on it, $${skipped:-0} skipped"
@@ -118,6 +124,12 @@ speed: tools build
 	  echo "/sign-in, one kept-alive connection:"; wrk -t1 -c1 -d5s http://127.0.0.1:$(SPEED_PORT)/sign-in | grep -E 'Latency|Requests/sec'; \
 	  echo "/sign-in, Connection: close:"; wrk -t1 -c1 -d5s -H 'Connection: close' http://127.0.0.1:$(SPEED_PORT)/sign-in | grep -E 'Latency|Requests/sec'; \
 	  echo "/healthz, 16 connections:"; wrk -t2 -c16 -d5s http://127.0.0.1:$(SPEED_PORT)/healthz | grep -E 'Latency|Requests/sec'
+
+# The container image deploy/ runs (deploy/image/Dockerfile); needs a
+# container builder with a daemon (docker, or podman's docker alias).
+IMAGE ?= registry.dscloud.local/dscloud-portal:0.1.0
+image:
+	docker build -f deploy/image/Dockerfile -t $(IMAGE) .
 
 clean:
 	cargo clean
