@@ -1,7 +1,7 @@
 //! The HTML document, the router and the layout every page lives in.
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     components::{Route, Router, Routes},
     path,
@@ -44,6 +44,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                     })}
                 <meta name=crate::kubernetes::META_REGIONS content=crate::kubernetes::regions().join(",") />
                 <link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='7' fill='%232f5bea'/%3E%3Cpath d='M9 10h8a7 7 0 0 1 0 14H9z' fill='white'/%3E%3C/svg%3E" />
+                // The stylesheet's name carries its content's hash in a release build.
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -59,7 +61,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="leptos" href="/pkg/dscloud-portal.css" />
         <Title formatter=|page: String| {
             if page.is_empty() { "DSCloud Portal".to_string() } else { format!("{page} · DSCloud Portal") }
         } />

@@ -4,10 +4,14 @@
 //! `cargo test -p app --test dscloud_fuzz` runs a few thousand cases; `make
 //! fuzz` runs both targets for ten minutes each (`FUZZ_SECONDS=600`, a fresh
 //! random seed every round) and prints how many documents were checked.
+//! A document whose check takes over [`CASE_BOUND`] ends the run with the
+//! document printed: a loop is a failure, not a hung test.
 
 use std::fs;
+use std::io::Write as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use app::dscloud::check;
@@ -218,6 +222,55 @@ fn fuzz(name: &str, mut round: impl FnMut(&mut TestRunner) -> u64) {
     );
 }
 
+/// The longest one document may take to check (a debug build checks the
+/// corpus's largest file in milliseconds).
+const CASE_BOUND: Duration = Duration::from_secs(2);
+
+/// Watches the cases of one target from another thread: a case that has not
+/// finished within [`CASE_BOUND`] is printed and the process ends, since a
+/// looping thread cannot be stopped from outside.
+struct Watchdog(Sender<Option<String>>);
+
+impl Watchdog {
+    fn start(target: &'static str) -> Watchdog {
+        let (cases, watched) = mpsc::channel::<Option<String>>();
+        std::thread::spawn(move || {
+            // The document being checked, if any; a case that panicked
+            // never says it finished, and the next one takes its place.
+            let mut checking: Option<String> = None;
+            loop {
+                let next = match &checking {
+                    None => watched.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                    Some(_) => watched.recv_timeout(CASE_BOUND),
+                };
+                match next {
+                    Ok(case) => checking = case,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                    Err(RecvTimeoutError::Timeout) => {
+                        let text = checking.unwrap_or_default();
+                        // Straight to stderr: the harness's captured output
+                        // dies with the process.
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "{target}: checking this document took over {CASE_BOUND:?}:\n{text:?}"
+                        );
+                        std::process::exit(101);
+                    }
+                }
+            }
+        });
+        Watchdog(cases)
+    }
+
+    /// Checks `text` under the watch.
+    fn check(&self, text: &str) {
+        // A watchdog that is gone cannot end a loop; the check still runs.
+        let _ = self.0.send(Some(text.to_string()));
+        check_holds(text);
+        let _ = self.0.send(None);
+    }
+}
+
 /// Checks `text` and what must hold for any input.
 fn check_holds(text: &str) {
     let checked = check(text);
@@ -238,13 +291,14 @@ fn check_holds(text: &str) {
 fn mutated_corpus_files_never_panic() {
     let seeds = seeds();
     let strategy = (0..seeds.len(), prop::collection::vec(mutation(), 1..8));
+    let watchdog = Watchdog::start("mutated corpus files");
     fuzz("mutated corpus files", |runner| {
         let executions = AtomicU64::new(0);
         let result = runner.run(&strategy, |(seed, mutations)| {
             let mut text = seeds[seed].clone();
             for mutation in &mutations {
                 text = apply(&text, mutation);
-                check_holds(&text);
+                watchdog.check(&text);
                 executions.fetch_add(1, Ordering::Relaxed);
             }
             Ok(())
@@ -259,10 +313,11 @@ fn mutated_corpus_files_never_panic() {
 #[test]
 fn random_documents_never_panic() {
     let strategy = document();
+    let watchdog = Watchdog::start("random documents");
     fuzz("random documents", |runner| {
         let executions = AtomicU64::new(0);
         let result = runner.run(&strategy, |text| {
-            check_holds(&text);
+            watchdog.check(&text);
             executions.fetch_add(1, Ordering::Relaxed);
             Ok(())
         });

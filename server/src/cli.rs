@@ -273,6 +273,14 @@ pub struct ServeArgs {
     /// single sign-on works (`--local-sign-in false`); `portal admin` still works.
     #[arg(long, env = "PORTAL_LOCAL_SIGN_IN", default_value_t = true, action = clap::ArgAction::Set)]
     pub local_sign_in: bool,
+
+    /// The portal's own ServiceAccount, `NAMESPACE/NAME`: in each namespace
+    /// it makes, the portal binds the ClusterRole `dscloud-portal-secrets`
+    /// to it (deploy/base/rbac.yaml grants Secrets no other way). Without
+    /// it no binding is made: for the sandbox, or credentials that may use
+    /// Secrets everywhere.
+    #[arg(long = "service-account", env = "PORTAL_SERVICE_ACCOUNT")]
+    pub service_account: Option<crate::cluster::ServiceAccount>,
 }
 
 impl ServeArgs {
@@ -318,6 +326,7 @@ impl Default for ServeArgs {
             trusted_proxies: Vec::new(),
             environments: Vec::new(),
             keyring: None,
+            service_account: None,
         }
     }
 }

@@ -89,7 +89,9 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
     });
     let running: Vec<_> = clusters
         .into_iter()
-        .map(|(name, client)| start_region(store.clone(), name, client))
+        .map(|(name, client)| {
+            start_region(store.clone(), name, client, args.service_account.clone())
+        })
         .collect();
     let state = AppState {
         leptos_options: http::leptos_options(args),
@@ -164,6 +166,7 @@ pub async fn serve(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> 
     )
     .with_graceful_shutdown(async move {
         shutdown.await;
+        crate::stopping::begin();
         let _ = stopping.send(());
     })
     .into_future();
@@ -231,7 +234,8 @@ fn deployer(
             cluster: crate::cluster::Cluster::new(
                 client.clone(),
                 crate::deploy::ENGINE.field_manager,
-            ),
+            )
+            .with_secrets_access(args.service_account.clone()),
             rollout_deadline: environment.rollout_deadline,
             ingress: environment.ingress,
         });

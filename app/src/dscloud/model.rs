@@ -27,8 +27,9 @@ pub type EnvironmentConfiguration = BTreeMap<String, BTreeMap<String, String>>;
     )
 )]
 pub struct DscloudFile {
+    /// A microservice's name is also its Service's: it starts with a letter.
     #[serde(default)]
-    #[cfg_attr(feature = "ssr", schemars(extend("propertyNames" = {"pattern": "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"})))]
+    #[cfg_attr(feature = "ssr", schemars(extend("propertyNames" = {"pattern": "^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"})))]
     pub microservices: BTreeMap<String, Microservice>,
     #[serde(default)]
     #[cfg_attr(feature = "ssr", schemars(extend("propertyNames" = {"pattern": "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"})))]
@@ -79,10 +80,7 @@ pub struct Common {
     pub description: Option<String>,
     /// The environments listed here are the environments the component is deployed to.
     #[serde(default)]
-    #[cfg_attr(
-        feature = "ssr",
-        schemars(with = "BTreeMap<String, Option<BTreeMap<String, schema::VariableValue>>>")
-    )]
+    #[cfg_attr(feature = "ssr", schemars(with = "schema::Environments"))]
     pub environment_configuration: EnvironmentConfiguration,
     /// Variables whose values come from the app's Secret for the environment.
     #[serde(default)]
@@ -183,6 +181,13 @@ pub enum Protocol {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(
+    feature = "ssr",
+    schemars(extend(
+        "if" = {"properties": {"protocol": {"const": "TCP"}}, "required": ["protocol"]},
+        "then" = {"not": {"required": ["path"]}}
+    ))
+)]
 pub struct Probe {
     #[serde(default)]
     pub protocol: Protocol,
@@ -199,6 +204,10 @@ pub struct Probe {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(
+    feature = "ssr",
+    schemars(extend("allOf" = [{"properties": {"protocol": {"const": "HTTP"}}}]))
+)]
 pub struct IngressRule {
     /// The Service port.
     #[cfg_attr(feature = "ssr", schemars(range(min = 1, max = 65535)))]
@@ -222,10 +231,7 @@ pub struct IngressRule {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IntegrationTests {
     #[serde(default)]
-    #[cfg_attr(
-        feature = "ssr",
-        schemars(with = "BTreeMap<String, schema::VariableValue>")
-    )]
+    #[cfg_attr(feature = "ssr", schemars(with = "schema::Variables"))]
     pub env: BTreeMap<String, String>,
     /// Variable → name of the secret group holding it (the key in the group is
     /// the variable's name).
@@ -258,6 +264,12 @@ pub struct Cronjob {
     #[serde(flatten)]
     pub common: Common,
     /// A five-field cron expression, or one of @hourly, @daily, @weekly, @monthly, @yearly.
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(pattern(
+            r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|\S+(\s+\S+){4})$"
+        ))
+    )]
     pub schedule: String,
     #[cfg_attr(feature = "ssr", schemars(range(min = 0, max = 100)))]
     #[serde(default = "defaults::failed_jobs_history_limit")]
@@ -276,7 +288,23 @@ pub struct Cronjob {
 /// Types that only describe the file's spelling in the JSON Schema.
 #[cfg(feature = "ssr")]
 mod schema {
+    use std::collections::BTreeMap;
+
     use schemars::JsonSchema;
+
+    /// Environment → its variables; environment names become Kubernetes names.
+    #[derive(JsonSchema)]
+    #[serde(transparent)]
+    #[schemars(extend("propertyNames" = {"pattern": "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"}))]
+    #[allow(dead_code)]
+    pub struct Environments(BTreeMap<String, Option<Variables>>);
+
+    /// Environment variables by name: letters, digits and `_`, not starting with a digit.
+    #[derive(JsonSchema)]
+    #[serde(transparent)]
+    #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}))]
+    #[allow(dead_code)]
+    pub struct Variables(BTreeMap<String, VariableValue>);
 
     /// A variable's value: written as text, number or boolean, set as text.
     #[derive(JsonSchema)]

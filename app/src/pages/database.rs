@@ -135,9 +135,11 @@ fn DatabaseView(current: Signal<DatabaseDetail>, actions: Actions) -> impl IntoV
 /// What the engine is doing, what failed and what happens next, the time left.
 #[component]
 fn StatusPanel(current: Signal<DatabaseDetail>) -> impl IntoView {
-    // The no-JavaScript refresh exists only in the server's HTML: rendered by
-    // the client, a `<noscript>` holds a live `<meta>` that reloads the page.
-    let hydrated = RwSignal::new(false);
+    // The no-JavaScript refresh exists only in the server's HTML (and in the
+    // first render while the client hydrates it, which must match). Rendered
+    // by the client, a `<noscript>` holds a live `<meta>` that reloads the
+    // page: after a client-side navigation it is never rendered at all.
+    let hydrated = RwSignal::new(rendered_by_the_client());
     Effect::new(move |_| hydrated.set(true));
     move || {
         let detail = current.get();
@@ -167,6 +169,19 @@ fn StatusPanel(current: Signal<DatabaseDetail>) -> impl IntoView {
             // Without JavaScript there are no live updates: reload while it changes.
             {reload_without_javascript.then(|| view! { <noscript><meta http-equiv="refresh" content="5" /></noscript> })}
         }
+    }
+}
+
+/// Whether this render builds the page in the browser after a navigation,
+/// rather than on the server or while hydrating the server's HTML.
+fn rendered_by_the_client() -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        !Owner::current_shared_context().is_some_and(|context| context.during_hydration())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        false
     }
 }
 

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use super::database::Actions;
 use crate::accounts::server_message;
-use crate::databases::{DatabaseDetail, Engine, Intent, Outside, Status};
+use crate::databases::{ConnectionInfo, DatabaseDetail, Engine, Intent, Outside, Status};
 
 /// Host, port, user, snippets; the password on request; rotate. A
 /// terminated database has nothing left to connect to: it says when and by
@@ -27,7 +27,7 @@ pub(super) fn ConnectPanel(current: Signal<DatabaseDetail>, actions: Actions) ->
                 <ConnectionFacts current hydrated />
                 <PasswordControls current actions hydrated />
                 <h3>"Snippets"</h3>
-                {move || snippets(&current.read()).into_iter().map(|(label, code)| view! {
+                {move || { let detail = current.read(); snippets(detail.summary.engine, &detail.connection) }.into_iter().map(|(label, code)| view! {
                     <figure class="snippet">
                         <figcaption>
                             <span>{label}</span>
@@ -203,8 +203,16 @@ fn CopyButton(text: String, what: &'static str, hydrated: RwSignal<bool>) -> imp
 /// The URI drivers take: PostgreSQL's libpq URI; Cassandra's drivers take
 /// contact points, `host:port`.
 fn connection_uri(detail: &DatabaseDetail) -> (&'static str, String) {
-    let c = &detail.connection;
-    match detail.summary.engine {
+    connection_uri_parts(detail.summary.engine, &detail.connection)
+}
+
+#[cfg(test)]
+fn connection_uri_for(engine: Engine, c: &ConnectionInfo) -> String {
+    connection_uri_parts(engine, c).1
+}
+
+fn connection_uri_parts(engine: Engine, c: &ConnectionInfo) -> (&'static str, String) {
+    match engine {
         Engine::Postgresql => (
             "URI",
             format!(
@@ -217,9 +225,8 @@ fn connection_uri(detail: &DatabaseDetail) -> (&'static str, String) {
 }
 
 /// Command-line and driver snippets; `$PASSWORD` stands for the password.
-fn snippets(detail: &DatabaseDetail) -> Vec<(&'static str, String)> {
-    let c = &detail.connection;
-    match detail.summary.engine {
+fn snippets(engine: Engine, c: &ConnectionInfo) -> Vec<(&'static str, String)> {
+    match engine {
         Engine::Cassandra => vec![
             (
                 "cqlsh",
@@ -277,4 +284,99 @@ fn copy_to_clipboard(text: &str) {
     }
     #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
     let _ = text;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connection() -> ConnectionInfo {
+        ConnectionInfo {
+            host: "orders.db-1.svc".into(),
+            port: 5432,
+            username: "app_user".into(),
+            schema_name: "orders".into(),
+            outside: Outside::NotConfigured,
+        }
+    }
+
+    fn snippet(engine: Engine, connection: &ConnectionInfo, label: &str) -> String {
+        snippets(engine, connection)
+            .into_iter()
+            .find(|(shown, _)| *shown == label)
+            .map(|(_, code)| code)
+            .unwrap_or_else(|| panic!("no {label} snippet"))
+    }
+
+    /// The real Python parser reads the snippet (python3 is on every machine of this kind).
+    fn assert_python_parses(code: &str) {
+        use std::io::Write as _;
+        let mut python = std::process::Command::new("python3")
+            .args(["-c", "import ast, sys; ast.parse(sys.stdin.read())"])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        python
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(code.as_bytes())
+            .unwrap();
+        let output = python.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{code}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    #[test]
+    fn postgresql_snippets_name_the_database_user_and_address_in_their_places() {
+        let c = connection();
+        assert_eq!(
+            snippet(Engine::Postgresql, &c, "psql"),
+            r#"PGPASSWORD="$PASSWORD" psql "host=orders.db-1.svc port=5432 user=app_user dbname=orders sslmode=require""#
+        );
+        // JDBC: the database in the URL, the user beside it.
+        let jdbc = snippet(Engine::Postgresql, &c, "Java (JDBC)");
+        assert!(
+            jdbc.contains(r#""jdbc:postgresql://orders.db-1.svc:5432/orders", "app_user""#),
+            "{jdbc}"
+        );
+        let python = snippet(Engine::Postgresql, &c, "Python (psycopg 3)");
+        assert!(python.contains(r#"user="app_user""#) && python.contains(r#"dbname="orders""#));
+        assert_python_parses(&python);
+        assert_eq!(
+            connection_uri_for(Engine::Postgresql, &c),
+            "postgresql://app_user@orders.db-1.svc:5432/orders?sslmode=require"
+        );
+    }
+
+    #[test]
+    fn cassandra_snippets_name_the_keyspace_user_and_address_in_their_places() {
+        let c = ConnectionInfo {
+            port: 9042,
+            schema_name: "orders_ks".into(),
+            ..connection()
+        };
+        assert_eq!(
+            snippet(Engine::Cassandra, &c, "cqlsh"),
+            r#"cqlsh orders.db-1.svc 9042 -u app_user -p "$PASSWORD" -k orders_ks"#
+        );
+        let java = snippet(Engine::Cassandra, &c, "Java (DataStax driver 4)");
+        assert!(
+            java.contains(r#"new InetSocketAddress("orders.db-1.svc", 9042)"#)
+                && java.contains(r#".withKeyspace("orders_ks")"#)
+                && java.contains(r#".withAuthCredentials("app_user","#),
+            "{java}"
+        );
+        let python = snippet(Engine::Cassandra, &c, "Python (cassandra-driver)");
+        assert!(python.contains(r#"connect("orders_ks")"#), "{python}");
+        assert_python_parses(&python);
+        assert_eq!(
+            connection_uri_for(Engine::Cassandra, &c),
+            "orders.db-1.svc:9042"
+        );
+    }
 }

@@ -155,6 +155,16 @@ pub struct Webhooks {
 
 impl Webhooks {
     pub async fn receive(&self, name: &str, headers: &HeaderMap, body: Bytes) -> Response {
+        let answer = self.answer(name, headers, body).await;
+        let provider = ["github", "gitlab", "gitea", "forgejo"]
+            .into_iter()
+            .find(|forge| headers.contains_key(format!("x-{forge}-event").as_str()))
+            .unwrap_or("unknown");
+        crate::metrics::webhook_delivery(provider, answer.status().as_str());
+        answer
+    }
+
+    async fn answer(&self, name: &str, headers: &HeaderMap, body: Bytes) -> Response {
         if body.len() > MAX_BODY_BYTES {
             return (
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -21,6 +21,7 @@ pub(super) fn is_public(path: &str) -> bool {
         path,
         "/healthz"
             | "/readyz"
+            | "/metrics"
             | "/favicon.ico"
             | "/schema/dscloud.json"
             | "/auth/sign-in"
@@ -137,14 +138,14 @@ fn forbidden_page(theme: app::theme::Theme) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"color-scheme\" content=\"light dark\">\
          <title>Not allowed · DSCloud Portal</title>\
-         <link rel=\"stylesheet\" href=\"/pkg/{css}.css\"></head><body>\
+         <link rel=\"stylesheet\" href=\"{css}\"></head><body>\
          <header class=\"site-header\"><div class=\"header-inner\"><a class=\"brand\" href=\"/\">\
          <span class=\"brand-mark\" aria-hidden=\"true\"></span><span class=\"brand-name\">DSCloud Portal</span></a></div></header>\
          <main id=\"main\" class=\"site-main\"><section class=\"panel\"><p class=\"badge badge-muted\">403</p>\
          <h1>Not allowed</h1><p class=\"lede\">Your role does not give access to this page. Ask an admin if you need it.</p>\
          <p><a href=\"/\">Go to the overview</a></p></section></main></body></html>",
         theme = theme.as_str(),
-        css = crate::http::SITE_OUTPUT_NAME,
+        css = crate::http::assets::stylesheet_href(),
     )
 }
 
@@ -159,6 +160,7 @@ mod tests {
             "/auth/sign-in",
             "/healthz",
             "/readyz",
+            "/metrics",
             "/pkg/dscloud-portal.wasm",
             "/schema/dscloud.json",
         ] {

@@ -14,6 +14,12 @@ impl Kind {
     pub const NAMESPACE: Kind = Kind::core("Namespace", "namespaces");
     pub const RESOURCE_QUOTA: Kind = Kind::core("ResourceQuota", "resourcequotas");
     pub const SECRET: Kind = Kind::core("Secret", "secrets");
+    pub const ROLE_BINDING: Kind = Kind {
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        kind: "RoleBinding",
+        plural: "rolebindings",
+    };
     pub const NETWORK_POLICY: Kind = Kind {
         group: "networking.k8s.io",
         version: "v1",

@@ -7,6 +7,7 @@ mod kinds;
 mod labels;
 mod outside;
 pub mod regions;
+mod secrets_access;
 
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ pub use kinds::Kind;
 pub use labels::*;
 pub use outside::{OutsideAddress, OutsideAddressArg, outside_addresses};
 pub use regions::{RegionArg, check_distinct, check_region_name};
+pub use secrets_access::{SECRETS_ROLE, ServiceAccount};
 
 /// How long one Kubernetes call may take before it counts as failed (and
 /// is retried with backoff).
@@ -80,6 +82,8 @@ pub struct Cluster {
     client: kube::Client,
     field_manager: &'static str,
     timeout: Duration,
+    /// Bound to Secrets in each namespace this engine makes, if set.
+    secrets_access: Option<ServiceAccount>,
 }
 
 impl Cluster {
@@ -88,7 +92,41 @@ impl Cluster {
             client,
             field_manager,
             timeout: REQUEST_TIMEOUT,
+            secrets_access: None,
         }
+    }
+
+    /// Each namespace this engine makes binds Secrets to `account`.
+    pub fn with_secrets_access(mut self, account: Option<ServiceAccount>) -> Self {
+        self.secrets_access = account;
+        self
+    }
+
+    /// Applies a namespace, then (once) the RoleBinding that lets the
+    /// portal use Secrets in it, so nothing reads or writes a Secret there
+    /// before it may.
+    pub async fn apply_namespace(&self, namespace: &Value) -> Result<(), ClusterError> {
+        self.apply(Kind::NAMESPACE, namespace).await?;
+        if let Some(account) = &self.secrets_access {
+            let name = namespace["metadata"]["name"].as_str().unwrap_or_default();
+            let labels = namespace["metadata"]["labels"].clone();
+            self.create(Kind::ROLE_BINDING, &account.role_binding(name, labels))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the portal may use Secrets in `namespace` (always, without
+    /// a ServiceAccount configured). A namespace without its binding is
+    /// not ready for the engine: applying it again makes the binding.
+    pub async fn secrets_bound(&self, namespace: &str) -> Result<bool, ClusterError> {
+        if self.secrets_access.is_none() {
+            return Ok(true);
+        }
+        Ok(self
+            .get(Kind::ROLE_BINDING, Some(namespace), SECRETS_ROLE)
+            .await?
+            .is_some())
     }
 
     /// How long one call may take (tests shorten it).
@@ -117,14 +155,28 @@ impl Cluster {
         }
     }
 
+    /// The call within the deadline, counted by verb, kind and outcome
+    /// (`dscloud_kubernetes_requests_total`).
     async fn within<T>(
         &self,
+        verb: &str,
+        kind: &str,
         call: impl Future<Output = Result<T, kube::Error>>,
     ) -> Result<T, ClusterError> {
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(result) => Ok(result?),
-            Err(_) => Err(ClusterError::Timeout(self.timeout)),
-        }
+        let (result, code) = match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(value)) => (Ok(value), "200".to_string()),
+            Ok(Err(kube::Error::Api(status))) => {
+                let code = status.code.to_string();
+                (Err(ClusterError::from(kube::Error::Api(status))), code)
+            }
+            Ok(Err(error)) => (Err(ClusterError::from(error)), "unreachable".to_string()),
+            Err(_) => (
+                Err(ClusterError::Timeout(self.timeout)),
+                "timeout".to_string(),
+            ),
+        };
+        crate::metrics::kubernetes_request(verb, kind, &code);
+        result
     }
 
     /// The object as JSON; `None` when it does not exist.
@@ -134,7 +186,9 @@ impl Cluster {
         namespace: Option<&str>,
         name: &str,
     ) -> Result<Option<Value>, ClusterError> {
-        let object = self.within(self.api(kind, namespace).get_opt(name)).await?;
+        let object = self
+            .within("get", kind.kind, self.api(kind, namespace).get_opt(name))
+            .await?;
         Ok(object.map(serde_json::to_value).transpose()?)
     }
 
@@ -147,7 +201,11 @@ impl Cluster {
     ) -> Result<Vec<Value>, ClusterError> {
         let params = kube::api::ListParams::default().labels(selector);
         let list = self
-            .within(self.api(kind, Some(namespace)).list(&params))
+            .within(
+                "list",
+                kind.kind,
+                self.api(kind, Some(namespace)).list(&params),
+            )
             .await?;
         list.items
             .into_iter()
@@ -168,7 +226,7 @@ impl Cluster {
             tail_lines: Some(lines),
             ..kube::api::LogParams::default()
         };
-        self.within(pods.logs(pod, &params)).await
+        self.within("get", "Pod/log", pods.logs(pod, &params)).await
     }
 
     /// Server-side apply with this engine's field manager, taking over
@@ -177,6 +235,8 @@ impl Cluster {
         let (namespace, name) = identity(object);
         let params = PatchParams::apply(self.field_manager).force();
         self.within(
+            "patch",
+            kind.kind,
             self.api(kind, namespace)
                 .patch(name, &params, &Patch::Apply(object)),
         )
@@ -191,6 +251,8 @@ impl Cluster {
         let object: DynamicObject = serde_json::from_value(object.clone())?;
         match self
             .within(
+                "create",
+                kind.kind,
                 self.api(kind, namespace)
                     .create(&self.post_params(), &object),
             )
@@ -208,6 +270,8 @@ impl Cluster {
         let (namespace, name) = identity(object);
         let typed: DynamicObject = serde_json::from_value(object.clone())?;
         self.within(
+            "update",
+            kind.kind,
             self.api(kind, namespace)
                 .replace(name, &self.post_params(), &typed),
         )
@@ -225,6 +289,8 @@ impl Cluster {
     ) -> Result<(), ClusterError> {
         match self
             .within(
+                "delete",
+                kind.kind,
                 self.api(kind, namespace)
                     .delete(name, &DeleteParams::background()),
             )

@@ -186,6 +186,8 @@ impl Live {
                     self.next_check = Instant::now() + SESSION_CHECK;
                 }
                 () = tokio::time::sleep_until(self.ends_at) => return None,
+                // This replica stops: the browser reconnects to another.
+                () = crate::stopping::begun() => return None,
             }
         }
     }

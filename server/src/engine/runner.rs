@@ -321,13 +321,19 @@ impl<R: Reconciler> Runner<R> {
         attempt: u32,
         timeout: Duration,
     ) -> Reconciled<R::Key> {
-        let reconcile = reconciler.reconcile(&key, &term, attempt);
+        let started = std::time::Instant::now();
+        // Every line logged while reconciling names the engine and the item.
+        let span = tracing::info_span!("reconcile", engine = reconciler.name(), item = ?key);
+        let reconcile =
+            tracing::Instrument::instrument(reconciler.reconcile(&key, &term, attempt), span);
         let outcome = match tokio::time::timeout(timeout, reconcile).await {
             Ok(outcome) => outcome,
             Err(_) => Err(Failure::Retry(format!(
                 "the reconcile took longer than {timeout:?}"
             ))),
         };
+        let failed = matches!(outcome, Err(Failure::Retry(_)));
+        crate::metrics::reconciled(reconciler.name(), started.elapsed(), failed);
         (key, outcome)
     }
 

@@ -181,8 +181,22 @@ impl Git {
         }))
     }
 
-    /// Brings the app's mirror up to date with the branch.
+    /// Brings the app's mirror up to date with the branch (a failure is
+    /// counted: `dscloud_git_fetch_fail_total`).
     pub async fn fetch(
+        &self,
+        mirror: &Path,
+        remote: &Remote<'_>,
+        branch: &str,
+    ) -> Result<(), GitError> {
+        let fetched = self.fetch_into(mirror, remote, branch).await;
+        if fetched.is_err() {
+            crate::metrics::git_fetch_failed();
+        }
+        fetched
+    }
+
+    async fn fetch_into(
         &self,
         mirror: &Path,
         remote: &Remote<'_>,

@@ -10,7 +10,8 @@ pub async fn alive() -> &'static str {
     "ok"
 }
 
-/// The portal can do its work: its database answers.
+/// The portal can do its work: its database answers and is migrated.
+/// Never tied to leadership: every replica serves every page.
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match state.store.ping().await {
         Ok(()) => (
@@ -18,13 +19,17 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
             Json(json!({ "status": "ready", "store": state.store.kind() })),
         ),
         Err(error) => {
-            tracing::warn!(%error, "readiness check failed: the store does not answer");
+            tracing::warn!(%error, "readiness check failed");
+            let reason = match error {
+                crate::store::StoreError::Behind { .. } => error.to_string(),
+                _ => "the database does not answer".to_string(),
+            };
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(json!({
                     "status": "unavailable",
                     "store": state.store.kind(),
-                    "reason": "the database does not answer",
+                    "reason": reason,
                 })),
             )
         }

@@ -2,6 +2,7 @@
 //! and the layers every request passes through.
 
 mod api_errors;
+pub mod assets;
 mod audit_export;
 mod checker_form;
 pub mod client;
@@ -60,7 +61,8 @@ pub fn leptos_options(args: &ServeArgs) -> LeptosOptions {
     LeptosOptions::builder()
         .output_name(SITE_OUTPUT_NAME)
         .site_root(args.site_root.display().to_string())
-        .site_pkg_dir("pkg")
+        .site_pkg_dir(assets::PKG_DIR)
+        .hash_files(assets::hashed_names())
         .site_addr(args.listen)
         .build()
 }
@@ -218,6 +220,10 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
     Ok(Router::new()
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
+        .route("/metrics", {
+            let board = engine_board(&state);
+            get(move || crate::metrics::serve(board.clone()))
+        })
         .route("/schema/dscloud.json", get(schema::dscloud))
         .route("/auth/sign-in", {
             let authenticator = authenticator.clone();
@@ -285,9 +291,19 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
                 checker_form::check(context.clone(), options.clone(), parts, form)
             })
         })
+        .nest(
+            &format!("/{}", assets::PKG_DIR),
+            assets::routes(
+                std::path::Path::new(state.leptos_options.site_root.as_ref()),
+                state.leptos_options.hash_files,
+            ),
+        )
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })
+        // Every route above, counted by its template; the fallback (files,
+        // unknown paths) is not.
+        .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,

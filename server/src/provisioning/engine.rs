@@ -18,7 +18,7 @@ use super::objects::{self, DatabaseSpec};
 use super::observe::{self, WATCHED};
 use super::plan::{self, Action, Decision, Desired};
 use super::{ENGINE, step_name};
-use crate::cluster::{Cluster, ClusterError};
+use crate::cluster::{Cluster, ClusterError, ServiceAccount};
 use crate::engine::{Failure, Handle, Leadership, Next, Reconciler, Runner, RunnerSettings, Term};
 use crate::store::{DatabaseRecord, DatabaseStore, EngineReport, Reported, StoreError};
 
@@ -175,6 +175,7 @@ impl Provisioner {
                     term: term.fence().map_or(0, |fence| fence.term),
                 }));
             }
+            tracing::info!(database = %db.id, step = step_name(*action), attempt, "provisioning step");
             let step = self
                 .store
                 .start_step(db.id, term.fence(), step_name(*action), attempt)
@@ -251,10 +252,14 @@ impl Provisioner {
         if unchanged {
             return Ok(Reported::Applied);
         }
-        Ok(self
+        let reported = self
             .store
             .report_database(db.id, term.fence(), &report)
-            .await?)
+            .await?;
+        if reported == Reported::Applied && db.status != report.status {
+            crate::metrics::database_status(db.engine.as_str(), report.status.as_str());
+        }
+        Ok(reported)
     }
 }
 
@@ -281,6 +286,13 @@ impl ProvisioningEngine {
     /// region's cluster.
     pub fn for_region(mut self, region: &str) -> Self {
         self.runner.reconciler_mut().region = Some(region.to_string());
+        self
+    }
+
+    /// Each database's namespace binds Secrets to `account` (`--service-account`).
+    pub fn with_secrets_access(mut self, account: Option<ServiceAccount>) -> Self {
+        let provisioner = self.runner.reconciler_mut();
+        provisioner.cluster = provisioner.cluster.clone().with_secrets_access(account);
         self
     }
 

@@ -55,7 +55,12 @@ pub struct RunningRegion {
 /// Starts provisioning in one region: its engine, which acts only while
 /// this replica holds the region's Lease (the others wait to take over),
 /// and the watches that wake it.
-pub fn start_region(store: Arc<dyn Store>, name: String, client: kube::Client) -> RunningRegion {
+pub fn start_region(
+    store: Arc<dyn Store>,
+    name: String,
+    client: kube::Client,
+    secrets_access: Option<crate::cluster::ServiceAccount>,
+) -> RunningRegion {
     let leadership = Leadership::new(lease_key(&name));
     let elector = Arc::new(LeaderElector::new(
         client.clone(),
@@ -68,6 +73,7 @@ pub fn start_region(store: Arc<dyn Store>, name: String, client: kube::Client) -
     let engine = Arc::new(
         ProvisioningEngine::new(store, client.clone())
             .for_region(&name)
+            .with_secrets_access(secrets_access)
             .with_leadership(leadership),
     );
     crate::supervise::spawn("provisioning leader election", {

@@ -52,9 +52,14 @@ pub async fn observe(cluster: &Cluster, spec: &DatabaseSpec) -> Result<Observed,
     let network_policy = cluster
         .get(Kind::NETWORK_POLICY, ns, "dscloud-isolation")
         .await?;
-    let credentials = cluster
-        .get(Kind::SECRET, ns, objects::CREDENTIALS_SECRET)
-        .await?;
+    let secrets_unbound = !cluster.secrets_bound(&namespace).await?;
+    let credentials = if secrets_unbound {
+        None
+    } else {
+        cluster
+            .get(Kind::SECRET, ns, objects::CREDENTIALS_SECRET)
+            .await?
+    };
     let resource = cluster
         .get(operator_kind(spec.engine), ns, objects::RESOURCE_NAME)
         .await?
@@ -74,6 +79,7 @@ pub async fn observe(cluster: &Cluster, spec: &DatabaseSpec) -> Result<Observed,
         });
     Ok(Observed {
         namespace: presence,
+        secrets_unbound,
         quota: hash(&quota),
         network_policy: hash(&network_policy),
         credentials: credentials.as_ref().map(objects::credentials_version),
@@ -116,11 +122,7 @@ pub async fn execute(
 ) -> Result<(), ClusterError> {
     let namespace = spec.namespace();
     match action {
-        Action::ApplyNamespace => {
-            cluster
-                .apply(Kind::NAMESPACE, &objects::namespace(spec))
-                .await
-        }
+        Action::ApplyNamespace => cluster.apply_namespace(&objects::namespace(spec)).await,
         Action::ApplyQuota => {
             cluster
                 .apply(Kind::RESOURCE_QUOTA, &objects::quota(spec))

@@ -78,6 +78,10 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// The schema is older than this binary's newest migration (another
+    /// replica has not migrated it yet, or a migration failed).
+    #[error("the database is at migration {applied}; this portal needs {needed}")]
+    Behind { applied: i64, needed: i64 },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -103,7 +107,8 @@ pub trait Store:
     fn kind(&self) -> &'static str;
     /// Applies every pending migration.
     async fn migrate(&self) -> StoreResult<()>;
-    /// Answers when the database can be reached.
+    /// Answers when the database can be reached and holds every migration
+    /// this binary knows (else [`StoreError::Behind`]).
     async fn ping(&self) -> StoreResult<()>;
 }
 
@@ -149,7 +154,15 @@ macro_rules! impl_store {
                 self.run_migrations().await
             }
             async fn ping(&self) -> $crate::store::StoreResult<()> {
-                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                let applied: Option<i64> =
+                    sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                        .fetch_one(&self.pool)
+                        .await?;
+                let applied = applied.unwrap_or(0);
+                let needed = Self::newest_migration();
+                if applied < needed {
+                    return Err($crate::store::StoreError::Behind { applied, needed });
+                }
                 Ok(())
             }
         }

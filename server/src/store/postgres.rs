@@ -26,6 +26,17 @@ impl PostgresStore {
         Ok(PostgresStore { pool })
     }
 
+    /// The version of the newest migration compiled in.
+    fn newest_migration() -> i64 {
+        sqlx::migrate!("../migrations/postgres")
+            .iter()
+            .map(|migration| migration.version)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Every pending migration; replicas that start together take turns
+    /// (sqlx holds a lock for the run: PostgreSQL's advisory lock).
     async fn run_migrations(&self) -> super::StoreResult<()> {
         sqlx::migrate!("../migrations/postgres")
             .run(&self.pool)

@@ -330,7 +330,7 @@ impl SingleSignOn {
         };
         let claims = id_token
             .claims(&pinned(&client, &provider.config), &nonce)
-            .map_err(|error| SsoError::Invalid(format!("the ID token: {error}")))?;
+            .map_err(|error| SsoError::Invalid(format!("the ID token: {}", describe(&error))))?;
 
         // Many providers put only `sub` in the ID token and the rest in
         // userinfo: each claim is taken from the ID token, else from

@@ -20,7 +20,9 @@ use crate::crypto::Keyring;
 use crate::engine::{Failure, Handle, Next, Reconciler, Runner, RunnerSettings, Term};
 use crate::registry::{Registry, RegistryError};
 use crate::secrets::sync::{self as secret_sync, Desired};
-use crate::store::{AppRecord, DeploymentRecord, Reported, SecretSlot, Store, StoreError};
+use crate::store::{
+    AppRecord, DeploymentRecord, Progress, Reported, SecretSlot, Store, StoreError,
+};
 use jobs::observe_job;
 
 mod builds;
@@ -224,9 +226,11 @@ impl Deployer {
                     _ => "the cluster",
                 };
                 let progress = plan::errored(&active, failing, &error.to_string());
-                self.store
+                let written = self
+                    .store
                     .progress_deployment(term.fence(), active.id, active.revision, &progress)
                     .await?;
+                count_ended(written, environment, &progress);
                 return Ok(Next::Again);
             }
             Err(error) => return Err(error),
@@ -234,7 +238,8 @@ impl Deployer {
         let next = match (&plan.progress, &plan.rollback) {
             (Some(progress), Some(rollback)) => {
                 tracing::info!(app = %app.name, %environment, reason = ?progress.reason, "deployment failed; rolling back");
-                self.store
+                let written = self
+                    .store
                     .fail_and_roll_back(
                         term.fence(),
                         active.id,
@@ -243,6 +248,7 @@ impl Deployer {
                         rollback,
                     )
                     .await?;
+                count_ended(written, environment, progress);
                 Next::Again
             }
             (Some(progress), None) => {
@@ -250,6 +256,10 @@ impl Deployer {
                     .store
                     .progress_deployment(term.fence(), active.id, active.revision, progress)
                     .await?;
+                count_ended(written, environment, progress);
+                if written == Reported::Applied && progress.status != active.status {
+                    tracing::info!(app = %app.name, %environment, status = progress.status.as_str(), "deployment progressed");
+                }
                 if written == Reported::Applied
                     && plan.succeeded
                     && let Some(next) = self.sites.get(position + 1)
@@ -476,8 +486,8 @@ impl Deployer {
             .applied
             .iter()
             .partition(|(kind, _)| *kind == Kind::NAMESPACE);
-        for (kind, object) in namespaces {
-            cluster.apply(*kind, object).await?;
+        for (_, namespace) in namespaces {
+            cluster.apply_namespace(namespace).await?;
         }
         let labels = objects::engine_labels(context.app.id, &context.site.name);
         let secrets = secret_sync::objects(desired, &context.namespace, &labels);
@@ -573,4 +583,16 @@ pub fn key_of(labels: &BTreeMap<String, String>) -> Option<Key> {
         .and_then(|id| Uuid::parse_str(id).ok())?;
     let environment = labels.get(crate::manifests::labels::ENVIRONMENT)?;
     Some((app, environment.clone()))
+}
+
+/// `dscloud_release_total{env,result}`: a deployment whose end was written
+/// (a stale or deposed write ended nothing).
+fn count_ended(written: Reported, environment: &str, progress: &Progress) {
+    let ended = matches!(
+        progress.status,
+        DeploymentStatus::Succeeded | DeploymentStatus::Failed | DeploymentStatus::Errored
+    );
+    if written == Reported::Applied && ended {
+        crate::metrics::release_ended(environment, &progress.status.as_str().to_lowercase());
+    }
 }

@@ -33,6 +33,10 @@ pub struct Desired {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Observed {
     pub namespace: Presence,
+    /// The namespace exists but the portal may not use Secrets in it yet
+    /// (its RoleBinding is missing): applying the namespace makes it, and
+    /// the credentials could not be read.
+    pub secrets_unbound: bool,
     /// The hash annotation of each supporting object (None: absent).
     pub quota: Option<String>,
     pub network_policy: Option<String>,
@@ -162,7 +166,7 @@ pub fn decide(desired: &Desired, observed: &Observed, previous: Status) -> Decis
         );
     }
     let mut supporting = Vec::new();
-    if observed.namespace == Presence::Absent {
+    if observed.namespace == Presence::Absent || observed.secrets_unbound {
         supporting.push(Action::ApplyNamespace);
     }
     let current = |hash: &Option<String>| hash.as_deref() == Some(desired.support_hash.as_str());

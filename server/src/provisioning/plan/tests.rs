@@ -22,6 +22,7 @@ fn job(state: JobState) -> Option<ConfigureJob> {
 fn everything(readiness: Readiness) -> Observed {
     Observed {
         namespace: Presence::Present,
+        secrets_unbound: false,
         quota: Some(HASH.into()),
         network_policy: Some(HASH.into()),
         credentials: Some(1),
@@ -279,6 +280,21 @@ fn a_failed_configure_job_is_removed_and_tried_again() {
     assert_eq!(decision.actions, [Action::DeleteConfigureJob]);
     assert_eq!(decision.status, Status::Initializing);
     assert!(decision.message.unwrap_or_default().contains("exit code 1"));
+}
+
+#[test]
+fn a_namespace_without_its_secrets_binding_is_applied_again_before_the_credentials() {
+    // Made before a crash, the binding not yet: the credentials could not
+    // be read, so they are created (create-once keeps an existing Secret)
+    // after the namespace and its binding.
+    let mut observed = everything(Readiness::Ready);
+    observed.secrets_unbound = true;
+    observed.credentials = None;
+    let decision = decide(&desired(Intent::Running, true), &observed, Status::Active);
+    assert_eq!(
+        decision.actions,
+        vec![Action::ApplyNamespace, Action::ApplyCredentials]
+    );
 }
 
 #[test]
