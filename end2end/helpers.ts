@@ -52,3 +52,11 @@ export async function signedInAs(browser: Browser, baseURL: string | undefined, 
   return { context, page };
 }
 
+
+/**
+ * The signed-in person's role as the header's badge shows it (not any text in
+ * the header: a login name such as `sso-admin-x` contains "admin" too).
+ */
+export function roleBadge(page: Page) {
+  return page.getByRole('banner').locator('.viewer-name .badge');
+}

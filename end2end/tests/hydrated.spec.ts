@@ -149,3 +149,33 @@ test('a form posted from another site is refused', async ({ page, baseURL }) => 
   expect(response.status()).toBe(403);
   await expect(page.locator('body')).toContainText('Cross-origin request refused');
 });
+
+test('the front end comes with hashed names, as brotli made at build time, kept for a year', async ({ page }) => {
+  type Asset = { url: string; encoding?: string; cache?: string; bytes: number };
+  const seen: Promise<Asset>[] = [];
+  page.on('response', (response) => {
+    const url = new URL(response.url()).pathname;
+    if (!url.startsWith('/pkg/')) return;
+    seen.push(
+      response.request().sizes().then((sizes) => ({
+        url,
+        encoding: response.headers()['content-encoding'],
+        cache: response.headers()['cache-control'],
+        bytes: sizes.responseBodySize,
+      })),
+    );
+  });
+  await page.goto('/sign-in');
+  await hydrated(page);
+  const assets = await Promise.all(seen);
+  const kinds = assets.map((asset) => asset.url.split('.').pop()).sort();
+  expect(kinds).toEqual(['css', 'js', 'wasm']);
+  for (const asset of assets) {
+    // dscloud-portal.<content hash>.<kind>: a new build, a new name.
+    expect(asset.url).toMatch(/^\/pkg\/dscloud-portal\.[A-Za-z0-9_-]{10,}\.(css|js|wasm)$/);
+    expect(asset.cache, asset.url).toBe('public, max-age=31536000, immutable');
+    expect(asset.encoding, asset.url).toBe('br');
+  }
+  const total = assets.reduce((sum, asset) => sum + asset.bytes, 0);
+  console.log(`first load of /sign-in: ${assets.map((asset) => `${asset.url} ${asset.bytes} B`).join(', ')}; ${total} B in all`);
+});

@@ -1,5 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
 import { E2E_DEVELOPER, E2E_OTHER_CUSTOMER, E2E_PASSWORD, E2E_PASSWORD_CHANGER, E2E_USER } from '../accounts';
+import { roleBadge } from '../helpers';
 
 // Local sign-in: a plain form, so the same flow is tested with and without JavaScript.
 
@@ -19,7 +20,7 @@ for (const javaScriptEnabled of [true, false]) {
       await expect(page).toHaveURL('/apps/validate');
       const header = page.getByRole('banner');
       await expect(header).toContainText('E2E Admin');
-      await expect(header).toContainText('admin');
+      await expect(roleBadge(page)).toHaveText('admin');
 
       await header.getByRole('button', { name: 'Sign out' }).click();
       await expect(page).toHaveURL(/\/sign-in\?signed_out=1$/);

@@ -14,8 +14,8 @@ use server::store::{self, AuditQuery, NewSession};
 
 mod support;
 
-async fn sqlite() -> (std::sync::Arc<dyn store::Store>, tempfile::TempDir) {
-    support::sqlite().await
+async fn sqlite() -> (std::sync::Arc<dyn store::Store>, support::TestDir) {
+    support::store().await
 }
 
 #[tokio::test]
@@ -257,9 +257,14 @@ async fn role_changes_and_disabling_end_sessions_and_spare_the_last_admin() {
         refused.to_string(),
         "\"admin\" is the last active admin: make another user admin first"
     );
-    let refused =
-        accounts::set_access(store.as_ref(), &actor, FIRST_ADMIN, Role::Admin, true).await;
-    assert!(refused.is_err());
+    let refused = accounts::set_access(store.as_ref(), &actor, FIRST_ADMIN, Role::Admin, true)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "\"admin\" is the last active admin: make another user admin first",
+        "nor disabled"
+    );
     assert_eq!(
         store.user_by_username(FIRST_ADMIN).await.unwrap().role,
         Role::Admin

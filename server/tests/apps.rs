@@ -62,18 +62,6 @@ async fn bed() -> Bed {
     }
 }
 
-fn registration(name: &str, url: &str) -> Registration {
-    Registration {
-        name: name.into(),
-        repository_url: url.into(),
-        branch: String::new(),
-        poll_interval_seconds: None,
-        credentials: None,
-        maintainers: Vec::new(),
-        build: server::store::BuildMode::Portal,
-    }
-}
-
 fn invalid<T>(result: Result<T, ServiceError>) -> String {
     match result {
         Err(ServiceError::Invalid(message)) => message,
@@ -126,7 +114,10 @@ async fn a_developer_registers_a_repository_and_its_head_is_the_first_release() 
     repository.push("main");
     let registered = bed
         .service
-        .register(&bed.dana, registration("orders", &repository.url()))
+        .register(
+            &bed.dana,
+            support::registration("orders", &repository.url()),
+        )
         .await
         .unwrap();
     assert_eq!(registered.app.branch, "main", "the default branch");
@@ -171,7 +162,10 @@ async fn a_refused_registration_says_why_and_creates_nothing() {
     // No commits yet.
     let message = invalid(
         bed.service
-            .register(&bed.dana, registration("orders", &repository.url()))
+            .register(
+                &bed.dana,
+                support::registration("orders", &repository.url()),
+            )
             .await,
     );
     assert!(message.contains("no commits"), "{message}");
@@ -179,7 +173,10 @@ async fn a_refused_registration_says_why_and_creates_nothing() {
     repository.push("main");
     let message = invalid(
         bed.service
-            .register(&bed.dana, registration("orders", &repository.url()))
+            .register(
+                &bed.dana,
+                support::registration("orders", &repository.url()),
+            )
             .await,
     );
     assert!(
@@ -192,7 +189,10 @@ async fn a_refused_registration_says_why_and_creates_nothing() {
     repository.push("main");
     let message = invalid(
         bed.service
-            .register(&bed.dana, registration("orders", &repository.url()))
+            .register(
+                &bed.dana,
+                support::registration("orders", &repository.url()),
+            )
             .await,
     );
     assert!(
@@ -203,7 +203,10 @@ async fn a_refused_registration_says_why_and_creates_nothing() {
     repository.push("main");
     let message = invalid(
         bed.service
-            .register(&bed.dana, registration("orders", &repository.url()))
+            .register(
+                &bed.dana,
+                support::registration("orders", &repository.url()),
+            )
             .await,
     );
     assert!(
@@ -216,7 +219,7 @@ async fn a_refused_registration_says_why_and_creates_nothing() {
                 &bed.dana,
                 Registration {
                     branch: "release".into(),
-                    ..registration("orders", &repository.url())
+                    ..support::registration("orders", &repository.url())
                 },
             )
             .await,
@@ -225,7 +228,7 @@ async fn a_refused_registration_says_why_and_creates_nothing() {
     let missing = format!("file://{}/nothing-here.git", bed.dir.path().display());
     let message = invalid(
         bed.service
-            .register(&bed.dana, registration("orders", &missing))
+            .register(&bed.dana, support::registration("orders", &missing))
             .await,
     );
     assert!(message.contains("cannot be reached"), "{message}");
@@ -249,7 +252,7 @@ async fn a_refused_registration_says_why_and_creates_nothing() {
     ] {
         let message = invalid(
             bed.service
-                .register(&bed.dana, registration(name, &url))
+                .register(&bed.dana, support::registration(name, &url))
                 .await,
         );
         assert!(message.contains(expected), "{name} {url}: {message}");
@@ -257,7 +260,10 @@ async fn a_refused_registration_says_why_and_creates_nothing() {
     // Customers cannot register at all.
     assert!(matches!(
         bed.service
-            .register(&bed.cora, registration("orders", &repository.url()))
+            .register(
+                &bed.cora,
+                support::registration("orders", &repository.url())
+            )
             .await,
         Err(ServiceError::Forbidden(_))
     ));
@@ -272,7 +278,10 @@ async fn pushes_become_releases_broken_files_are_rejected_and_force_pushes_are_s
     repository.push("main");
     let app = bed
         .service
-        .register(&bed.dana, registration("orders", &repository.url()))
+        .register(
+            &bed.dana,
+            support::registration("orders", &repository.url()),
+        )
         .await
         .unwrap()
         .app;
@@ -353,13 +362,13 @@ async fn a_repository_that_needs_a_token_is_refused_without_it_and_followed_with
     let url = format!("{base}/app.git");
     let message = invalid(
         bed.service
-            .register(&bed.dana, registration("private", &url))
+            .register(&bed.dana, support::registration("private", &url))
             .await,
     );
     assert!(message.contains("refused the credentials"), "{message}");
     let with_wrong = Registration {
         credentials: Some((CredentialsKind::Token, SecretString::from("wrong"))),
-        ..registration("private", &url)
+        ..support::registration("private", &url)
     };
     let message = invalid(bed.service.register(&bed.dana, with_wrong).await);
     assert!(message.contains("refused the credentials"), "{message}");
@@ -367,7 +376,7 @@ async fn a_repository_that_needs_a_token_is_refused_without_it_and_followed_with
 
     let with_token = Registration {
         credentials: Some((CredentialsKind::Token, SecretString::from("tok-123"))),
-        ..registration("private", &url)
+        ..support::registration("private", &url)
     };
     let app = bed
         .service
@@ -400,7 +409,10 @@ async fn a_verified_push_wakes_the_poller_and_a_release_appears_within_two_secon
     repository.push("main");
     let registered = bed
         .service
-        .register(&bed.dana, registration("orders", &repository.url()))
+        .register(
+            &bed.dana,
+            support::registration("orders", &repository.url()),
+        )
         .await
         .unwrap();
     // Polls are far apart; only the webhook can make it quick.
@@ -523,7 +535,10 @@ async fn maintainers_change_settings_others_cannot_and_deleting_takes_everything
     repository.push("release");
     let app = bed
         .service
-        .register(&bed.dana, registration("orders", &repository.url()))
+        .register(
+            &bed.dana,
+            support::registration("orders", &repository.url()),
+        )
         .await
         .unwrap()
         .app;

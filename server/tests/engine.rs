@@ -27,8 +27,10 @@ struct Bed {
     store: Arc<dyn Store>,
     client: Client,
     sandbox: Sandbox,
+    /// What the engine uses: the portal's ServiceAccount under deploy/'s roles.
+    portal: support::rbac::AsPortal,
     owner: Uuid,
-    _dir: tempfile::TempDir,
+    _dir: support::TestDir,
 }
 
 fn behaviour() -> Behaviour {
@@ -45,7 +47,8 @@ async fn bed() -> Bed {
 
 async fn bed_with(behaviour: Behaviour) -> Bed {
     let (sandbox, client) = support::cluster(behaviour).await;
-    let (store, dir) = support::sqlite().await;
+    let portal = support::rbac::AsPortal::install(&sandbox, &client).await;
+    let (store, dir) = support::store().await;
     let owner = support::user(store.as_ref(), "cora", Role::Customer)
         .await
         .id;
@@ -53,6 +56,7 @@ async fn bed_with(behaviour: Behaviour) -> Bed {
         store,
         client,
         sandbox,
+        portal,
         owner,
         _dir: dir,
     }
@@ -72,7 +76,8 @@ impl Bed {
     }
 
     fn engine(&self) -> ProvisioningEngine {
-        ProvisioningEngine::new(self.store.clone(), self.client.clone())
+        ProvisioningEngine::new(self.store.clone(), self.portal.client.clone())
+            .with_secrets_access(Some(support::rbac::account()))
     }
 
     /// Runs passes until every listed database reports `status`.
@@ -279,21 +284,41 @@ async fn a_database_with_an_unknown_tier_is_an_error_at_once() {
     let db = bed.create("odd", "cassandra").await;
     // A size this portal does not know (written by another version, or by
     // hand): the store refuses to read it as anything else.
-    let url = format!("sqlite://{}", bed._dir.path().join("portal.db").display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    sqlx::query("UPDATE databases SET tier = 'gigantic' WHERE id = $1")
-        .bind(db.id)
-        .execute(&pool)
-        .await
-        .unwrap();
+    const SET_TIER: &str = "UPDATE databases SET tier = 'gigantic' WHERE id = $1";
+    const READ: &str = "SELECT status, settled, status_message FROM databases WHERE id = $1";
     let engine = bed.engine();
-    engine.pass().await.unwrap();
-    let (status, settled, message): (String, bool, Option<String>) =
-        sqlx::query_as("SELECT status, settled, status_message FROM databases WHERE id = $1")
-            .bind(db.id)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let (status, settled, message): (String, bool, Option<String>) = match bed._dir.postgres_url() {
+        Some(url) => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query(SET_TIER)
+                .bind(db.id)
+                .execute(&pool)
+                .await
+                .unwrap();
+            engine.pass().await.unwrap();
+            sqlx::query_as(READ)
+                .bind(db.id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+        None => {
+            let pool = sqlx::SqlitePool::connect(&bed._dir.sqlite_url())
+                .await
+                .unwrap();
+            sqlx::query(SET_TIER)
+                .bind(db.id)
+                .execute(&pool)
+                .await
+                .unwrap();
+            engine.pass().await.unwrap();
+            sqlx::query_as(READ)
+                .bind(db.id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
     assert_eq!(status, "ERROR");
     assert!(settled);
     assert!(message.unwrap_or_default().contains("gigantic"));

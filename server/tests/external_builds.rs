@@ -35,7 +35,10 @@ const FILE: &str = "microservices:\n  web:\n    environmentConfiguration:\n     
 struct Bed {
     store: Arc<dyn Store>,
     _sandbox: Sandbox,
+    /// A cluster admin's client, for the test's own reads.
     client: kube::Client,
+    /// The engine's: the portal's ServiceAccount under deploy/'s roles.
+    portal: support::rbac::AsPortal,
     app: uuid::Uuid,
     sha: String,
     _repository: Repository,
@@ -45,6 +48,7 @@ struct Bed {
 async fn bed() -> Bed {
     let (store, dir) = support::sqlite().await;
     let (sandbox, client) = support::cluster(Behaviour::instant()).await;
+    let portal = support::rbac::AsPortal::install(&sandbox, &client).await;
     let keyring = Arc::new(Keyring::parse(&server::crypto::new_key_line("k1"), "test").unwrap());
     let git = Git::new(dir.path().join("git")).with_timeout(Duration::from_secs(20));
     let dana = support::user(store.as_ref(), "dana", Role::Developer).await;
@@ -62,13 +66,8 @@ async fn bed() -> Bed {
         .register(
             &caller,
             Registration {
-                name: "shop".into(),
-                repository_url: repository.url(),
-                branch: String::new(),
-                poll_interval_seconds: None,
-                credentials: None,
-                maintainers: Vec::new(),
                 build: BuildMode::External,
+                ..support::registration("shop", &repository.url())
             },
         )
         .await
@@ -77,6 +76,7 @@ async fn bed() -> Bed {
         store,
         _sandbox: sandbox,
         client,
+        portal,
         app: registered.app.id,
         sha,
         _repository: repository,
@@ -91,8 +91,9 @@ impl Bed {
             .map(|name| Site {
                 name: (*name).to_string(),
                 region: "local".into(),
-                cluster: Cluster::new(self.client.clone(), ENGINE.field_manager)
-                    .with_timeout(Duration::from_secs(5)),
+                cluster: Cluster::new(self.portal.client.clone(), ENGINE.field_manager)
+                    .with_timeout(Duration::from_secs(5))
+                    .with_secrets_access(Some(support::rbac::account())),
                 rollout_deadline: Duration::from_secs(30),
                 ingress: Default::default(),
             })

@@ -29,10 +29,15 @@ const TIMINGS: LeaseTimings = LeaseTimings {
     renew_deadline: Duration::from_millis(500),
 };
 
-/// A cluster and a store, with an elector for each replica named.
+/// A cluster and a store, with an elector for each replica named. The
+/// electors act as the portal's ServiceAccount under deploy/'s roles, in
+/// the portal's namespace (a Lease request those roles refuse fails the
+/// test).
 struct Replicas {
     sandbox: Sandbox,
+    /// A cluster admin's client, for the test's own reads.
     client: Client,
+    _portal: support::rbac::AsPortal,
     store: Arc<dyn Store>,
     electors: Vec<LeaderElector>,
     _dir: tempfile::TempDir,
@@ -41,11 +46,12 @@ struct Replicas {
 async fn replicas(count: usize) -> Replicas {
     let sandbox = Sandbox::with_controllers(Behaviour::instant());
     let client = Client::new(sandbox.router(), "default");
+    let portal = support::rbac::AsPortal::install(&sandbox, &client).await;
     let (store, dir) = support::sqlite().await;
     let electors = (0..count)
         .map(|index| {
             elector(
-                &client,
+                &portal.client,
                 &store,
                 &format!("replica-{}", (b'a' + index as u8) as char),
             )
@@ -54,6 +60,7 @@ async fn replicas(count: usize) -> Replicas {
     Replicas {
         sandbox,
         client,
+        _portal: portal,
         store,
         electors,
         _dir: dir,
@@ -63,7 +70,7 @@ async fn replicas(count: usize) -> Replicas {
 fn elector(client: &Client, store: &Arc<dyn Store>, name: &str) -> LeaderElector {
     LeaderElector::new(
         client.clone(),
-        "default",
+        support::rbac::NAMESPACE,
         LEASE,
         name.to_string(),
         store.clone(),
@@ -89,7 +96,7 @@ async fn one_replica_leads_and_a_silent_one_is_taken_over_by_the_others_clock() 
 
     // A renewal stamped long ago by a skewed wall clock is still a renewal:
     // only the Lease not changing for a whole duration counts.
-    let leases: Api<Lease> = Api::namespaced(bed.client.clone(), "default");
+    let leases: Api<Lease> = Api::namespaced(bed.client.clone(), support::rbac::NAMESPACE);
     let mut lease = leases.get(LEASE).await.unwrap();
     lease.spec.as_mut().unwrap().renew_time = Some(MicroTime(
         jiff::Timestamp::now() - jiff::SignedDuration::from_secs(3600),
@@ -199,5 +206,36 @@ async fn a_released_lease_is_taken_at_once() {
     assert!(
         second.round().await.unwrap(),
         "no need to wait for the lease to expire"
+    );
+}
+
+#[tokio::test]
+async fn a_leader_whose_renewals_fail_steps_down_by_its_deadline_before_anyone_may_take_over() {
+    let bed = replicas(2).await;
+    let (first, second) = (&bed.electors[0], &bed.electors[1]);
+    assert!(first.round().await.unwrap());
+    let renewed_at = std::time::Instant::now();
+    // From now on the API server refuses every Lease request of A's.
+    bed.sandbox.faults().inject(
+        Fault::always(sandbox::Failure::Unavailable).for_resource("leases.coordination.k8s.io"),
+    );
+    assert!(first.round().await.is_err(), "the renewal fails");
+    assert!(
+        first.leadership().current().is_some(),
+        "one failed renewal is not yet the end: the last one holds until its deadline"
+    );
+    tokio::time::sleep(TIMINGS.renew_deadline.saturating_sub(renewed_at.elapsed())).await;
+    assert!(first.round().await.is_err());
+    assert!(
+        first.leadership().current().is_none(),
+        "past the renewal deadline a leader that could not renew has stepped down"
+    );
+    // The deadline is shorter than the lease: only now may B take over.
+    bed.sandbox.faults().clear();
+    assert!(!second.round().await.unwrap(), "B still sees a live lease");
+    tokio::time::sleep(TIMINGS.duration).await;
+    assert!(
+        second.round().await.unwrap(),
+        "B takes over the silent lease"
     );
 }

@@ -29,11 +29,11 @@ struct Bed {
     session_hash: String,
     user: Uuid,
     database: Uuid,
-    _dir: tempfile::TempDir,
+    _dir: support::TestDir,
 }
 
 async fn bed() -> Bed {
-    let (store, dir) = support::sqlite().await;
+    let (store, dir) = support::store().await;
     let cora = support::user(store.as_ref(), "cora", Role::Customer).await;
     let (cookie, session_hash) = support::session(store.as_ref(), cora.id).await;
     let database = store

@@ -21,11 +21,11 @@ struct Bed {
     service: DatabaseService,
     cora: Caller,
     ada: Caller,
-    dir: tempfile::TempDir,
+    dir: support::TestDir,
 }
 
 async fn bed() -> Bed {
-    let (store, dir) = support::sqlite().await;
+    let (store, dir) = support::store().await;
     let mut callers = Vec::new();
     for (username, role) in [("cora", Role::Customer), ("ada", Role::Admin)] {
         let user = support::user(store.as_ref(), username, role).await;
@@ -244,7 +244,7 @@ async fn a_change_whose_audit_event_cannot_be_written_is_not_made() {
         .create(&bed.cora, form("orders", "starter"))
         .await
         .unwrap();
-    let _refusing = support::refuse_audit_writes(bed.dir.path()).await;
+    let _refusing = bed.dir.refuse_audit_writes().await;
 
     let create = bed
         .service

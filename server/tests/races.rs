@@ -172,8 +172,11 @@ impl DatabaseStore for Interleaving {
 struct Bed {
     store: Arc<dyn Store>,
     interleaving: Arc<Interleaving>,
+    /// The engine's (and the checks'): the portal's ServiceAccount under
+    /// deploy/'s roles.
     client: Client,
     sandbox: Sandbox,
+    _portal: support::rbac::AsPortal,
     owner: Uuid,
     /// Writes to Secrets that Kubernetes accepted.
     secret_writes: Arc<AtomicU64>,
@@ -181,15 +184,18 @@ struct Bed {
 }
 
 async fn bed() -> Bed {
-    let (sandbox, _) = support::cluster(Behaviour {
+    let (sandbox, admin) = support::cluster(Behaviour {
         operator_ready: Duration::from_millis(200),
         job_run: Duration::from_millis(50),
         ..Behaviour::default()
     })
     .await;
+    let portal = support::rbac::AsPortal::install(&sandbox, &admin).await;
     let secret_writes = Arc::new(AtomicU64::new(0));
     let counter = secret_writes.clone();
-    let router = sandbox.router().layer(axum::middleware::from_fn(
+    let identity =
+        sandbox::rbac::Identity::service_account(support::rbac::NAMESPACE, support::rbac::NAME);
+    let router = sandbox.router_as(identity).layer(axum::middleware::from_fn(
         move |request: axum::extract::Request, next: axum::middleware::Next| {
             let counter = counter.clone();
             async move {
@@ -213,6 +219,7 @@ async fn bed() -> Bed {
         store,
         client,
         sandbox,
+        _portal: portal,
         owner,
         secret_writes,
         _dir: dir,
@@ -222,6 +229,7 @@ async fn bed() -> Bed {
 impl Bed {
     fn engine(&self) -> ProvisioningEngine {
         ProvisioningEngine::new(self.interleaving.clone(), self.client.clone())
+            .with_secrets_access(Some(support::rbac::account()))
             .with_backoff(Duration::from_millis(20), Duration::from_millis(100))
     }
 

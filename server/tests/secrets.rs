@@ -24,7 +24,7 @@ use kube::api::Api;
 use sandbox::{Behaviour, Sandbox};
 use secrecy::SecretString;
 use server::apps::poller::Poller;
-use server::apps::service::{AppService, Registration};
+use server::apps::service::AppService;
 use server::cluster::Cluster;
 use server::crypto::Keyring;
 use server::deploy::service::DeployService;
@@ -82,6 +82,8 @@ struct Bed {
     keyring: Arc<Keyring>,
     client: kube::Client,
     _sandbox: Sandbox,
+    /// The engine's client: the portal's ServiceAccount under deploy/'s roles.
+    _portal: support::rbac::AsPortal,
     repository: Repository,
     poller: Poller,
     app: uuid::Uuid,
@@ -96,6 +98,16 @@ struct Bed {
 }
 
 struct Running(tokio::task::JoinHandle<()>);
+
+impl Running {
+    /// Stops the engine and waits until its task is gone, so nothing of it
+    /// still holds the store when the test goes on (a dropped task is only
+    /// aborted).
+    async fn stop(&mut self) {
+        self.0.abort();
+        let _ = (&mut self.0).await;
+    }
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -116,6 +128,7 @@ fn caller(user: &server::store::User, role: Role) -> Caller {
 async fn bed_on(store: Arc<dyn Store>, keyring: Arc<Keyring>) -> Bed {
     let dir = tempfile::tempdir().unwrap();
     let (sandbox, client) = support::cluster(Behaviour::instant()).await;
+    let portal = support::rbac::AsPortal::install(&sandbox, &client).await;
     let git = Git::new(dir.path().join("git")).with_timeout(Duration::from_secs(20));
     let kim = support::user(store.as_ref(), "kim", Role::Developer).await;
     let lee = support::user(store.as_ref(), "lee", Role::Developer).await;
@@ -124,21 +137,10 @@ async fn bed_on(store: Arc<dyn Store>, keyring: Arc<Keyring>) -> Bed {
     repository.push("main");
     let kim = caller(&kim, Role::Developer);
     let registered = AppService::new(store.clone(), keyring.clone(), git.clone(), None)
-        .register(
-            &kim,
-            Registration {
-                name: "shop".into(),
-                repository_url: repository.url(),
-                branch: String::new(),
-                poll_interval_seconds: None,
-                credentials: None,
-                maintainers: Vec::new(),
-                build: server::store::BuildMode::Portal,
-            },
-        )
+        .register(&kim, support::registration("shop", &repository.url()))
         .await
         .unwrap();
-    let (secrets, deploys, engine) = services(&store, &keyring, &client);
+    let (secrets, deploys, engine) = services(&store, &keyring, &portal.client);
     Bed {
         secrets,
         deploys,
@@ -147,6 +149,7 @@ async fn bed_on(store: Arc<dyn Store>, keyring: Arc<Keyring>) -> Bed {
         keyring,
         client,
         _sandbox: sandbox,
+        _portal: portal,
         repository,
         app: registered.app.id,
         kim,
@@ -168,7 +171,8 @@ fn services(
             name: (*name).to_string(),
             region: "local".into(),
             cluster: Cluster::new(client.clone(), ENGINE.field_manager)
-                .with_timeout(Duration::from_secs(5)),
+                .with_timeout(Duration::from_secs(5))
+                .with_secrets_access(Some(support::rbac::account())),
             rollout_deadline: Duration::from_secs(30),
             ingress: Default::default(),
         })
@@ -825,6 +829,8 @@ async fn a_rotated_key_rewraps_every_value_and_they_still_deploy() {
             .await
             .unwrap();
         bed.until("dev deployed", succeeded("dev", 1)).await;
+        let mut bed = bed;
+        bed._engine.stop().await;
     }
     // Rotate: a new key first, the old one kept to open; re-wrap.
     let mut file = std::fs::OpenOptions::new()
@@ -896,10 +902,11 @@ async fn store_app(store: &Arc<dyn Store>) -> uuid::Uuid {
 async fn bed_on_existing(store: Arc<dyn Store>, keyring: Arc<Keyring>) -> Bed {
     let dir = tempfile::tempdir().unwrap();
     let (sandbox, client) = support::cluster(Behaviour::instant()).await;
+    let portal = support::rbac::AsPortal::install(&sandbox, &client).await;
     let app = store.app_by_name("shop").await.unwrap();
     let kim = store.user_by_username("kim").await.unwrap();
     let lee = support::user(store.as_ref(), "lee2", Role::Developer).await;
-    let (secrets, deploys, engine) = services(&store, &keyring, &client);
+    let (secrets, deploys, engine) = services(&store, &keyring, &portal.client);
     let git = Git::new(dir.path().join("git"));
     Bed {
         secrets,
@@ -909,6 +916,7 @@ async fn bed_on_existing(store: Arc<dyn Store>, keyring: Arc<Keyring>) -> Bed {
         keyring,
         client,
         _sandbox: sandbox,
+        _portal: portal,
         repository: Repository::new(),
         app: app.id,
         kim: caller(&kim, Role::Developer),

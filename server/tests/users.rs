@@ -23,8 +23,8 @@ mod support;
 
 const PASSWORD: &str = "correct horse battery";
 
-async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
-    support::sqlite().await
+async fn sqlite() -> (Arc<dyn Store>, support::TestDir) {
+    support::store().await
 }
 
 async fn user(store: &dyn Store, username: &str, role: Role) {
@@ -118,7 +118,10 @@ async fn changing_my_password_checks_the_old_one_and_ends_my_other_sessions() {
         stored.password_hash.as_deref().unwrap()
     ));
     assert!(store.session("here").await.is_ok());
-    assert!(store.session("elsewhere").await.is_err());
+    assert!(matches!(
+        store.session("elsewhere").await,
+        Err(server::store::StoreError::NotFound)
+    ));
     let event = last_event(store.as_ref()).await;
     assert_eq!(event.action, "user.change_password");
     assert_eq!(event.client_address.as_deref(), Some("192.0.2.7"));
@@ -342,7 +345,10 @@ async fn single_sign_on_creates_users_keyed_by_issuer_and_subject_with_mapped_ro
         last_event(store.as_ref()).await.outcome,
         store::Outcome::Denied
     );
-    assert!(store.user_by_username("carol").await.is_err());
+    assert!(matches!(
+        store.user_by_username("carol").await,
+        Err(server::store::StoreError::NotFound)
+    ));
 
     // A disabled SSO user stays out.
     accounts::set_access(
@@ -481,7 +487,7 @@ async fn user_changes_whose_audit_event_cannot_be_written_are_not_made() {
     session(store.as_ref(), "root", "root-1").await;
     let service = AccountService::new(store.clone(), []);
     let root = caller("root", Role::Admin, Some("root-1"));
-    let _refusing = support::refuse_audit_writes(dir.path()).await;
+    let _refusing = dir.refuse_audit_writes().await;
 
     let before = store.user_by_username("dev").await.unwrap();
     let unavailable = |result: Result<(), ServiceError>, what: &str| {

@@ -14,7 +14,38 @@ on_both_stores!(
     a_deleted_user_takes_their_sessions_but_not_their_databases,
     the_last_admin_stays_even_when_two_admins_are_demoted_at_once,
     an_access_change_ends_sessions_and_is_audited_with_it,
+    a_sign_in_is_recorded_on_its_user_only,
 );
+
+async fn a_sign_in_is_recorded_on_its_user_only(test: &TestStore) {
+    let ada = test
+        .store
+        .create_user(local_user("ada", Role::Customer))
+        .await
+        .unwrap();
+    let bea = test
+        .store
+        .create_user(local_user("bea", Role::Customer))
+        .await
+        .unwrap();
+    assert_eq!(ada.last_sign_in_at, None);
+    // Microseconds: what both databases keep.
+    let at = chrono::DateTime::parse_from_rfc3339("2026-12-07T08:30:15.123456Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    test.store.record_sign_in(ada.id, at).await.unwrap();
+    let later = at + chrono::Duration::minutes(5);
+    test.store.record_sign_in(ada.id, later).await.unwrap();
+    assert_eq!(
+        test.store.user_by_id(ada.id).await.unwrap().last_sign_in_at,
+        Some(later),
+        "the newest sign-in"
+    );
+    assert_eq!(
+        test.store.user_by_id(bea.id).await.unwrap().last_sign_in_at,
+        None
+    );
+}
 
 /// The interleaving the service's check-then-write got wrong: another
 /// change, under way and not committed, has demoted the only other admin.

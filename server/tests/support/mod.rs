@@ -4,7 +4,9 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod git;
+pub mod openmetrics;
 pub mod process;
+pub mod rbac;
 pub mod registry;
 pub mod visitors;
 
@@ -21,21 +23,21 @@ use server::store::{self, NewUser, Store, User};
 /// The portal's whole router on `store`, configured by `args`, with no
 /// cluster, apps, deploys or secrets behind it.
 pub fn router_on(store: Arc<dyn Store>, args: &server::cli::ServeArgs) -> axum::Router {
-    server::http::router(
-        server::http::AppState {
-            leptos_options: server::http::leptos_options(args),
-            store,
-            kubernetes: None,
-            regions: Vec::new(),
-            webhooks: None,
-            apps: None,
-            deploys: None,
-            secrets: None,
-        },
-        args,
-        None,
-    )
-    .unwrap()
+    server::http::router(app_state(store, args), args, None).unwrap()
+}
+
+/// The portal's state with only a store: no cluster, no engines, no keyring.
+pub fn app_state(store: Arc<dyn Store>, args: &server::cli::ServeArgs) -> server::http::AppState {
+    server::http::AppState {
+        leptos_options: server::http::leptos_options(args),
+        store,
+        kubernetes: None,
+        regions: Vec::new(),
+        webhooks: None,
+        apps: None,
+        deploys: None,
+        secrets: None,
+    }
 }
 
 /// A migrated store in a fresh SQLite file; the directory lives as long as
@@ -97,23 +99,6 @@ pub async fn session(store: &dyn Store, user_id: uuid::Uuid) -> (String, String)
     (format!("dscloud_session={token}"), token_hash)
 }
 
-/// Makes the SQLite store in `dir` refuse every audit write from now on,
-/// with a real trigger, as a full disk or a lost log would. The connection
-/// returned can `DROP TRIGGER audit_refused` to let them through again.
-pub async fn refuse_audit_writes(dir: &std::path::Path) -> sqlx::SqliteConnection {
-    use sqlx::Connection as _;
-    let url = format!("sqlite://{}", dir.join("portal.db").display());
-    let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query(
-        "CREATE TRIGGER audit_refused BEFORE INSERT ON audit_events \
-         BEGIN SELECT RAISE(ABORT, 'the audit log is unavailable'); END",
-    )
-    .execute(&mut connection)
-    .await
-    .unwrap();
-    connection
-}
-
 /// A user without a password (services are called directly).
 pub async fn user(store: &dyn Store, username: &str, role: Role) -> User {
     store
@@ -145,6 +130,21 @@ pub async fn namespaces_of(client: &Client, database: uuid::Uuid) -> usize {
         .len()
 }
 
+/// A small database of `engine` owned by `owner`, created in the store
+/// (as the create form does).
+pub async fn create_database(
+    store: &dyn Store,
+    owner: uuid::Uuid,
+    name: &str,
+    engine: &str,
+) -> store::DatabaseRecord {
+    store
+        .create_database(new_database(owner, name, engine, "small"))
+        .await
+        .unwrap()
+        .into_record()
+}
+
 /// A new database's desired state, by engine name and tier name.
 pub fn new_database(
     owner_id: uuid::Uuid,
@@ -165,10 +165,136 @@ pub fn new_database(
     }
 }
 
+/// The store a service, engine or HTTP suite runs on: SQLite by default,
+/// PostgreSQL with `PORTAL_TEST_STORE=postgres` (`make unit` runs some suites
+/// so). The guard keeps a scratch directory either way (git checkouts and
+/// the like) and drops the PostgreSQL database.
+pub async fn store() -> (Arc<dyn Store>, TestDir) {
+    match std::env::var("PORTAL_TEST_STORE").as_deref() {
+        Ok("postgres") => {
+            let (store, guard) = postgres().await.unwrap_or_else(|| {
+                panic!("PORTAL_TEST_STORE=postgres, but PostgreSQL is unreachable")
+            });
+            let dir = tempfile::tempdir().unwrap();
+            (
+                store,
+                TestDir {
+                    dir,
+                    _postgres: Some(guard),
+                },
+            )
+        }
+        Ok("sqlite") | Err(_) => {
+            let (store, dir) = sqlite().await;
+            (
+                store,
+                TestDir {
+                    dir,
+                    _postgres: None,
+                },
+            )
+        }
+        Ok(other) => panic!("PORTAL_TEST_STORE is sqlite or postgres, not {other:?}"),
+    }
+}
+
+/// A suite's scratch directory, and its PostgreSQL database when it has one.
+pub struct TestDir {
+    dir: tempfile::TempDir,
+    _postgres: Option<PostgresGuard>,
+}
+
+impl TestDir {
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// The PostgreSQL database's URL, when the suite runs on one.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self._postgres
+            .as_ref()
+            .map(|postgres| postgres.url.as_str())
+    }
+
+    /// The SQLite file's URL (meaningful when `postgres_url` is `None`).
+    pub fn sqlite_url(&self) -> String {
+        format!("sqlite://{}", self.path().join("portal.db").display())
+    }
+
+    /// From now on, writing an audit event fails (a trigger refuses it),
+    /// on whichever database the suite runs; `lift` ends that.
+    pub async fn refuse_audit_writes(&self) -> AuditRefusal {
+        use sqlx::Connection as _;
+        sqlx::any::install_default_drivers();
+        let (url, statements): (String, &[&str]) = match &self._postgres {
+            Some(postgres) => (
+                postgres.url.clone(),
+                &[
+                    "CREATE FUNCTION refuse_audit() RETURNS trigger AS $$ \
+                     BEGIN RAISE EXCEPTION 'the audit log is unavailable'; END $$ LANGUAGE plpgsql",
+                    "CREATE TRIGGER audit_refused BEFORE INSERT ON audit_events \
+                     FOR EACH ROW EXECUTE FUNCTION refuse_audit()",
+                ],
+            ),
+            None => (
+                format!("sqlite://{}", self.path().join("portal.db").display()),
+                &[
+                    "CREATE TRIGGER audit_refused BEFORE INSERT ON audit_events \
+                     BEGIN SELECT RAISE(ABORT, 'the audit log is unavailable'); END",
+                ],
+            ),
+        };
+        let mut connection = sqlx::AnyConnection::connect(&url).await.unwrap();
+        for statement in statements {
+            sqlx::query(statement)
+                .execute(&mut connection)
+                .await
+                .unwrap();
+        }
+        AuditRefusal {
+            connection,
+            postgres: self._postgres.is_some(),
+        }
+    }
+}
+
+/// Audit writes refused until `lift`.
+pub struct AuditRefusal {
+    connection: sqlx::AnyConnection,
+    postgres: bool,
+}
+
+impl AuditRefusal {
+    pub async fn lift(mut self) {
+        let statement = if self.postgres {
+            "DROP TRIGGER audit_refused ON audit_events"
+        } else {
+            "DROP TRIGGER audit_refused"
+        };
+        sqlx::query(statement)
+            .execute(&mut self.connection)
+            .await
+            .unwrap();
+    }
+}
+
 /// A migrated store in a fresh PostgreSQL database (dropped with the
 /// guard); `None` when PostgreSQL is unreachable and not required
 /// (`PORTAL_REQUIRE_POSTGRES=1` makes that a failure).
 pub async fn postgres() -> Option<(Arc<dyn Store>, PostgresGuard)> {
+    let Some(guard) = empty_postgres().await else {
+        tally("skipped");
+        return None;
+    };
+    let store = store::connect(&guard.url).await.unwrap();
+    store.migrate().await.unwrap();
+    tally("ran");
+    Some((store, guard))
+}
+
+/// A fresh PostgreSQL database with nothing in it, not even migrations
+/// (dropped with the guard); `None` as for [`postgres`].
+pub async fn empty_postgres() -> Option<PostgresGuard> {
     use sqlx::Connection as _;
     let admin_url = std::env::var("PORTAL_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
@@ -177,7 +303,6 @@ pub async fn postgres() -> Option<(Arc<dyn Store>, PostgresGuard)> {
         Ok(connection) => connection,
         Err(error) if !required => {
             eprintln!("SKIPPED: PostgreSQL at {admin_url} is unreachable ({error})");
-            tally("skipped");
             return None;
         }
         Err(error) => panic!("PostgreSQL is required but unreachable at {admin_url}: {error}"),
@@ -189,17 +314,11 @@ pub async fn postgres() -> Option<(Arc<dyn Store>, PostgresGuard)> {
         .unwrap();
     let slash = admin_url.rfind('/').unwrap();
     let url = format!("{}/{database}", &admin_url[..slash]);
-    let store = store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    tally("ran");
-    Some((
-        store,
-        PostgresGuard {
-            admin_url,
-            database,
-            url,
-        },
-    ))
+    Some(PostgresGuard {
+        admin_url,
+        database,
+        url,
+    })
 }
 
 /// Notes one PostgreSQL test as `ran` or `skipped` in the file
@@ -241,5 +360,48 @@ impl Drop for PostgresGuard {
                 self.database
             ))
             .output();
+    }
+}
+
+/// Every Job the cluster ever created, by namespace and name, counted from a watch
+/// that starts before the engine.
+pub fn count_created_jobs(
+    client: &kube::Client,
+) -> Arc<std::sync::Mutex<std::collections::BTreeMap<String, u32>>> {
+    let counts = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::all(client.clone());
+    let seen = counts.clone();
+    tokio::spawn(async move {
+        use futures_util::StreamExt as _;
+        let mut stream = jobs
+            .watch(&kube::api::WatchParams::default().timeout(290), "0")
+            .await
+            .unwrap()
+            .boxed();
+        while let Some(Ok(event)) = stream.next().await {
+            if let kube::api::WatchEvent::Added(job) = event {
+                let name = format!(
+                    "{}/{}",
+                    job.metadata.namespace.unwrap_or_default(),
+                    job.metadata.name.unwrap_or_default()
+                );
+                *seen.lock().unwrap().entry(name).or_insert(0) += 1;
+            }
+        }
+    });
+    counts
+}
+
+/// Registering app `name` from `url`'s default branch, built by the portal,
+/// polled at the default interval, with no credentials or maintainers.
+pub fn registration(name: &str, url: &str) -> server::apps::service::Registration {
+    server::apps::service::Registration {
+        name: name.into(),
+        repository_url: url.into(),
+        branch: String::new(),
+        poll_interval_seconds: None,
+        credentials: None,
+        maintainers: Vec::new(),
+        build: server::store::BuildMode::Portal,
     }
 }

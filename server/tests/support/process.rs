@@ -17,6 +17,32 @@ pub fn portal() -> Command {
     command
 }
 
+/// Creates a local user with `portal admin create-user`, the password on
+/// standard input, as an operator would before the first start.
+pub fn create_user(data_dir: &std::path::Path, username: &str, role: &str, password: &str) {
+    use std::io::Write as _;
+    let mut create = portal()
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args([
+            "admin",
+            "create-user",
+            username,
+            "--role",
+            role,
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    writeln!(create.stdin.take().unwrap(), "{password}").unwrap();
+    assert!(
+        create.wait().unwrap().success(),
+        "admin create-user {username}"
+    );
+}
+
 pub struct Running {
     pub child: Child,
     pub lines: mpsc::Receiver<String>,
@@ -40,10 +66,20 @@ impl Running {
     }
 
     pub fn start_in(data_dir: &std::path::Path, extra: &[&str]) -> Running {
+        Running::start_with(data_dir, extra, &[])
+    }
+
+    /// As [`Running::start_in`], with these environment variables set.
+    pub fn start_with(
+        data_dir: &std::path::Path,
+        extra: &[&str],
+        environment: &[(&str, &str)],
+    ) -> Running {
         let mut child = portal()
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
+            .envs(environment.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -91,14 +127,7 @@ impl Running {
     }
 
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
+        sigterm(&self.child);
         for _ in 0..100 {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
@@ -108,4 +137,16 @@ impl Running {
         let _ = self.child.kill();
         panic!("the portal did not stop within 10 s of SIGTERM");
     }
+}
+
+/// Sends SIGTERM, as an operator or Kubernetes stops the portal.
+pub fn sigterm(child: &Child) {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
 }

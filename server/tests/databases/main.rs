@@ -22,7 +22,10 @@ use server::provisioning::engine::ProvisioningEngine;
 use server::provisioning::objects;
 use server::store::{AuditQuery, Store};
 
+#[path = "../support/mod.rs"]
 mod support;
+
+mod lifecycle;
 
 struct Bed {
     store: Arc<dyn Store>,
@@ -32,7 +35,7 @@ struct Bed {
     carl: Caller,
     ada: Caller,
     _sandbox: Sandbox,
-    _dir: tempfile::TempDir,
+    _dir: support::TestDir,
 }
 
 /// A sandbox cluster with quick simulated operators, and a client for it.
@@ -49,7 +52,7 @@ fn cluster() -> (Sandbox, Client) {
 
 async fn bed() -> Bed {
     let (sandbox, client) = cluster();
-    let (store, dir) = support::sqlite().await;
+    let (store, dir) = support::store().await;
     let mut callers = Vec::new();
     for (username, role) in [
         ("cora", Role::Customer),
@@ -249,7 +252,7 @@ async fn no_password_is_shown_when_the_audit_log_cannot_record_who_saw_it() {
         .await
         .unwrap();
     bed.until(&id, Status::Active).await;
-    let mut connection = support::refuse_audit_writes(bed._dir.path()).await;
+    let refusal = bed._dir.refuse_audit_writes().await;
     let refused = bed.service.reveal_password(&bed.cora, &id).await;
     assert_eq!(
         refused,
@@ -257,10 +260,7 @@ async fn no_password_is_shown_when_the_audit_log_cannot_record_who_saw_it() {
             "the audit log cannot be written right now, so the password is not shown: try again shortly".into()
         ))
     );
-    sqlx::query("DROP TRIGGER audit_refused")
-        .execute(&mut connection)
-        .await
-        .unwrap();
+    refusal.lift().await;
     let password = bed.service.reveal_password(&bed.cora, &id).await.unwrap();
     assert!(password.len() >= 20);
     let reveals = bed
@@ -362,199 +362,6 @@ async fn customers_never_see_or_touch_each_others_databases() {
         ]
     );
     assert!(bed.service.detail(&bed.ada, &coras).await.is_ok());
-}
-
-#[tokio::test]
-async fn a_database_lives_its_whole_life_through_the_service() {
-    let bed = bed().await;
-    let id = bed
-        .service
-        .create(&bed.cora, form("shop", "cassandra"))
-        .await
-        .unwrap();
-    let fresh = bed.service.detail(&bed.cora, &id).await.unwrap();
-    assert_eq!(fresh.summary.status, Status::Pending);
-    assert_eq!(fresh.connection.port, 9042);
-    assert_eq!(fresh.connection.schema_name, "shop");
-    assert_eq!(
-        fresh.connection.outside,
-        app::databases::Outside::NotConfigured
-    );
-    bed.until(&id, Status::Active).await;
-
-    let active = bed.service.detail(&bed.cora, &id).await.unwrap();
-    let steps: Vec<&str> = active.steps.iter().map(|step| step.step.as_str()).collect();
-    assert!(
-        steps.contains(&"operator resource") && steps.contains(&"configured"),
-        "{steps:?}"
-    );
-    assert!(
-        active
-            .steps
-            .iter()
-            .all(|step| step.outcome == "success" && step.duration_ms.is_some())
-    );
-
-    // The password: shown on request, audited, changed by a rotation.
-    let password = bed.service.reveal_password(&bed.cora, &id).await.unwrap();
-    assert!(password.len() >= 20, "{password}");
-    bed.service.rotate_password(&bed.cora, &id).await.unwrap();
-    // Desired state: the engine writes the new password, then sets it
-    // inside the database; the database stays ACTIVE throughout.
-    assert_eq!(
-        bed.service
-            .detail(&bed.cora, &id)
-            .await
-            .unwrap()
-            .summary
-            .status,
-        Status::Active,
-        "a rotation keeps the database ACTIVE"
-    );
-    bed.until(&id, Status::Active).await;
-    let rotated = bed.service.reveal_password(&bed.cora, &id).await.unwrap();
-    assert_ne!(password, rotated);
-    let configure_runs = bed
-        .service
-        .detail(&bed.cora, &id)
-        .await
-        .unwrap()
-        .steps
-        .iter()
-        .filter(|step| step.step == "configuration job")
-        .count();
-    assert_eq!(
-        configure_runs, 2,
-        "the rotation ran the configuration again"
-    );
-
-    // Park and resume.
-    bed.service
-        .change(&bed.cora, &id, DatabaseChange::Park, String::new())
-        .await
-        .unwrap();
-    bed.until(&id, Status::Parked).await;
-    let message = conflict(
-        bed.service
-            .change(&bed.cora, &id, DatabaseChange::Park, String::new())
-            .await,
-    );
-    assert!(message.contains("already parked"), "{message}");
-    bed.service
-        .change(&bed.cora, &id, DatabaseChange::Resume, String::new())
-        .await
-        .unwrap();
-    bed.until(&id, Status::Active).await;
-
-    // Resize.
-    bed.service
-        .change(
-            &bed.cora,
-            &id,
-            DatabaseChange::Resize("small".into()),
-            String::new(),
-        )
-        .await
-        .unwrap();
-    bed.until(&id, Status::Active).await;
-    assert_eq!(
-        bed.service
-            .detail(&bed.cora, &id)
-            .await
-            .unwrap()
-            .summary
-            .tier,
-        "small"
-    );
-
-    // Deletion protection makes terminate refuse; the name must be typed.
-    bed.service
-        .change(
-            &bed.cora,
-            &id,
-            DatabaseChange::DeletionProtection(true),
-            String::new(),
-        )
-        .await
-        .unwrap();
-    let message = conflict(
-        bed.service
-            .change(&bed.cora, &id, DatabaseChange::Terminate, "shop".into())
-            .await,
-    );
-    assert!(message.contains("deletion protection"), "{message}");
-    bed.service
-        .change(
-            &bed.cora,
-            &id,
-            DatabaseChange::DeletionProtection(false),
-            String::new(),
-        )
-        .await
-        .unwrap();
-    let message = invalid(
-        bed.service
-            .change(&bed.cora, &id, DatabaseChange::Terminate, "shp".into())
-            .await,
-    );
-    assert!(message.contains("type the database's name"), "{message}");
-    bed.service
-        .change(&bed.cora, &id, DatabaseChange::Terminate, "shop".into())
-        .await
-        .unwrap();
-    bed.until(&id, Status::Terminated).await;
-    // The row stays as history; nothing changes it any more.
-    let gone = bed.service.detail(&bed.cora, &id).await.unwrap();
-    assert_eq!(gone.intent, Intent::Terminated);
-    let message = conflict(
-        bed.service
-            .change(&bed.cora, &id, DatabaseChange::Resume, String::new())
-            .await,
-    );
-    assert!(message.contains("terminated"), "{message}");
-    // Its name is free for a new database; the terminated one stays.
-    let successor = bed
-        .service
-        .create(&bed.cora, form("shop", "cassandra"))
-        .await
-        .unwrap();
-    assert_ne!(successor, id);
-    assert_eq!(
-        bed.service.detail(&bed.cora, &id).await.unwrap().intent,
-        Intent::Terminated
-    );
-
-    let actions = bed.audit_actions().await;
-    for expected in [
-        ("database.create", "success"),
-        ("database.credential.reveal", "success"),
-        ("database.credential.rotate", "success"),
-        ("database.park", "success"),
-        ("database.resume", "success"),
-        ("database.resize", "success"),
-        ("database.terminate", "denied"),
-        ("database.terminate", "success"),
-    ] {
-        assert!(
-            actions.contains(&(expected.0.to_string(), expected.1.to_string())),
-            "{expected:?} missing from {actions:?}"
-        );
-    }
-    // The audit log names who saw the password, never the password.
-    let events = bed
-        .store
-        .list_audit(&AuditQuery {
-            limit: 100,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap();
-    assert!(
-        events
-            .items
-            .iter()
-            .all(|event| !event.details.to_string().contains(&rotated))
-    );
 }
 
 #[tokio::test]
