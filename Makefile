@@ -28,7 +28,7 @@ run: tools build
 	target/release/portal serve $(ARGS)
 
 test: tools services lint unit build e2e
-	@echo "make test: every suite passed"
+	@echo "make test: every suite passed (target/ is $$(du -sh target | cut -f1), $$(df -h --output=avail . | tail -n1 | tr -d ' ') left on the disk)"
 
 setup: tools services
 
@@ -79,8 +79,12 @@ POSTGRES_SUITES := accounts databases deploys engine live_views quotas users
 unit:
 	@mkdir -p target && rm -f $(POSTGRES_TALLY)
 	PORTAL_POSTGRES_TALLY=$(POSTGRES_TALLY) cargo test -p app -p server -p sandbox
-	@# The service, engine and HTTP suites again, on PostgreSQL.
-	PORTAL_TEST_STORE=postgres PORTAL_POSTGRES_TALLY=$(POSTGRES_TALLY) cargo test -p server \
+	@# CI's disk: every test binary under 300 MB (no debug info in [profile.dev]).
+	@cargo test -p app -p server -p sandbox --no-run --message-format=json 2>/dev/null | .ci/test-binary-sizes 300
+	@# The service, engine and HTTP suites again, on PostgreSQL. The same three
+	@# packages are named so that cargo unifies the same features and reuses the
+	@# test binaries just built (with `-p server` alone it built a second set).
+	PORTAL_TEST_STORE=postgres PORTAL_POSTGRES_TALLY=$(POSTGRES_TALLY) cargo test -p app -p server -p sandbox \
 	  $(foreach suite,$(POSTGRES_SUITES),--test $(suite))
 	@ran=$$(grep -c '^ran ' $(POSTGRES_TALLY) 2>/dev/null || true); \
 	  skipped=$$(grep -c '^skipped ' $(POSTGRES_TALLY) 2>/dev/null || true); \
