@@ -109,6 +109,7 @@ bench:
 	cargo bench -p server --bench provisioning
 	cargo bench -p server --bench database_list
 	cargo bench -p server --bench apps
+	cargo bench -p server --bench live_updates
 
 # 200 signed-in users browsing the release build for 60 s on loopback
 # (LOAD_USERS, LOAD_SECONDS): p50/p99, errors, the portal's CPU and memory.

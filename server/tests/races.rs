@@ -160,6 +160,9 @@ impl DatabaseStore for Interleaving {
     async fn database_marks(&self, ids: &[Uuid]) -> StoreResult<Vec<(Uuid, String)>> {
         self.inner.database_marks(ids).await
     }
+    fn database_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.database_changes()
+    }
     async fn provisioning_durations(
         &self,
         engine: app::databases::Engine,

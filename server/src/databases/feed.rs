@@ -1,13 +1,15 @@
 //! One change feed for every open database page in this process: a single
-//! query every `TICK` asks the store for the marks of the databases someone
-//! watches (`DatabaseStore::database_marks`), and each watcher is told when
-//! its database's mark moved. A hundred open pages cost one small query a
-//! tick, not a hundred detail reads; only a page whose database changed
+//! query asks the store for the marks of the databases someone watches
+//! (`DatabaseStore::database_marks`), and each watcher is told when its
+//! database's mark moved. A hundred open pages cost one small query a
+//! round, not a hundred detail reads; only a page whose database changed
 //! reads its detail.
 //!
-//! It reads the store, which every replica shares, so a change made through
-//! another replica (or by the engine running there) reaches pages open here
-//! as well.
+//! A round runs when the store signals a committed change
+//! (`DatabaseStore::database_changes`: this process's writes, and on
+//! PostgreSQL every replica's through NOTIFY), at most every [`MIN_GAP`],
+//! and otherwise every [`FALLBACK_TICK`], which only matters when a signal
+//! was lost (a listener reconnecting).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -15,18 +17,25 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::watch;
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::store::{Store, StoreResult};
 
-/// How often the feed asks. With the page's read, a change shows within
-/// about a quarter of a second.
-pub const TICK: Duration = Duration::from_millis(200);
+/// How often the feed asks when no change was signalled.
+pub const FALLBACK_TICK: Duration = Duration::from_secs(1);
+/// The least time between two rounds: a burst of writes (an engine working
+/// through many databases) costs at most one query per gap.
+pub const MIN_GAP: Duration = Duration::from_millis(20);
 
 /// Where marks come from: the store, or a test's stand-in.
 #[async_trait]
 pub trait Marks: Send + Sync {
     async fn marks(&self, ids: &[Uuid]) -> StoreResult<Vec<(Uuid, String)>>;
+    /// Moves when a mark may have: the feed's wake-up between ticks.
+    fn changes(&self) -> Option<watch::Receiver<u64>> {
+        None
+    }
 }
 
 /// The portal's store as the feed's source.
@@ -36,6 +45,10 @@ pub struct StoreMarks(pub Arc<dyn Store>);
 impl Marks for StoreMarks {
     async fn marks(&self, ids: &[Uuid]) -> StoreResult<Vec<(Uuid, String)>> {
         self.0.database_marks(ids).await
+    }
+
+    fn changes(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.0.database_changes())
     }
 }
 
@@ -48,6 +61,7 @@ pub struct ChangeFeed {
     source: Arc<dyn Marks>,
     watched: Mutex<HashMap<Uuid, Watched>>,
     ticking: std::sync::Once,
+    fallback_tick: Duration,
 }
 
 /// One page's view of the feed; dropping it stops the watching.
@@ -78,10 +92,17 @@ impl Drop for Subscription {
 
 impl ChangeFeed {
     pub fn new(source: Arc<dyn Marks>) -> Arc<ChangeFeed> {
+        ChangeFeed::with_fallback_tick(source, FALLBACK_TICK)
+    }
+
+    /// A feed whose rounds without a signal are `fallback_tick` apart
+    /// (tests set it far beyond their deadline to see the signal work).
+    pub fn with_fallback_tick(source: Arc<dyn Marks>, fallback_tick: Duration) -> Arc<ChangeFeed> {
         Arc::new(ChangeFeed {
             source,
             watched: Mutex::new(HashMap::new()),
             ticking: std::sync::Once::new(),
+            fallback_tick,
         })
     }
 
@@ -96,7 +117,11 @@ impl ChangeFeed {
     pub fn subscribe(self: &Arc<Self>, id: Uuid) -> Subscription {
         self.ticking.call_once(|| {
             let feed = Arc::downgrade(self);
-            tokio::spawn(tick_forever(feed));
+            tokio::spawn(tick_forever(
+                feed,
+                self.source.changes(),
+                self.fallback_tick,
+            ));
         });
         let receiver = {
             let mut watched = self.lock();
@@ -144,11 +169,29 @@ impl ChangeFeed {
     }
 }
 
-async fn tick_forever(feed: Weak<ChangeFeed>) {
-    let mut interval = tokio::time::interval(TICK);
+async fn tick_forever(
+    feed: Weak<ChangeFeed>,
+    mut changes: Option<watch::Receiver<u64>>,
+    fallback_tick: Duration,
+) {
+    let mut interval = tokio::time::interval(fallback_tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_round: Option<Instant> = None;
     loop {
-        interval.tick().await;
+        tokio::select! {
+            _ = interval.tick() => {}
+            signalled = next_change(&mut changes) => {
+                if !signalled {
+                    // The store is gone; the ticks go on until the feed is.
+                    changes = None;
+                    continue;
+                }
+                if let Some(last) = last_round {
+                    tokio::time::sleep_until(last + MIN_GAP).await;
+                }
+            }
+        }
+        last_round = Some(Instant::now());
         let Some(feed) = feed.upgrade() else {
             return;
         };
@@ -159,6 +202,15 @@ async fn tick_forever(feed: Weak<ChangeFeed>) {
     }
 }
 
+/// Waits for the store's next change signal: `false` when it can send no
+/// more; never, without a signal.
+async fn next_change(changes: &mut Option<watch::Receiver<u64>>) -> bool {
+    match changes {
+        Some(changes) => changes.changed().await.is_ok(),
+        None => std::future::pending().await,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -166,11 +218,22 @@ mod tests {
     use super::*;
 
     /// Marks set by the test; counts the queries and the ids asked about.
-    #[derive(Default)]
     struct Scripted {
         marks: Mutex<HashMap<Uuid, String>>,
         queries: AtomicUsize,
         asked: AtomicUsize,
+        signal: watch::Sender<u64>,
+    }
+
+    impl Default for Scripted {
+        fn default() -> Self {
+            Scripted {
+                marks: Mutex::default(),
+                queries: AtomicUsize::default(),
+                asked: AtomicUsize::default(),
+                signal: watch::channel(0).0,
+            }
+        }
     }
 
     #[async_trait]
@@ -184,6 +247,10 @@ mod tests {
                 .filter_map(|id| marks.get(id).map(|mark| (*id, mark.clone())))
                 .collect())
         }
+
+        fn changes(&self) -> Option<watch::Receiver<u64>> {
+            Some(self.signal.subscribe())
+        }
     }
 
     impl Scripted {
@@ -192,6 +259,11 @@ mod tests {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(id, mark.to_string());
+        }
+
+        /// Says that something changed, as the store does after a write.
+        fn signal(&self) {
+            self.signal.send_modify(|count| *count += 1);
         }
     }
 
@@ -267,5 +339,53 @@ mod tests {
         let mut page = feed.subscribe(id);
         let woke = tokio::time::timeout(Duration::from_secs(5), page.changed()).await;
         assert_eq!(woke, Ok(true));
+    }
+
+    #[tokio::test]
+    async fn a_signalled_change_reaches_the_page_without_waiting_for_a_tick() {
+        let source = Arc::new(Scripted::default());
+        let no_tick_for_an_hour = Duration::from_secs(3600);
+        let feed = ChangeFeed::with_fallback_tick(source.clone(), no_tick_for_an_hour);
+        let id = Uuid::now_v7();
+        source.set(id, "v1");
+        let mut page = feed.subscribe(id);
+        // The first round runs at once and brings the first mark.
+        let first = tokio::time::timeout(Duration::from_secs(5), page.changed()).await;
+        assert_eq!(first, Ok(true));
+
+        source.set(id, "v2");
+        source.signal();
+        let pushed = tokio::time::timeout(Duration::from_secs(5), page.changed()).await;
+        assert_eq!(pushed, Ok(true), "only the signal can have woken the feed");
+        assert_eq!(source.queries.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_signals_costs_a_round_per_gap_not_one_per_signal() {
+        let source = Arc::new(Scripted::default());
+        let feed = ChangeFeed::with_fallback_tick(source.clone(), Duration::from_secs(3600));
+        let id = Uuid::now_v7();
+        source.set(id, "v0");
+        let mut page = feed.subscribe(id);
+        let first = tokio::time::timeout(Duration::from_secs(5), page.changed()).await;
+        assert_eq!(first, Ok(true));
+        for round in 1..=500 {
+            source.set(id, &format!("v{round}"));
+            source.signal();
+            // Lets the feed run between signals, as writes from other
+            // tasks would.
+            tokio::task::yield_now().await;
+        }
+        // The last mark arrives; the 500 signals were not 500 queries.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let woke = tokio::time::timeout_at(deadline, page.changed()).await;
+            assert_eq!(woke, Ok(true), "v500 never arrived");
+            if page.receiver.borrow_and_update().as_deref() == Some("v500") {
+                break;
+            }
+        }
+        let rounds = source.queries.load(Ordering::SeqCst);
+        assert!(rounds <= 3, "{rounds} rounds for 500 signals");
     }
 }

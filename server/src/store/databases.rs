@@ -285,6 +285,10 @@ pub trait DatabaseStore: Send + Sync {
     /// (its row, a step begun or ended): open pages learn of changes from
     /// one query for all of them. Unknown ids are left out.
     async fn database_marks(&self, ids: &[Uuid]) -> StoreResult<Vec<(Uuid, String)>>;
+    /// Moves after every committed write that can change a mark (this
+    /// process's, and on PostgreSQL every replica's): the change feed's
+    /// wake-up. It says that, not what: `database_marks` says what.
+    fn database_changes(&self) -> tokio::sync::watch::Receiver<u64>;
     /// How long the latest provisions of an engine took, in seconds, from
     /// their first step to configured; newest first.
     async fn provisioning_durations(&self, engine: Engine, limit: u32) -> StoreResult<Vec<f64>>;

@@ -53,6 +53,7 @@ macro_rules! impl_database_store {
                     $crate::store::audit::append_audit_in!(tx, audit).await?;
                 }
                 tx.commit().await?;
+                self.database_changes.bump();
                 Ok(Creation::Created(self.database(database.id).await?))
             }
 
@@ -161,6 +162,7 @@ macro_rules! impl_database_store {
                     $crate::store::audit::append_audit_in!(tx, audit).await?;
                 }
                 tx.commit().await?;
+                self.database_changes.bump();
                 self.database(id).await
             }
 
@@ -209,6 +211,7 @@ macro_rules! impl_database_store {
                     .execute(&self.pool)
                     .await?;
                 if done.rows_affected() == 1 {
+                    self.database_changes.bump();
                     return Ok(Reported::Applied);
                 }
                 self.refused_engine_write(fence).await?;
@@ -241,6 +244,7 @@ macro_rules! impl_database_store {
                     self.refused_engine_write(fence).await?;
                     return Err($crate::store::StoreError::NotFound);
                 }
+                self.database_changes.bump();
                 Ok(())
             }
 
@@ -269,6 +273,7 @@ macro_rules! impl_database_store {
                     self.refused_engine_write(fence).await?;
                     return Err($crate::store::StoreError::NotFound);
                 };
+                self.database_changes.bump();
                 // A step that keeps failing would add a row per retry for
                 // ever: its first attempt and newest failures are kept (the
                 // attempt just begun is the newest, once it fails).
@@ -304,6 +309,7 @@ macro_rules! impl_database_store {
                 .bind(step_id)
                 .execute(&self.pool)
                 .await?;
+                self.database_changes.bump();
                 Ok(())
             }
 
@@ -351,6 +357,10 @@ macro_rules! impl_database_store {
                     }
                 }
                 Ok(marks)
+            }
+
+            fn database_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+                self.subscribe_to_database_changes()
             }
 
             async fn provisioning_durations(

@@ -11,6 +11,7 @@
 mod apps;
 mod apps_sql;
 mod audit;
+pub mod changes;
 mod databases;
 mod databases_sql;
 mod deploys;

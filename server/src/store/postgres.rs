@@ -1,13 +1,17 @@
 //! PostgreSQL, for production and for several portal replicas.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::{PgPool, postgres::PgPoolOptions};
+use tokio::sync::watch;
 
+use super::changes::DatabaseChanges;
 use super::impl_store;
 
 pub struct PostgresStore {
     pool: PgPool,
+    database_changes: Arc<DatabaseChanges>,
 }
 
 impl PostgresStore {
@@ -23,7 +27,17 @@ impl PostgresStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore {
+            pool,
+            database_changes: Arc::new(DatabaseChanges::new()),
+        })
+    }
+
+    /// The databases' change signal, with other replicas' writes in it
+    /// (their NOTIFYs, listened for from the first subscriber on).
+    fn subscribe_to_database_changes(&self) -> watch::Receiver<u64> {
+        self.database_changes.listen_for_other_replicas(&self.pool);
+        self.database_changes.subscribe()
     }
 
     /// The version of the newest migration compiled in.

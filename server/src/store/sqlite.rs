@@ -7,10 +7,12 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
+use super::changes::DatabaseChanges;
 use super::impl_store;
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    database_changes: DatabaseChanges,
 }
 
 impl SqliteStore {
@@ -38,7 +40,16 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            database_changes: DatabaseChanges::new(),
+        })
+    }
+
+    /// The databases' change signal. One process owns an SQLite file, so
+    /// this process's writes are all there is.
+    fn subscribe_to_database_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.database_changes.subscribe()
     }
 
     /// The version of the newest migration compiled in.

@@ -105,6 +105,7 @@ mod support;
 
 mod apps;
 mod audit;
+mod database_changes;
 mod databases;
 mod deploys;
 mod quotas;
