@@ -103,7 +103,9 @@ screenshots: tools build
 fuzz:
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-600} cargo test --release -p app --test dscloud_fuzz -- --nocapture
 
-# Parse + validate + render a 50-component dscloud.yaml.
+# Each prints what it measured: dscloud.yaml parse + validate + render (50
+# components), provisioning 1,000 databases, the databases and apps listings,
+# and how soon an open database page hears of a change (live_updates).
 bench:
 	cargo bench -p server --bench dscloud
 	cargo bench -p server --bench provisioning
