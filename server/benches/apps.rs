@@ -25,7 +25,8 @@ use server::crypto::Keyring;
 use server::engine::Reconciler;
 use server::git::Git;
 use server::store::{self, NewApp, NewRelease, NewUser, PollOutcome, Store};
-use sqlx::Connection as _;
+
+mod support;
 
 const LISTED_APPS: usize = 5_000;
 const RUNS: usize = 100;
@@ -282,37 +283,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?);
     poll_cycle(keyring.clone()).await?;
 
-    let dir = tempfile::tempdir()?;
-    let sqlite = store::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("portal.db").display()
-    ))
-    .await?;
-    sqlite.migrate().await?;
+    let (sqlite, _dir) = support::sqlite().await?;
     apps_page("SQLite", sqlite, keyring.clone()).await?;
 
-    let admin_url = std::env::var("PORTAL_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
-    let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await else {
-        println!("PostgreSQL at {admin_url} is unreachable: measured SQLite only");
-        return Ok(());
-    };
-    let database = format!("portal_bench_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {database}"))
-        .execute(&mut admin)
-        .await?;
-    let url = match admin_url.rfind('/') {
-        Some(slash) => format!("{}/{database}", &admin_url[..slash]),
-        None => return Err("PORTAL_TEST_POSTGRES_URL must name a database".into()),
-    };
-    let outcome = async {
-        let postgres = store::connect(&url).await?;
-        postgres.migrate().await?;
-        apps_page("PostgreSQL", postgres, keyring).await
-    }
-    .await;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await?;
-    outcome
+    support::on_fresh_postgres(async |url| {
+        apps_page("PostgreSQL", support::postgres(&url).await?, keyring).await
+    })
+    .await
 }

@@ -17,7 +17,8 @@ use app::databases::{Engine, Status};
 use app::roles::Role;
 use server::databases::DatabaseService;
 use server::store::{self, EngineReport, NewDatabase, NewUser, Store};
-use sqlx::Connection as _;
+
+mod support;
 
 const DATABASES: usize = 10_000;
 const CUSTOMERS: usize = 100;
@@ -185,37 +186,11 @@ async fn measure(backend: &str, store: Arc<dyn Store>) -> Result<(), Box<dyn std
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = tempfile::tempdir()?;
-    let sqlite = store::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("portal.db").display()
-    ))
-    .await?;
-    sqlite.migrate().await?;
+    let (sqlite, _dir) = support::sqlite().await?;
     measure("SQLite", sqlite).await?;
 
-    let admin_url = std::env::var("PORTAL_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
-    let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await else {
-        println!("PostgreSQL at {admin_url} is unreachable: measured SQLite only");
-        return Ok(());
-    };
-    let database = format!("portal_bench_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {database}"))
-        .execute(&mut admin)
-        .await?;
-    let url = match admin_url.rfind('/') {
-        Some(slash) => format!("{}/{database}", &admin_url[..slash]),
-        None => return Err("PORTAL_TEST_POSTGRES_URL must name a database".into()),
-    };
-    let outcome = async {
-        let postgres = store::connect(&url).await?;
-        postgres.migrate().await?;
-        measure("PostgreSQL", postgres).await
-    }
-    .await;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await?;
-    outcome
+    support::on_fresh_postgres(async |url| {
+        measure("PostgreSQL", support::postgres(&url).await?).await
+    })
+    .await
 }

@@ -28,7 +28,8 @@ use server::deploy::service::DeployService;
 use server::deploy::{DeployEngine, Deployer, ENGINE, Site};
 use server::engine::RunnerSettings;
 use server::store::{self, DeploymentQuery, NewApp, NewRelease, NewUser, PollOutcome, Store};
-use sqlx::Connection as _;
+
+mod support;
 
 const ENVIRONMENTS: [&str; 3] = ["dev", "test", "prod"];
 const HISTORY_APPS: usize = 1_000;
@@ -357,23 +358,8 @@ async fn history_on_sqlite() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn history_on_postgres() -> Result<(), Box<dyn std::error::Error>> {
-    let admin_url = std::env::var("PORTAL_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
-    let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await else {
-        println!("   PostgreSQL: unreachable at {admin_url}, skipped");
-        return Ok(());
-    };
-    let database = format!("portal_bench_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {database}"))
-        .execute(&mut admin)
-        .await?;
-    let url = match admin_url.rfind('/') {
-        Some(slash) => format!("{}/{database}", &admin_url[..slash]),
-        None => return Err("PORTAL_TEST_POSTGRES_URL must name a database".into()),
-    };
-    let result = async {
-        let store = store::connect(&url).await?;
-        store.migrate().await?;
+    support::on_fresh_postgres(async |url| {
+        let store = support::postgres(&url).await?;
         let pool = sqlx::PgPool::connect(&url).await?;
         let now = chrono::Utc::now();
         let app = fill_history(&store, async |app, release| {
@@ -389,12 +375,8 @@ async fn history_on_postgres() -> Result<(), Box<dyn std::error::Error>> {
         sqlx::query("ANALYZE").execute(&pool).await?;
         pool.close().await;
         measure("PostgreSQL", store, &app).await
-    }
-    .await;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await?;
-    result
+    })
+    .await
 }
 
 #[tokio::main]

@@ -20,9 +20,11 @@ use app::roles::Role;
 use async_trait::async_trait;
 use server::databases::feed::{ChangeFeed, FALLBACK_TICK, Marks, StoreMarks};
 use server::store::{self, EngineReport, NewDatabase, NewUser, Store, StoreResult};
-use sqlx::Connection as _;
+use support::BenchResult;
 use tokio::sync::watch;
 use uuid::Uuid;
+
+mod support;
 
 const CHANGES: usize = 200;
 /// The feed's tick before the store signalled changes.
@@ -42,7 +44,7 @@ impl Marks for PollOnly {
     }
 }
 
-async fn database(store: &Arc<dyn Store>) -> Result<Uuid, Box<dyn std::error::Error>> {
+async fn database(store: &Arc<dyn Store>) -> BenchResult<Uuid> {
     let owner = store
         .create_user(NewUser {
             username: format!("watcher-{}", Uuid::now_v7().simple()),
@@ -81,7 +83,7 @@ async fn measure(
     writer: &Arc<dyn Store>,
     source: Arc<dyn Marks>,
     reader: &Arc<dyn Store>,
-) -> Result<(), Box<dyn std::error::Error>> {
+) -> BenchResult {
     let id = database(writer).await?;
     let generation = writer.database(id).await?.generation;
     let feed = ChangeFeed::with_fallback_tick(source, tick);
@@ -129,14 +131,8 @@ async fn measure(
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = tempfile::tempdir()?;
-    let sqlite = store::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("portal.db").display()
-    ))
-    .await?;
-    sqlite.migrate().await?;
+async fn main() -> BenchResult {
+    let (sqlite, _dir) = support::sqlite().await?;
     let polled = Arc::new(PollOnly(sqlite.clone()));
     measure(
         "SQLite, polled every 200 ms (before)",
@@ -156,23 +152,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
 
-    let admin_url = std::env::var("PORTAL_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
-    let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await else {
-        println!("PostgreSQL at {admin_url} is unreachable: measured SQLite only");
-        return Ok(());
-    };
-    let name = format!("portal_bench_{}", Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await?;
-    let url = match admin_url.rfind('/') {
-        Some(slash) => format!("{}/{name}", &admin_url[..slash]),
-        None => return Err("PORTAL_TEST_POSTGRES_URL must name a database".into()),
-    };
-    let outcome = async {
-        let first = store::connect(&url).await?;
-        first.migrate().await?;
+    support::on_fresh_postgres(async |url| {
+        let first = support::postgres(&url).await?;
         let second = store::connect(&url).await?;
         let polled = Arc::new(PollOnly(first.clone()));
         measure(
@@ -205,10 +186,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             &second,
         )
         .await
-    }
-    .await;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await?;
-    outcome
+    })
+    .await
 }

@@ -1,0 +1,60 @@
+//! What the benchmarks share: a fresh store on SQLite, and a fresh
+//! PostgreSQL database for one measure, dropped afterwards.
+
+#![allow(dead_code)] // each benchmark uses part of it
+
+use std::sync::Arc;
+
+use server::store::{self, Store};
+use sqlx::Connection as _;
+
+pub type BenchResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+/// A migrated SQLite store in a temporary directory, which lives as long
+/// as the returned guard.
+pub async fn sqlite() -> BenchResult<(Arc<dyn Store>, tempfile::TempDir)> {
+    let dir = tempfile::tempdir()?;
+    let store = store::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("portal.db").display()
+    ))
+    .await?;
+    store.migrate().await?;
+    Ok((store, dir))
+}
+
+/// Runs `measure` with the URL of a new, empty PostgreSQL database (from
+/// `PORTAL_TEST_POSTGRES_URL`, default the local server), then drops the
+/// database whatever the outcome. An unreachable server is said and
+/// skipped, not an error.
+pub async fn on_fresh_postgres<Measure>(measure: impl FnOnce(String) -> Measure) -> BenchResult
+where
+    Measure: Future<Output = BenchResult>,
+{
+    let admin_url = std::env::var("PORTAL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
+    let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await else {
+        println!("PostgreSQL at {admin_url} is unreachable: skipped");
+        return Ok(());
+    };
+    let database = format!("portal_bench_{}", uuid::Uuid::new_v4().simple());
+    let url = match admin_url.rfind('/') {
+        Some(slash) => format!("{}/{database}", &admin_url[..slash]),
+        None => return Err("PORTAL_TEST_POSTGRES_URL must name a database".into()),
+    };
+    sqlx::query(&format!("CREATE DATABASE {database}"))
+        .execute(&mut admin)
+        .await?;
+    let outcome = measure(url).await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await?;
+    outcome
+}
+
+/// A migrated PostgreSQL store on `url`.
+pub async fn postgres(url: &str) -> BenchResult<Arc<dyn Store>> {
+    let store = store::connect(url).await?;
+    store.migrate().await?;
+    Ok(store)
+}
