@@ -43,7 +43,13 @@ test("the admin creates a user, changes their role, and that user's open session
   await expect(row).toContainText('Vic Tim');
   await expect(row).toContainText('password');
   await row.getByLabel(`Role of ${name}`).selectOption('customer');
-  await row.getByRole('button', { name: 'Save role' }).click();
+  // The select shows the choice at once; the session ends when the server
+  // has saved it. Under load their next page came first, was sent to the
+  // must-change page, and only then lost its session.
+  await Promise.all([
+    page.waitForResponse((response) => response.url().endsWith('/api/update_user') && response.ok()),
+    row.getByRole('button', { name: 'Save role' }).click(),
+  ]);
   await expect(row.getByLabel(`Role of ${name}`)).toHaveValue('customer');
 
   // Their session ended: the next page they open asks them to sign in.
