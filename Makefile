@@ -118,19 +118,16 @@ bench:
 load: tools build
 	cargo bench -p server --bench load
 
-# One release portal on a fresh data directory, measured with wrk (from
-# Debian's package, installed when missing): a page over one kept-alive
-# connection and over fresh ones, and /healthz with 16 connections.
-SPEED_PORT ?= 3998
+# The release portal against nginx serving the very same bytes, measured
+# with wrk in one run (server/benches/speed.rs says what it prints), then the
+# first load's transferred bytes in Chromium. wrk and nginx come from
+# Debian's packages, installed when missing.
 speed: tools build
-	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
-	@data=$$(mktemp -d); \
-	  target/release/portal serve --listen 127.0.0.1:$(SPEED_PORT) --data-dir $$data/data >$$data/log 2>&1 & pid=$$!; \
-	  trap 'kill $$pid; rm -rf $$data' EXIT; \
-	  for attempt in $$(seq 1 50); do curl -sf http://127.0.0.1:$(SPEED_PORT)/healthz >/dev/null && break; sleep 0.2; done; \
-	  echo "/sign-in, one kept-alive connection:"; wrk -t1 -c1 -d5s http://127.0.0.1:$(SPEED_PORT)/sign-in | grep -E 'Latency|Requests/sec'; \
-	  echo "/sign-in, Connection: close:"; wrk -t1 -c1 -d5s -H 'Connection: close' http://127.0.0.1:$(SPEED_PORT)/sign-in | grep -E 'Latency|Requests/sec'; \
-	  echo "/healthz, 16 connections:"; wrk -t2 -c16 -d5s http://127.0.0.1:$(SPEED_PORT)/healthz | grep -E 'Latency|Requests/sec'
+	@missing=""; command -v wrk >/dev/null || missing="$$missing wrk"; \
+	  command -v nginx >/dev/null || missing="$$missing nginx"; \
+	  if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	cargo bench -p server --bench speed
+	cd end2end && npx playwright test tests/hydrated.spec.ts -g 'hashed names'
 
 # The container image deploy/ runs (deploy/image/Dockerfile); needs a
 # container builder with a daemon (docker, or podman's docker alias).

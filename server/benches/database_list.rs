@@ -52,23 +52,7 @@ async fn seed(store: &Arc<dyn Store>) -> Result<(Caller, Caller), Box<dyn std::e
         })
         .await?;
     // Room for every database the bench creates (the default quota is 10).
-    store
-        .set_default_quota(
-            &app::databases::Quota {
-                databases: 1_000_000,
-                cpu_millis: 1_000_000_000,
-                memory_mib: 1_000_000_000,
-                storage_gib: 1_000_000_000,
-            },
-            &server::audit::event(
-                &server::audit::Actor::command_line(),
-                "quota.set_default",
-                "quota:default",
-                server::store::Outcome::Success,
-                serde_json::json!({}),
-            ),
-        )
-        .await?;
+    support::unlimited_quota(store).await?;
     let small = *app::databases::tier("small").ok_or("no small tier")?;
     for index in 0..DATABASES {
         let owner = &customers[index % CUSTOMERS];

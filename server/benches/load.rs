@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use app::roles::Role;
 use server::auth::accounts::{NewLocalUser, create_local_user};
+use support::process_usage;
+
+mod support;
 
 const PASSWORD: &str = "load-test-password-long";
 
@@ -31,24 +34,6 @@ fn pages(role: Role) -> &'static [&'static str] {
         Role::Developer => &["/", "/apps", "/deploys", "/environments", "/apps/validate"],
         Role::Admin => &["/", "/admin/users", "/admin/audit", "/databases"],
     }
-}
-
-/// Seconds of CPU the process has used, and its peak resident memory (KiB).
-fn process_usage(pid: u32) -> Option<(f64, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command's closing parenthesis; utime and stime are
-    // the 12th and 13th of them.
-    let after = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let peak = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|value| value.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())?;
-    // USER_HZ is 100 on Linux.
-    Some((ticks / 100.0, peak))
 }
 
 fn percentile(sorted: &[Duration], fraction: f64) -> Duration {

@@ -17,6 +17,8 @@ use sandbox::{Behaviour, Sandbox};
 use server::provisioning::engine::ProvisioningEngine;
 use server::store::{self, DatabaseQuery, NewDatabase, NewUser};
 
+mod support;
+
 /// 1,000 by default; `BENCH_DATABASES=100` for a quick look at how it scales.
 fn databases() -> usize {
     std::env::var("BENCH_DATABASES")
@@ -82,23 +84,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .id;
 
     // Room for every database the bench creates (the default quota is 10).
-    store
-        .set_default_quota(
-            &app::databases::Quota {
-                databases: 1_000_000,
-                cpu_millis: 1_000_000_000,
-                memory_mib: 1_000_000_000,
-                storage_gib: 1_000_000_000,
-            },
-            &server::audit::event(
-                &server::audit::Actor::command_line(),
-                "quota.set_default",
-                "quota:default",
-                server::store::Outcome::Success,
-                serde_json::json!({}),
-            ),
-        )
-        .await?;
+    support::unlimited_quota(&store).await?;
     #[allow(non_snake_case)]
     let DATABASES = databases();
     let started = Instant::now();

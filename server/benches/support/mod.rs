@@ -58,3 +58,45 @@ pub async fn postgres(url: &str) -> BenchResult<Arc<dyn Store>> {
     store.migrate().await?;
     Ok(store)
 }
+
+/// Lifts the default quota (10 databases) far beyond what a benchmark
+/// creates.
+pub async fn unlimited_quota(store: &Arc<dyn Store>) -> BenchResult {
+    store
+        .set_default_quota(
+            &app::databases::Quota {
+                databases: 1_000_000,
+                cpu_millis: 1_000_000_000,
+                memory_mib: 1_000_000_000,
+                storage_gib: 1_000_000_000,
+            },
+            &server::audit::event(
+                &server::audit::Actor::command_line(),
+                "quota.set_default",
+                "quota:default",
+                server::store::Outcome::Success,
+                serde_json::json!({}),
+            ),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Seconds of CPU a process has used, and its peak resident memory (KiB),
+/// from /proc.
+pub fn process_usage(pid: u32) -> Option<(f64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command's closing parenthesis; utime and stime are
+    // the 12th and 13th of them.
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let peak = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())?;
+    // USER_HZ is 100 on Linux.
+    Some((ticks / 100.0, peak))
+}
