@@ -62,7 +62,7 @@ BUILD_SOURCES := Cargo.toml Cargo.lock .cargo/config.toml $(shell find app/src a
 build: $(BUILD_STAMP)
 
 $(BUILD_STAMP): $(BUILD_SOURCES)
-	cargo leptos build --release --precompress
+	cargo leptos build --release --precompress --split
 	@touch $@
 
 lint:
@@ -127,7 +127,7 @@ speed: tools build
 	  command -v nginx >/dev/null || missing="$$missing nginx"; \
 	  if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	cargo bench -p server --bench speed
-	cd end2end && npx playwright test tests/hydrated.spec.ts -g 'hashed names'
+	cd end2end && npx playwright test tests/first-load.spec.ts tests/hydrated.spec.ts -g 'hashed names|budget'
 
 # The container image deploy/ runs (deploy/image/Dockerfile); needs a
 # container builder with a daemon (docker, or podman's docker alias).

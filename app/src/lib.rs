@@ -23,6 +23,7 @@ mod meta;
 pub mod names;
 mod pages;
 pub mod roles;
+mod routes;
 pub mod secrets;
 mod shell;
 pub mod theme;

@@ -3,15 +3,17 @@
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
+    Lazy,
     components::{Route, Router, Routes},
     path,
 };
 
 use crate::components::layout::Layout;
-use crate::pages::{
-    AccountPage, AppPage, AppSecretsPage, AppsPage, AuditPage, DatabasePage, DatabasesPage,
-    DeploymentPage, DeploysPage, EnvironmentsPage, Home, NewAppPage, NewDatabasePage, NotFound,
-    QuotasPage, ReleasePage, SecretsPage, SignIn, UsersPage, ValidatePage,
+use crate::pages::NotFound;
+use crate::routes::{
+    AccountRoute, AppRoute, AppSecretsRoute, AppsRoute, AuditRoute, DatabaseRoute, DatabasesRoute,
+    DeploymentRoute, DeploysRoute, EnvironmentsRoute, HomeRoute, NewAppRoute, NewDatabaseRoute,
+    QuotasRoute, ReleaseRoute, SecretsRoute, SignInRoute, UsersRoute, ValidateRoute,
 };
 use crate::theme::current_theme;
 
@@ -67,25 +69,25 @@ pub fn App() -> impl IntoView {
         <Router>
             <Layout>
                 <Routes fallback=|| view! { <NotFound /> }>
-                    <Route path=path!("/") view=Home />
-                    <Route path=path!("/databases") view=DatabasesPage />
-                    <Route path=path!("/databases/new") view=NewDatabasePage />
-                    <Route path=path!("/databases/:id") view=DatabasePage />
-                    <Route path=path!("/apps") view=AppsPage />
-                    <Route path=path!("/apps/new") view=NewAppPage />
-                    <Route path=path!("/apps/validate") view=ValidatePage />
-                    <Route path=path!("/apps/:name") view=AppPage />
-                    <Route path=path!("/apps/:name/releases/:sha") view=ReleasePage />
-                    <Route path=path!("/apps/:name/secrets") view=AppSecretsPage />
-                    <Route path=path!("/sign-in") view=SignIn />
-                    <Route path=path!("/deploys") view=DeploysPage />
-                    <Route path=path!("/deploys/:id") view=DeploymentPage />
-                    <Route path=path!("/environments") view=EnvironmentsPage />
-                    <Route path=path!("/secrets") view=SecretsPage />
-                    <Route path=path!("/account") view=AccountPage />
-                    <Route path=path!("/admin/users") view=UsersPage />
-                    <Route path=path!("/admin/audit") view=AuditPage />
-                    <Route path=path!("/admin/quotas") view=QuotasPage />
+                    <Route path=path!("/") view={Lazy::<HomeRoute>::new()} />
+                    <Route path=path!("/databases") view={Lazy::<DatabasesRoute>::new()} />
+                    <Route path=path!("/databases/new") view={Lazy::<NewDatabaseRoute>::new()} />
+                    <Route path=path!("/databases/:id") view={Lazy::<DatabaseRoute>::new()} />
+                    <Route path=path!("/apps") view={Lazy::<AppsRoute>::new()} />
+                    <Route path=path!("/apps/new") view={Lazy::<NewAppRoute>::new()} />
+                    <Route path=path!("/apps/validate") view={Lazy::<ValidateRoute>::new()} />
+                    <Route path=path!("/apps/:name") view={Lazy::<AppRoute>::new()} />
+                    <Route path=path!("/apps/:name/releases/:sha") view={Lazy::<ReleaseRoute>::new()} />
+                    <Route path=path!("/apps/:name/secrets") view={Lazy::<AppSecretsRoute>::new()} />
+                    <Route path=path!("/sign-in") view={Lazy::<SignInRoute>::new()} />
+                    <Route path=path!("/deploys") view={Lazy::<DeploysRoute>::new()} />
+                    <Route path=path!("/deploys/:id") view={Lazy::<DeploymentRoute>::new()} />
+                    <Route path=path!("/environments") view={Lazy::<EnvironmentsRoute>::new()} />
+                    <Route path=path!("/secrets") view={Lazy::<SecretsRoute>::new()} />
+                    <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} />
+                    <Route path=path!("/admin/users") view={Lazy::<UsersRoute>::new()} />
+                    <Route path=path!("/admin/audit") view={Lazy::<AuditRoute>::new()} />
+                    <Route path=path!("/admin/quotas") view={Lazy::<QuotasRoute>::new()} />
                 </Routes>
             </Layout>
         </Router>
