@@ -2,10 +2,16 @@
 //! on the sandbox with zero operator delay, until every one is ACTIVE.
 //!
 //! `cargo bench -p server --bench provisioning` (or `make bench`) prints the
-//! time until all are ACTIVE, the Kubernetes writes per database, the
-//! process's peak memory, and checks none was lost or duplicated.
-//! Budget (issue 6): 30 s, at most 15 writes per database.
+//! time until all are ACTIVE, the Kubernetes writes per database, the peak
+//! memory of the portal's side and of the sandbox's, and checks none was
+//! lost or duplicated. The sandbox runs in a process of its own (this same
+//! binary, started again) and the engine reaches it over TLS, as the portal
+//! reaches a real cluster, so each process's peak is its own.
+//! Budgets (issues 6 and 21): 30 s, at most 15 writes per database, the
+//! portal's side at most 150 MiB.
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -19,6 +25,11 @@ use server::store::{self, DatabaseQuery, NewDatabase, NewUser};
 
 mod support;
 
+/// Set in the environment of the child that serves the sandbox.
+const SERVE_SANDBOX: &str = "DSCLOUD_BENCH_SERVE_SANDBOX";
+/// The line the child prints after its kubeconfig.
+const KUBECONFIG_END: &str = "# end of kubeconfig";
+
 /// 1,000 by default; `BENCH_DATABASES=100` for a quick look at how it scales.
 fn databases() -> usize {
     std::env::var("BENCH_DATABASES")
@@ -27,41 +38,91 @@ fn databases() -> usize {
         .unwrap_or(1_000)
 }
 
-fn peak_memory_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmHWM:"))
-                .and_then(|line| {
-                    line.split_whitespace()
-                        .nth(1)
-                        .and_then(|kib| kib.parse().ok())
-                })
-        })
-        .unwrap_or(0)
+/// The child: a sandbox with instant controllers on a loopback port, its
+/// kubeconfig on stdout, served until the parent closes stdin.
+async fn serve_sandbox() -> support::BenchResult {
+    let sandbox = Sandbox::with_controllers(Behaviour::instant());
+    sandbox.install_operator_crds();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let served = sandbox.serve(listener, "bench-token").await?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}\n{KUBECONFIG_END}", served.kubeconfig())?;
+    stdout.flush()?;
+    drop(stdout);
+    tokio::task::spawn_blocking(|| std::io::stdin().read_to_end(&mut Vec::new())).await??;
+    Ok(())
+}
+
+/// The sandbox's process, seen from the parent.
+struct SandboxProcess {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    kubeconfig: String,
+}
+
+impl SandboxProcess {
+    fn start() -> support::BenchResult<Self> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .env(SERVE_SANDBOX, "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().ok_or("the sandbox has no stdout")?;
+        let mut kubeconfig = String::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line?;
+            if line == KUBECONFIG_END {
+                return Ok(Self {
+                    child,
+                    stdin,
+                    kubeconfig,
+                });
+            }
+            kubeconfig.push_str(&line);
+            kubeconfig.push('\n');
+        }
+        Err("the sandbox stopped before printing its kubeconfig".into())
+    }
+
+    /// A client of the sandbox that counts every write it sends.
+    async fn client(&self, writes: Arc<AtomicU64>) -> support::BenchResult<kube::Client> {
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(&self.kubeconfig)?;
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+        let count_writes = tower::util::MapRequestLayer::new(
+            move |request: axum::http::Request<kube::client::Body>| {
+                if !matches!(*request.method(), Method::GET | Method::HEAD) {
+                    writes.fetch_add(1, Ordering::Relaxed);
+                }
+                request
+            },
+        );
+        Ok(kube::client::ClientBuilder::try_from(config)?
+            .with_layer(&count_writes)
+            .build())
+    }
+
+    /// Its peak resident memory so far, in KiB.
+    fn peak_memory_kib(&self) -> u64 {
+        support::process_usage(self.child.id()).map_or(0, |(_, peak)| peak)
+    }
+
+    fn stop(mut self) -> support::BenchResult {
+        drop(self.stdin.take());
+        self.child.wait()?;
+        Ok(())
+    }
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let sandbox = Sandbox::with_controllers(Behaviour::instant());
-    sandbox.install_operator_crds();
-    // Every write the engine sends is counted on its way in.
+async fn main() -> support::BenchResult {
+    if std::env::var_os(SERVE_SANDBOX).is_some() {
+        return serve_sandbox().await;
+    }
+    let sandbox = SandboxProcess::start()?;
+    // Every write the engine sends is counted on its way out.
     let writes = Arc::new(AtomicU64::new(0));
-    let counter = writes.clone();
-    let router = sandbox.router().layer(axum::middleware::from_fn(
-        move |request: axum::extract::Request, next: axum::middleware::Next| {
-            let counter = counter.clone();
-            async move {
-                if !matches!(*request.method(), Method::GET | Method::HEAD) {
-                    counter.fetch_add(1, Ordering::Relaxed);
-                }
-                next.run(request).await
-            }
-        },
-    ));
-    let client = kube::Client::new(router, "default");
+    let client = sandbox.client(writes.clone()).await?;
 
     let dir = tempfile::tempdir()?;
     let store = store::connect(&format!(
@@ -168,10 +229,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "Kubernetes writes:            {writes} ({:.2} per database, budget 15)",
         writes as f64 / DATABASES as f64
     );
+    let portal_peak = support::process_usage(std::process::id()).map_or(0, |(_, peak)| peak);
     println!(
-        "peak memory (VmHWM):          {} MiB",
-        peak_memory_kib() / 1024
+        "peak memory, portal (VmHWM):  {} MiB (this process: store, engine, client; budget 150)",
+        portal_peak / 1024
     );
+    println!(
+        "peak memory, sandbox (VmHWM): {} MiB (its own process: API server, controllers)",
+        sandbox.peak_memory_kib() / 1024
+    );
+    sandbox.stop()?;
     if total as usize != DATABASES || active as usize != DATABASES || owned != DATABASES {
         return Err("lost or duplicated databases".into());
     }
