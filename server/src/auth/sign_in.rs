@@ -250,8 +250,8 @@ impl Authenticator {
             return Ok(None);
         };
         let hash = session::token_hash(&token);
-        let record = match self.store.session(&hash).await {
-            Ok(record) => record,
+        let (record, user) = match self.store.session_with_user(&hash).await {
+            Ok(found) => found,
             Err(StoreError::NotFound) => return Ok(None),
             Err(error) => return Err(error),
         };
@@ -263,11 +263,6 @@ impl Authenticator {
         if now - record.last_seen_at > chrono::Duration::seconds(60) {
             let _ = self.store.touch_session(&hash, now).await;
         }
-        let user = match self.store.user_by_id(record.user_id).await {
-            Ok(user) => user,
-            Err(StoreError::NotFound) => return Ok(None),
-            Err(error) => return Err(error),
-        };
         Ok((!user.disabled).then_some(SignedIn {
             user,
             session_hash: hash,

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::StoreResult;
+use super::users::UserRow;
+use super::{StoreResult, User};
 
 #[derive(Clone, Debug)]
 pub struct NewSession {
@@ -41,10 +42,62 @@ pub struct SignInFlow {
     pub created_at: DateTime<Utc>,
 }
 
+/// A session's row joined with its user's.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SessionUserRow {
+    session_token_hash: String,
+    session_created_at: DateTime<Utc>,
+    session_last_seen_at: DateTime<Utc>,
+    session_expires_at: DateTime<Utc>,
+    session_client_address: Option<String>,
+    session_user_agent: Option<String>,
+    #[sqlx(flatten)]
+    user: UserRow,
+}
+
+impl SessionUserRow {
+    pub(crate) fn into_parts(self) -> StoreResult<(SessionRecord, User)> {
+        let user = User::try_from(self.user)?;
+        let session = SessionRecord {
+            token_hash: self.session_token_hash,
+            user_id: user.id,
+            created_at: self.session_created_at,
+            last_seen_at: self.session_last_seen_at,
+            expires_at: self.session_expires_at,
+            client_address: self.session_client_address,
+            user_agent: self.session_user_agent,
+        };
+        Ok((session, user))
+    }
+}
+
+/// `SELECT` of a session with its user: the user's columns keep their
+/// names, the session's get a `session_` prefix.
+pub(crate) fn session_with_user_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let user_columns: Vec<String> = super::users::USER_COLUMNS
+            .split(',')
+            .map(|column| format!("u.{}", column.trim()))
+            .collect();
+        format!(
+            "SELECT s.token_hash AS session_token_hash, s.created_at AS session_created_at, \
+             s.last_seen_at AS session_last_seen_at, s.expires_at AS session_expires_at, \
+             s.client_address AS session_client_address, s.user_agent AS session_user_agent, {} \
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
+            user_columns.join(", ")
+        )
+    })
+}
+
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     async fn create_session(&self, session: NewSession) -> StoreResult<()>;
     async fn session(&self, token_hash: &str) -> StoreResult<SessionRecord>;
+    /// A session and its user in one query: every signed-in request needs
+    /// both, and each query is a round trip to the store. `NotFound` when
+    /// the session, or its user, is gone.
+    async fn session_with_user(&self, token_hash: &str) -> StoreResult<(SessionRecord, User)>;
     async fn touch_session(&self, token_hash: &str, seen_at: DateTime<Utc>) -> StoreResult<()>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
     /// Ends every session of one user, with the audit event (its details
@@ -112,6 +165,19 @@ macro_rules! impl_session_store {
                 .fetch_optional(&self.pool)
                 .await?;
                 row.ok_or($crate::store::StoreError::NotFound)
+            }
+
+            async fn session_with_user(
+                &self,
+                token_hash: &str,
+            ) -> $crate::store::StoreResult<($crate::store::SessionRecord, $crate::store::User)>
+            {
+                let row: Option<$crate::store::sessions::SessionUserRow> =
+                    sqlx::query_as($crate::store::sessions::session_with_user_sql())
+                        .bind(token_hash)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                row.ok_or($crate::store::StoreError::NotFound)?.into_parts()
             }
 
             async fn touch_session(

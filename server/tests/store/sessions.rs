@@ -4,6 +4,7 @@ use super::*;
 
 on_both_stores!(
     sessions_are_created_touched_and_ended,
+    a_session_is_read_with_its_user,
     ending_a_users_sessions_leaves_others_alone,
     a_sign_in_flow_can_be_finished_once,
     changing_a_password_can_keep_the_current_session,
@@ -221,6 +222,48 @@ async fn changing_a_password_can_keep_the_current_session(test: &TestStore) {
     assert!(test.store.session("this-browser").await.is_ok());
     assert!(matches!(
         test.store.session("phone").await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn a_session_is_read_with_its_user(test: &TestStore) {
+    let user = test
+        .store
+        .create_user(local_user("robin", Role::Developer))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    test.store
+        .create_session(NewSession {
+            token_hash: "hash-robin".to_string(),
+            user_id: user.id,
+            created_at: now,
+            expires_at: now + Duration::hours(8),
+            client_address: Some("10.0.0.7".to_string()),
+            user_agent: Some("browser".to_string()),
+        })
+        .await
+        .unwrap();
+
+    let (session, found) = test.store.session_with_user("hash-robin").await.unwrap();
+    let alone = test.store.session("hash-robin").await.unwrap();
+    assert_eq!(session.token_hash, "hash-robin");
+    assert_eq!(session.user_id, user.id);
+    assert_eq!(session.created_at, alone.created_at);
+    assert_eq!(session.last_seen_at, alone.last_seen_at);
+    assert_eq!(session.expires_at, alone.expires_at);
+    assert_eq!(session.client_address.as_deref(), Some("10.0.0.7"));
+    assert_eq!(session.user_agent.as_deref(), Some("browser"));
+    assert_eq!(found.id, user.id);
+    assert_eq!(found.username, "robin");
+    assert_eq!(found.display_name, "robin display");
+    assert_eq!(found.email.as_deref(), Some("robin@example.test"));
+    assert_eq!(found.role, Role::Developer);
+    assert!(found.password_hash.is_some());
+    assert!(!found.disabled);
+
+    assert!(matches!(
+        test.store.session_with_user("no-such-hash").await,
         Err(StoreError::NotFound)
     ));
 }
