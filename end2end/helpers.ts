@@ -37,7 +37,11 @@ export function repository() {
  * then). A click before that posts the form plainly and reloads the page,
  * which then cannot show the action's answer.
  */
+/** Waits until the whole page is hydrated: the front end marks `<html>` once
+ * the page's lazy-route chunks are loaded and hydrated too. Before that, a
+ * button that needs the WASM does nothing and a form posts without it. */
 export async function hydrated(page: Page) {
+  await expect(page.locator('html[data-hydrated]')).toHaveCount(1);
   await expect(page.getByRole('button', { name: /^Theme:/ })).toBeEnabled();
 }
 

@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { E2E_CUSTOMER, E2E_DEVELOPER } from '../accounts';
-import { repository, signedInAs } from '../helpers';
+import { hydrated, repository, signedInAs } from '../helpers';
 
 // A developer registers an app from a git repository this test makes, sees
 // what its dscloud.yaml describes, pushes commits (the test runs git) and
@@ -79,6 +79,7 @@ test('a developer registers an app, sees its components and watches pushed commi
 
   // A maintainer gets a new webhook secret, shown once.
   await page.goto(`/apps/${name}`);
+  await hydrated(page);
   await page.getByRole('button', { name: 'New webhook secret' }).click();
   await expect(page.locator('[data-webhook-secret]')).toHaveText(/^[A-Za-z0-9_-]{43}$/);
   await context.close();

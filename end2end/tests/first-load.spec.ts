@@ -19,6 +19,16 @@ const SITE = resolve(__dirname, '../../target/site');
 type Asset = { url: string; transferred: number; gzip: number };
 
 async function firstLoad(page: Page, path: string): Promise<Asset[]> {
+  // When the front end marks the page hydrated, after navigation start
+  // (printed, not judged: it depends on the machine's load).
+  await page.addInitScript(() => {
+    new MutationObserver((_, observer) => {
+      if (document.documentElement.hasAttribute('data-hydrated')) {
+        (window as unknown as { hydratedAt: number }).hydratedAt = performance.now();
+        observer.disconnect();
+      }
+    }).observe(document, { subtree: true, attributeFilter: ['data-hydrated'] });
+  });
   const seen: Promise<Asset>[] = [];
   page.on('response', (response) => {
     const url = new URL(response.url()).pathname;
@@ -35,6 +45,8 @@ async function firstLoad(page: Page, path: string): Promise<Asset[]> {
   await hydrated(page);
   // Chunks the page asks for while it hydrates count too.
   await page.waitForLoadState('networkidle');
+  const hydratedAt = await page.evaluate(() => (window as unknown as { hydratedAt?: number }).hydratedAt);
+  console.log(`${path} hydrated ${Math.round(hydratedAt ?? NaN)} ms after navigation start`);
   return Promise.all(seen);
 }
 

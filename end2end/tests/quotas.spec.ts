@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { E2E_OTHER_CUSTOMER } from '../accounts';
-import { signedInAs } from '../helpers';
+import { hydrated, signedInAs } from '../helpers';
 
 // The admin's quotas page, with a second browser for the customer whose
 // quota changes. Runs as the signed-in admin (the setup project's session).
@@ -8,6 +8,7 @@ import { signedInAs } from '../helpers';
 
 test('an admin gives a customer a quota of none; the create form says so and the create is refused with the reason', async ({ page, browser, baseURL }) => {
   await page.goto('/admin/quotas');
+  await hydrated(page);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Quotas');
   await expect(page.locator('[data-quota="default"]')).toContainText('databases');
 

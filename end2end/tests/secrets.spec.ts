@@ -89,6 +89,7 @@ test('a missing key blocks dev until a maintainer sets it; a change redeploys; t
 
   // The versions, never a value; and nothing the browser got holds it.
   await page.goto(`/apps/${name}/secrets`);
+  await hydrated(page);
   await key.getByRole('button', { name: 'Versions of DB_PASSWORD' }).click();
   await expect(key.locator('.secret-versions li')).toHaveCount(2);
   await expect(key.getByRole('button', { name: 'Roll back to this' })).toHaveCount(1);
