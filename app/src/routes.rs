@@ -1,59 +1,153 @@
-//! Every page is a lazy route: its code is a WASM chunk of its own, fetched
-//! when the page is first shown (`cargo leptos build --split`). The main
-//! module keeps the runtime, the router and the layout, so a first visit
-//! downloads the shell and the one page it lands on, not all twenty.
+//! Pages load lazily, by group: each group's code is a WASM chunk set of its
+//! own, fetched when one of its pages is first shown (`cargo leptos build
+//! --split`). The main module keeps the runtime, the router and the layout.
+//!
+//! Groups, not single pages: the splitter gives every set of split points
+//! that share code a chunk of its own, so twenty split points made ~290
+//! chunks and a first visit fetched up to 148 files, whose loading cost more
+//! time than their bytes saved. Five groups, by who opens them together,
+//! keep that to a handful.
 //!
 //! On the server nothing is split: rendering a lazy route there adds a
-//! `<link rel="preload">` for its chunk, so the browser fetches the page's
-//! code alongside the main module instead of after it.
+//! `<link rel="preload">` for its group's chunks, so the browser fetches them
+//! alongside the main module instead of after it.
 
+use leptos::lazy;
 use leptos::prelude::*;
-use leptos_router::{LazyRoute, lazy_route};
+use leptos_router::LazyRoute;
 
 use crate::pages::{
     AccountPage, AppPage, AppSecretsPage, AppsPage, AuditPage, DatabasePage, DatabasesPage,
-    DeploymentPage, DeploysPage, EnvironmentsPage, Home, NewAppPage, NewDatabasePage, QuotasPage,
-    ReleasePage, SecretsPage, SignIn, UsersPage, ValidatePage,
+    DeploymentPage, DeploysPage, EnvironmentsPage, Home, NewAppPage, NewDatabasePage, NotFound,
+    QuotasPage, ReleasePage, SecretsPage, SignIn, UsersPage, ValidatePage,
 };
 
-/// One route type a page; the page reads its own parameters and data, so the
-/// route carries nothing to the chunk.
+/// Every page of the portal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Page {
+    Home,
+    SignIn,
+    Account,
+    Databases,
+    NewDatabase,
+    Database,
+    Apps,
+    NewApp,
+    Validate,
+    App,
+    Release,
+    AppSecrets,
+    Deploys,
+    Deployment,
+    Environments,
+    Secrets,
+    Users,
+    Audit,
+    Quotas,
+}
+
+/// Signing in: the first page most visits load, so it shares no group.
+#[lazy]
+fn sign_in_page(page: Page) -> AnyView {
+    match page {
+        Page::SignIn => view! { <SignIn /> }.into_any(),
+        _ => view! { <NotFound /> }.into_any(),
+    }
+}
+
+/// What every signed-in person sees: the overview and their account.
+#[lazy]
+fn everyones_pages(page: Page) -> AnyView {
+    match page {
+        Page::Home => view! { <Home /> }.into_any(),
+        Page::Account => view! { <AccountPage /> }.into_any(),
+        _ => view! { <NotFound /> }.into_any(),
+    }
+}
+
+/// A customer's databases.
+#[lazy]
+fn database_pages(page: Page) -> AnyView {
+    match page {
+        Page::Databases => view! { <DatabasesPage /> }.into_any(),
+        Page::NewDatabase => view! { <NewDatabasePage /> }.into_any(),
+        Page::Database => view! { <DatabasePage /> }.into_any(),
+        _ => view! { <NotFound /> }.into_any(),
+    }
+}
+
+/// A developer's apps, deploys and secrets.
+#[lazy]
+fn developer_pages(page: Page) -> AnyView {
+    match page {
+        Page::Apps => view! { <AppsPage /> }.into_any(),
+        Page::NewApp => view! { <NewAppPage /> }.into_any(),
+        Page::Validate => view! { <ValidatePage /> }.into_any(),
+        Page::App => view! { <AppPage /> }.into_any(),
+        Page::Release => view! { <ReleasePage /> }.into_any(),
+        Page::AppSecrets => view! { <AppSecretsPage /> }.into_any(),
+        Page::Deploys => view! { <DeploysPage /> }.into_any(),
+        Page::Deployment => view! { <DeploymentPage /> }.into_any(),
+        Page::Environments => view! { <EnvironmentsPage /> }.into_any(),
+        Page::Secrets => view! { <SecretsPage /> }.into_any(),
+        _ => view! { <NotFound /> }.into_any(),
+    }
+}
+
+/// An admin's users, audit log and quotas.
+#[lazy]
+fn admin_pages(page: Page) -> AnyView {
+    match page {
+        Page::Users => view! { <UsersPage /> }.into_any(),
+        Page::Audit => view! { <AuditPage /> }.into_any(),
+        Page::Quotas => view! { <QuotasPage /> }.into_any(),
+        _ => view! { <NotFound /> }.into_any(),
+    }
+}
+
+/// One route type a page, loading its group; the page reads its own
+/// parameters and data, so the route carries nothing.
 macro_rules! lazy_pages {
-    ($($route:ident => $page:ident),* $(,)?) => {$(
+    ($($route:ident => $page:ident in $group:ident / $preload:ident),* $(,)?) => {$(
         #[derive(Debug)]
         pub struct $route;
 
-        #[lazy_route]
         impl LazyRoute for $route {
             fn data() -> Self {
                 Self
             }
 
-            fn view(_route: Self) -> AnyView {
-                view! { <$page /> }.into_any()
+            async fn view(_route: Self) -> AnyView {
+                $group(Page::$page).await
+            }
+
+            async fn preload() {
+                // Only the browser's build has chunks to fetch.
+                #[cfg(target_arch = "wasm32")]
+                $preload().await;
             }
         }
     )*};
 }
 
 lazy_pages! {
-    HomeRoute => Home,
-    DatabasesRoute => DatabasesPage,
-    NewDatabaseRoute => NewDatabasePage,
-    DatabaseRoute => DatabasePage,
-    AppsRoute => AppsPage,
-    NewAppRoute => NewAppPage,
-    ValidateRoute => ValidatePage,
-    AppRoute => AppPage,
-    ReleaseRoute => ReleasePage,
-    AppSecretsRoute => AppSecretsPage,
-    SignInRoute => SignIn,
-    DeploysRoute => DeploysPage,
-    DeploymentRoute => DeploymentPage,
-    EnvironmentsRoute => EnvironmentsPage,
-    SecretsRoute => SecretsPage,
-    AccountRoute => AccountPage,
-    UsersRoute => UsersPage,
-    AuditRoute => AuditPage,
-    QuotasRoute => QuotasPage,
+    HomeRoute => Home in everyones_pages / __preload_everyones_pages,
+    SignInRoute => SignIn in sign_in_page / __preload_sign_in_page,
+    AccountRoute => Account in everyones_pages / __preload_everyones_pages,
+    DatabasesRoute => Databases in database_pages / __preload_database_pages,
+    NewDatabaseRoute => NewDatabase in database_pages / __preload_database_pages,
+    DatabaseRoute => Database in database_pages / __preload_database_pages,
+    AppsRoute => Apps in developer_pages / __preload_developer_pages,
+    NewAppRoute => NewApp in developer_pages / __preload_developer_pages,
+    ValidateRoute => Validate in developer_pages / __preload_developer_pages,
+    AppRoute => App in developer_pages / __preload_developer_pages,
+    ReleaseRoute => Release in developer_pages / __preload_developer_pages,
+    AppSecretsRoute => AppSecrets in developer_pages / __preload_developer_pages,
+    DeploysRoute => Deploys in developer_pages / __preload_developer_pages,
+    DeploymentRoute => Deployment in developer_pages / __preload_developer_pages,
+    EnvironmentsRoute => Environments in developer_pages / __preload_developer_pages,
+    SecretsRoute => Secrets in developer_pages / __preload_developer_pages,
+    UsersRoute => Users in admin_pages / __preload_admin_pages,
+    AuditRoute => Audit in admin_pages / __preload_admin_pages,
+    QuotasRoute => Quotas in admin_pages / __preload_admin_pages,
 }
