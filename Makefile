@@ -119,9 +119,10 @@ load: tools build
 	cargo bench -p server --bench load
 
 # The release portal against nginx serving the very same bytes, measured
-# with wrk in one run (server/benches/speed.rs says what it prints), then the
-# first load's transferred bytes in Chromium. wrk and nginx come from
-# Debian's packages, installed when missing.
+# with wrk in one run (server/benches/speed.rs says what it prints), then
+# each route's first load in Chromium: its bytes against the budget, and when
+# it hydrated. wrk and nginx come from Debian's packages, installed when
+# missing.
 speed: tools build
 	@missing=""; command -v wrk >/dev/null || missing="$$missing wrk"; \
 	  command -v nginx >/dev/null || missing="$$missing nginx"; \
