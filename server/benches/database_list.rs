@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 
 use app::caller::Caller;
 use app::databases::Databases;
-use app::databases::{Engine, Status};
+use app::databases::Status;
 use app::roles::Role;
 use server::databases::DatabaseService;
-use server::store::{self, EngineReport, NewDatabase, NewUser, Store};
+use server::store::{self, EngineReport, NewUser, Store};
 
 mod support;
 
@@ -53,25 +53,14 @@ async fn seed(store: &Arc<dyn Store>) -> Result<(Caller, Caller), Box<dyn std::e
         .await?;
     // Room for every database the bench creates (the default quota is 10).
     support::unlimited_quota(store).await?;
-    let small = *app::databases::tier("small").ok_or("no small tier")?;
     for index in 0..DATABASES {
         let owner = &customers[index % CUSTOMERS];
         let created = store
-            .create_database(NewDatabase {
-                id: uuid::Uuid::now_v7(),
-                owner_id: owner.id,
-                name: format!("db-{index:05}"),
-                engine: if index % 2 == 0 {
-                    Engine::Cassandra
-                } else {
-                    Engine::Postgresql
-                },
-                tier: small,
-                region: "local".into(),
-                schema_name: "app".into(),
-                request_key: None,
-                audit: None,
-            })
+            .create_database(support::new_database(
+                owner.id,
+                format!("db-{index:05}"),
+                support::engine_for(index),
+            )?)
             .await?
             .into_record();
         // Most are ACTIVE, some are still on their way or parked.

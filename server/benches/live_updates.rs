@@ -19,7 +19,7 @@ use app::databases::{Engine, Status};
 use app::roles::Role;
 use async_trait::async_trait;
 use server::databases::feed::{ChangeFeed, FALLBACK_TICK, Marks, StoreMarks};
-use server::store::{self, EngineReport, NewDatabase, NewUser, Store, StoreResult};
+use server::store::{self, EngineReport, NewUser, Store, StoreResult};
 use support::BenchResult;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -56,19 +56,12 @@ async fn database(store: &Arc<dyn Store>) -> BenchResult<Uuid> {
             audit: None,
         })
         .await?;
-    let small = *app::databases::tier("small").ok_or("no small tier")?;
     let record = store
-        .create_database(NewDatabase {
-            id: Uuid::now_v7(),
-            owner_id: owner.id,
-            name: format!("live-{}", Uuid::now_v7().simple()),
-            engine: Engine::Postgresql,
-            tier: small,
-            region: "local".into(),
-            schema_name: "app".into(),
-            request_key: None,
-            audit: None,
-        })
+        .create_database(support::new_database(
+            owner.id,
+            format!("live-{}", Uuid::now_v7().simple()),
+            Engine::Postgresql,
+        )?)
         .await?
         .into_record();
     Ok(record.id)

@@ -119,22 +119,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let signing_in = Instant::now();
     let mut sessions = Vec::new();
     for (username, role) in &people {
-        let response = client
-            .post(format!("{base}/auth/sign-in"))
-            .form(&[
-                ("username", username.as_str()),
-                ("password", PASSWORD),
-                ("next", "/"),
-            ])
-            .send()
-            .await?;
-        let cookie = response
-            .headers()
-            .get(reqwest::header::SET_COOKIE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split(';').next())
-            .map(str::to_string)
-            .ok_or_else(|| format!("{username} could not sign in: {}", response.status()))?;
+        let cookie = support::sign_in(&client, &base, username, PASSWORD).await?;
         sessions.push((cookie, *role));
     }
     let sign_in_time = signing_in.elapsed();

@@ -16,12 +16,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use app::databases::{Engine, Status};
+use app::databases::Status;
 use app::roles::Role;
 use axum::http::Method;
 use sandbox::{Behaviour, Sandbox};
 use server::provisioning::engine::ProvisioningEngine;
-use server::store::{self, DatabaseQuery, NewDatabase, NewUser};
+use server::store::{self, DatabaseQuery, NewUser};
 
 mod support;
 
@@ -149,28 +149,16 @@ async fn main() -> support::BenchResult {
     #[allow(non_snake_case)]
     let DATABASES = databases();
     let started = Instant::now();
-    let small = *app::databases::tier("small").ok_or("no small tier")?;
-    let creates = (0..DATABASES).map(|index| {
+    let mut requests = Vec::with_capacity(DATABASES);
+    for index in 0..DATABASES {
+        let mut request =
+            support::new_database(owner, format!("db-{index:04}"), support::engine_for(index))?;
+        request.request_key = Some(format!("bench-{index}"));
+        requests.push(request);
+    }
+    let creates = requests.into_iter().map(|request| {
         let store = store.clone();
-        async move {
-            store
-                .create_database(NewDatabase {
-                    id: uuid::Uuid::now_v7(),
-                    owner_id: owner,
-                    name: format!("db-{index:04}"),
-                    engine: if index % 2 == 0 {
-                        Engine::Cassandra
-                    } else {
-                        Engine::Postgresql
-                    },
-                    tier: small,
-                    region: "local".into(),
-                    schema_name: "app".into(),
-                    request_key: Some(format!("bench-{index}")),
-                    audit: None,
-                })
-                .await
-        }
+        async move { store.create_database(request).await }
     });
     for created in futures_util::future::join_all(creates).await {
         created?;

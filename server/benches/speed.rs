@@ -21,10 +21,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use app::databases::{Engine, Status};
+use app::databases::Status;
 use app::roles::Role;
 use server::auth::accounts::{NewLocalUser, create_local_user};
-use server::store::{EngineReport, NewDatabase};
+use server::store::EngineReport;
 use support::{BenchResult, process_usage};
 
 mod support;
@@ -144,24 +144,13 @@ async fn seed(data: &Path) -> BenchResult {
         },
     )
     .await?;
-    let small = *app::databases::tier("small").ok_or("no small tier")?;
     for index in 0..DATABASES {
         let created = store
-            .create_database(NewDatabase {
-                id: uuid::Uuid::now_v7(),
-                owner_id: customer.id,
-                name: format!("orders-{index:02}"),
-                engine: if index % 2 == 0 {
-                    Engine::Cassandra
-                } else {
-                    Engine::Postgresql
-                },
-                tier: small,
-                region: "local".into(),
-                schema_name: "app".into(),
-                request_key: None,
-                audit: None,
-            })
+            .create_database(support::new_database(
+                customer.id,
+                format!("orders-{index:02}"),
+                support::engine_for(index),
+            )?)
             .await?
             .into_record();
         // Settled as ACTIVE: the page stays the same bytes for the run.
@@ -243,18 +232,7 @@ async fn main() -> BenchResult {
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
     wait_until_up(&client, &format!("{base}/readyz")).await?;
-    let signed_in = client
-        .post(format!("{base}/auth/sign-in"))
-        .form(&[("username", "speed"), ("password", PASSWORD), ("next", "/")])
-        .send()
-        .await?;
-    let cookie = signed_in
-        .headers()
-        .get(reqwest::header::SET_COOKIE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .map(str::to_string)
-        .ok_or_else(|| format!("could not sign in: {}", signed_in.status()))?;
+    let cookie = support::sign_in(&client, &base, "speed", PASSWORD).await?;
     let page = client
         .get(format!("{base}/databases"))
         .header(reqwest::header::COOKIE, &cookie)

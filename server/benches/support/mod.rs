@@ -100,3 +100,58 @@ pub fn process_usage(pid: u32) -> Option<(f64, u64)> {
     // USER_HZ is 100 on Linux.
     Some((ticks / 100.0, peak))
 }
+
+/// The engine a bench's `index`th database gets: half Cassandra, half
+/// PostgreSQL.
+pub fn engine_for(index: usize) -> app::databases::Engine {
+    if index.is_multiple_of(2) {
+        app::databases::Engine::Cassandra
+    } else {
+        app::databases::Engine::Postgresql
+    }
+}
+
+/// A small database in the `local` region, as the benches create them.
+pub fn new_database(
+    owner_id: uuid::Uuid,
+    name: String,
+    engine: app::databases::Engine,
+) -> BenchResult<store::NewDatabase> {
+    Ok(store::NewDatabase {
+        id: uuid::Uuid::now_v7(),
+        owner_id,
+        name,
+        engine,
+        tier: *app::databases::tier("small").ok_or("no small tier")?,
+        region: "local".into(),
+        schema_name: "app".into(),
+        request_key: None,
+        audit: None,
+    })
+}
+
+/// Signs `username` in with a password through the portal at `base`;
+/// returns the session cookie (`name=value`).
+pub async fn sign_in(
+    client: &reqwest::Client,
+    base: &str,
+    username: &str,
+    password: &str,
+) -> BenchResult<String> {
+    let response = client
+        .post(format!("{base}/auth/sign-in"))
+        .form(&[
+            ("username", username),
+            ("password", password),
+            ("next", "/"),
+        ])
+        .send()
+        .await?;
+    response
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(str::to_string)
+        .ok_or_else(|| format!("{username} could not sign in: {}", response.status()).into())
+}
