@@ -106,10 +106,16 @@ macro_rules! impl_database_store {
                     .bind(i64::from(query.offset))
                     .fetch_all(&self.pool)
                     .await?;
-                let total = count_query.fetch_one(&self.pool).await?;
+                let total = $crate::store::shared::page_total(
+                    query.offset,
+                    query.limit,
+                    rows.len(),
+                    count_query.fetch_one(&self.pool),
+                )
+                .await?;
                 Ok($crate::store::Page {
                     items: $crate::store::databases::records(rows)?,
-                    total: $crate::store::shared::count(total),
+                    total,
                 })
             }
 

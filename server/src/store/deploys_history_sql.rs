@@ -93,15 +93,19 @@ macro_rules! impl_deploy_history {
                     .fetch_all(&self.pool)
                     .await?;
                 let count = format!("SELECT COUNT(*) FROM deployments d {filter}");
-                let total: i64 = bind_values!(sqlx::query_scalar(&count))
-                    .fetch_one(&self.pool)
-                    .await?;
+                let total = $crate::store::shared::page_total(
+                    query.offset,
+                    query.limit,
+                    rows.len(),
+                    bind_values!(sqlx::query_scalar(&count)).fetch_one(&self.pool),
+                )
+                .await?;
                 Ok($crate::store::Page {
                     items: rows
                         .into_iter()
                         .map(TryInto::try_into)
                         .collect::<$crate::store::StoreResult<_>>()?,
-                    total: $crate::store::shared::count(total),
+                    total,
                 })
             }
 

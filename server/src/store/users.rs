@@ -302,17 +302,20 @@ macro_rules! impl_user_store {
                     .bind(i64::from(query.offset))
                     .fetch_all(&self.pool)
                     .await?;
-                let total: i64 =
-                    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM users WHERE {filter}"))
-                        .bind(&pattern)
-                        .fetch_one(&self.pool)
-                        .await?;
+                let count_sql = format!("SELECT COUNT(*) FROM users WHERE {filter}");
+                let total = $crate::store::shared::page_total(
+                    query.offset,
+                    query.limit,
+                    rows.len(),
+                    sqlx::query_scalar(&count_sql).bind(&pattern).fetch_one(&self.pool),
+                )
+                .await?;
                 Ok($crate::store::Page {
                     items: rows
                         .into_iter()
                         .map($crate::store::User::try_from)
                         .collect::<$crate::store::StoreResult<_>>()?,
-                    total: $crate::store::shared::count(total),
+                    total,
                 })
             }
 

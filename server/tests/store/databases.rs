@@ -268,6 +268,25 @@ async fn databases_are_listed_per_owner_or_for_everyone(test: &TestStore) {
         .unwrap();
     assert_eq!(anns.total, 7);
     assert_eq!(anns.items.len(), 2);
+    // A full page and a page past the end are counted; a short one needs not.
+    for (offset, limit, shown) in [(0, 7, 7), (0, 3, 3), (20, 5, 0)] {
+        let page = test
+            .store
+            .list_databases(&DatabaseQuery {
+                search: None,
+                status: None,
+                owner_id: Some(ann.id),
+                limit,
+                offset,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            (page.total, page.items.len()),
+            (7, shown),
+            "offset {offset}, limit {limit}"
+        );
+    }
     assert!(
         anns.items
             .iter()
