@@ -127,6 +127,17 @@ pub struct Termination {
 }
 
 impl DatabaseDetail {
+    /// Whether this reading may replace `shown` on the page: not if it is
+    /// older. The answer to a fetch read before an event can arrive after
+    /// it; shown, it would put the page back (PARKED after RESUMING) until
+    /// the next change, which may never come once the database settles.
+    /// `read_at` is RFC 3339 UTC with milliseconds: text order is time order.
+    pub fn replaces(&self, shown: Option<&DatabaseDetail>) -> bool {
+        shown.is_none_or(|shown| {
+            shown.summary.id != self.summary.id || self.read_at >= shown.read_at
+        })
+    }
+
     /// For ERROR: what happens next, in words.
     pub fn next_step(&self) -> Option<&'static str> {
         match (self.summary.status, self.settled) {
@@ -317,6 +328,56 @@ impl DatabaseChange {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn reading(id: &str, status: Status, read_at: &str) -> DatabaseDetail {
+        DatabaseDetail {
+            summary: DatabaseSummary {
+                id: id.to_string(),
+                name: "ledger".to_string(),
+                engine: Engine::Postgresql,
+                tier: "starter".to_string(),
+                region: "local".to_string(),
+                status,
+                created_at: "2026-12-07T10:00:00.000Z".to_string(),
+                owner: None,
+            },
+            intent: Intent::Running,
+            deletion_protection: false,
+            status_message: None,
+            settled: false,
+            connection: ConnectionInfo {
+                host: "db-rw".to_string(),
+                port: 5432,
+                username: "app_ledger".to_string(),
+                schema_name: "ledger".to_string(),
+                outside: Outside::Sandbox,
+            },
+            steps: Vec::new(),
+            estimate_seconds: None,
+            read_at: read_at.to_string(),
+            terminated: None,
+            requests: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_reading_older_than_the_one_shown_never_replaces_it() {
+        let resuming = reading("a", Status::Resuming, "2026-12-07T10:00:05.120Z");
+        let late_parked = reading("a", Status::Parked, "2026-12-07T10:00:04.980Z");
+        assert!(!late_parked.replaces(Some(&resuming)));
+        assert!(resuming.replaces(Some(&late_parked)));
+        let active = reading("a", Status::Active, "2026-12-07T10:00:10.000Z");
+        assert!(active.replaces(Some(&resuming)));
+    }
+
+    #[test]
+    fn the_first_reading_and_another_database_s_always_replace() {
+        let shown = reading("a", Status::Active, "2026-12-07T10:00:10.000Z");
+        assert!(shown.replaces(None));
+        // Another database's page (a navigation): its reading is its own.
+        let other = reading("b", Status::Pending, "2026-12-07T10:00:01.000Z");
+        assert!(other.replaces(Some(&shown)));
+    }
 
     #[test]
     fn schema_names_follow_the_database_name() {

@@ -79,7 +79,7 @@ fn refresh_after_actions(
             let id = id();
             leptos::task::spawn_local(async move {
                 if let Ok(detail) = fetch_database(id).await {
-                    live.set(Some(detail));
+                    show_if_newer(live, detail);
                 }
             });
         }
@@ -87,13 +87,37 @@ fn refresh_after_actions(
     });
 }
 
+/// One part of the database, notifying only when that part changes. Each
+/// update brings a whole new `DatabaseDetail`; a view built from one part
+/// reruns only when that part changed. A rerun makes its components anew,
+/// with fresh state: every copy button said "Copy" again after any update.
+pub(super) fn part<T>(
+    current: Signal<DatabaseDetail>,
+    pick: impl Fn(&DatabaseDetail) -> T + Send + Sync + 'static,
+) -> Memo<T>
+where
+    T: PartialEq + Send + Sync + 'static,
+{
+    Memo::new(move |_| pick(&current.read()))
+}
+
 fn newest(live: Option<DatabaseDetail>, loaded: DatabaseDetail) -> DatabaseDetail {
     match live {
-        Some(live) if live.summary.id == loaded.summary.id && live.read_at >= loaded.read_at => {
-            live
-        }
+        Some(live) if live.summary.id == loaded.summary.id && live.replaces(Some(&loaded)) => live,
         _ => loaded,
     }
+}
+
+/// Shows `detail` unless the page has a newer reading: the action's fetch
+/// and the event stream race, and the later answer may be the older one.
+fn show_if_newer(live: RwSignal<Option<DatabaseDetail>>, detail: DatabaseDetail) {
+    live.maybe_update(|shown| {
+        let newer = detail.replaces(shown.as_ref());
+        if newer {
+            *shown = Some(detail);
+        }
+        newer
+    });
 }
 
 #[component]
@@ -189,14 +213,17 @@ fn rendered_by_the_client() -> bool {
 /// first), retries folded into the step they retried.
 #[component]
 fn Timeline(current: Signal<DatabaseDetail>) -> impl IntoView {
+    let history = part(current, |detail| {
+        (detail.requests.clone(), detail.steps.clone())
+    });
     view! {
         <h2>"Timeline"</h2>
         {move || {
-            let detail = current.read();
-            if detail.steps.is_empty() {
+            let (requests, steps) = &*history.read();
+            if steps.is_empty() {
                 return view! { <p class="hint">"Nothing done on Kubernetes yet: the engine picks the database up in a moment."</p> }.into_any();
             }
-            group_steps(&detail.requests, &detail.steps)
+            group_steps(requests, steps)
                 .into_iter()
                 .map(timeline_group)
                 .collect_view()
@@ -266,15 +293,20 @@ fn folded_step(folded: FoldedStep) -> impl IntoView {
 
 #[component]
 fn ActionsPanel(current: Signal<DatabaseDetail>, actions: Actions) -> impl IntoView {
-    let id = move || current.read().summary.id.clone();
-    let terminated = move || matches!(current.read().intent, Intent::Terminated);
+    let id = part(current, |detail| detail.summary.id.clone());
+    let id = move || id.get();
+    let terminated = part(current, |detail| detail.intent == Intent::Terminated);
+    let parked = part(current, |detail| detail.intent == Intent::Parked);
+    let protected = part(current, |detail| detail.deletion_protection);
+    let tier = part(current, |detail| detail.summary.tier.clone());
+    let name = part(current, |detail| detail.summary.name.clone());
     view! {
         <div class="card actions-panel">
             <h2>"Manage"</h2>
             {move || actions.change.value().get().and_then(Result::err).map(|error| view! {
                 <p class="status status-error" role="alert">{server_message(&error)}</p>
             })}
-            <Show when=move || !terminated() fallback=|| view! {
+            <Show when=move || !terminated.get() fallback=|| view! {
                 <p class="hint">"Terminated: the record, its timeline and its audit events stay here as history."</p>
             }>
                 <ActionForm action=actions.change attr:class="inline-form">
@@ -284,7 +316,7 @@ fn ActionsPanel(current: Signal<DatabaseDetail>, actions: Actions) -> impl IntoV
                         "Size "
                         <select name="tier">
                             {move || {
-                                let chosen = current.read().summary.tier.clone();
+                                let chosen = tier.get();
                                 TIERS.iter().map(|tier| view! {
                                     <option value=tier.name selected=tier.name == chosen>{format!("{} — {}", tier.name, tier.figures())}</option>
                                 }).collect_view()
@@ -294,8 +326,7 @@ fn ActionsPanel(current: Signal<DatabaseDetail>, actions: Actions) -> impl IntoV
                     <button type="submit" class="button-secondary">"Resize"</button>
                 </ActionForm>
                 {move || {
-                    let parked = current.read().intent == Intent::Parked;
-                    let (change, label, hint) = if parked {
+                    let (change, label, hint) = if parked.get() {
                         ("resume", "Resume", "Starts the nodes again; data is kept.")
                     } else {
                         ("park", "Park", "Stops the nodes to save cost; storage and data are kept.")
@@ -310,7 +341,7 @@ fn ActionsPanel(current: Signal<DatabaseDetail>, actions: Actions) -> impl IntoV
                     }
                 }}
                 {move || {
-                    let protected = current.read().deletion_protection;
+                    let protected = protected.get();
                     let (change, label) = if protected {
                         ("unprotect", "Turn deletion protection off")
                     } else {
@@ -334,7 +365,7 @@ fn ActionsPanel(current: Signal<DatabaseDetail>, actions: Actions) -> impl IntoV
                         <input type="hidden" name="id" value=id />
                         <input type="hidden" name="change" value="terminate" />
                         <label>
-                            {move || format!("Type {} to confirm", current.read().summary.name)}
+                            {move || format!("Type {} to confirm", name.get())}
                             <input name="confirm_name" autocomplete="off" spellcheck="false" required />
                         </label>
                         <button type="submit" class="button-danger">"Terminate database"</button>
@@ -393,7 +424,7 @@ fn follow_live_updates(
                             .as_string()
                             .and_then(|text| serde_json::from_str::<DatabaseDetail>(&text).ok())
                         {
-                            live.set(Some(detail));
+                            show_if_newer(live, detail);
                         }
                     },
                 );

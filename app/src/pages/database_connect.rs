@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use super::database::Actions;
+use super::database::{Actions, part};
 use crate::accounts::server_message;
 use crate::databases::{ConnectionInfo, DatabaseDetail, Engine, Intent, Outside, Status};
 
@@ -19,15 +19,18 @@ pub(super) fn ConnectPanel(current: Signal<DatabaseDetail>, actions: Actions) ->
     // copy buttons do.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
-    let terminated = move || current.read().intent == Intent::Terminated;
+    let terminated = part(current, |detail| detail.intent == Intent::Terminated);
+    let snippets = part(current, |detail| {
+        snippets(detail.summary.engine, &detail.connection)
+    });
     view! {
         <div class="card connect-panel">
             <h2>"Connect"</h2>
-            <Show when=move || !terminated() fallback=move || view! { <TerminatedNotice current /> }>
+            <Show when=move || !terminated.get() fallback=move || view! { <TerminatedNotice current /> }>
                 <ConnectionFacts current hydrated />
                 <PasswordControls current actions hydrated />
                 <h3>"Snippets"</h3>
-                {move || { let detail = current.read(); snippets(detail.summary.engine, &detail.connection) }.into_iter().map(|(label, code)| view! {
+                {move || snippets.get().into_iter().map(|(label, code)| view! {
                     <figure class="snippet">
                         <figcaption>
                             <span>{label}</span>
@@ -70,12 +73,18 @@ fn TerminatedNotice(current: Signal<DatabaseDetail>) -> impl IntoView {
 
 #[component]
 fn ConnectionFacts(current: Signal<DatabaseDetail>, hydrated: RwSignal<bool>) -> impl IntoView {
+    let facts = part(current, |detail| {
+        (
+            detail.summary.engine,
+            detail.summary.region.clone(),
+            detail.connection.clone(),
+        )
+    });
     move || {
-        let detail = current.read();
-        let connection = detail.connection.clone();
+        let (engine, region, connection) = facts.get();
         let address = format!("{}:{}", connection.host, connection.port);
-        let (uri_label, uri) = connection_uri(&detail);
-        let schema_label = detail.summary.engine.first_schema_label();
+        let (uri_label, uri) = connection_uri_parts(engine, &connection);
+        let schema_label = engine.first_schema_label();
         let fact = move |label: &'static str, value: String| {
             view! {
                 <dt>{label}</dt>
@@ -95,7 +104,7 @@ fn ConnectionFacts(current: Signal<DatabaseDetail>, hydrated: RwSignal<bool>) ->
             </dl>
             {outside_address(connection.outside.clone(), hydrated)}
             <p class="hint" data-testid="address-scope">
-                {address_scope(&address, &detail.summary.region, &connection.outside)}
+                {address_scope(&address, &region, &connection.outside)}
             </p>
         }
     }
@@ -200,17 +209,13 @@ fn CopyButton(text: String, what: &'static str, hydrated: RwSignal<bool>) -> imp
     }
 }
 
-/// The URI drivers take: PostgreSQL's libpq URI; Cassandra's drivers take
-/// contact points, `host:port`.
-fn connection_uri(detail: &DatabaseDetail) -> (&'static str, String) {
-    connection_uri_parts(detail.summary.engine, &detail.connection)
-}
-
 #[cfg(test)]
 fn connection_uri_for(engine: Engine, c: &ConnectionInfo) -> String {
     connection_uri_parts(engine, c).1
 }
 
+/// The URI drivers take: PostgreSQL's libpq URI; Cassandra's drivers take
+/// contact points, `host:port`.
 fn connection_uri_parts(engine: Engine, c: &ConnectionInfo) -> (&'static str, String) {
     match engine {
         Engine::Postgresql => (
