@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 
 use tokio::sync::watch;
 
-use super::databases::active;
+use super::database_engine::active;
 use super::*;
 
 on_both_stores!(every_write_a_page_shows_signals_the_change_feed);

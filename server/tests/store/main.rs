@@ -106,6 +106,7 @@ mod support;
 mod apps;
 mod audit;
 mod database_changes;
+mod database_engine;
 mod databases;
 mod deploys;
 mod quotas;
