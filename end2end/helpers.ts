@@ -33,13 +33,11 @@ export function repository() {
 }
 
 /**
- * Waits until WASM has taken over the page (the theme switch is enabled only
- * then). A click before that posts the form plainly and reloads the page,
- * which then cannot show the action's answer.
- */
-/** Waits until the whole page is hydrated: the front end marks `<html>` once
+ * Waits until the whole page is hydrated: the front end marks `<html>` once
  * the page's lazy-route chunks are loaded and hydrated too. Before that, a
- * button that needs the WASM does nothing and a form posts without it. */
+ * button that needs the WASM does nothing, and a form posts plainly and
+ * reloads the page, which then cannot show the action's answer.
+ */
 export async function hydrated(page: Page) {
   await expect(page.locator('html[data-hydrated]')).toHaveCount(1);
   await expect(page.getByRole('button', { name: /^Theme:/ })).toBeEnabled();
