@@ -128,7 +128,7 @@ speed: tools build
 	  command -v nginx >/dev/null || missing="$$missing nginx"; \
 	  if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	cargo bench -p server --bench speed
-	cd end2end && npx playwright test tests/first-load.spec.ts tests/hydrated.spec.ts -g 'hashed names|budget'
+	cd end2end && npx playwright test tests/first-load.spec.ts tests/hydrated.spec.ts -g 'hashed names|budget|no JS or WASM'
 
 # The container image deploy/ runs (deploy/image/Dockerfile); needs a
 # container builder with a daemon (docker, or podman's docker alias).

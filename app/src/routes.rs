@@ -151,3 +151,24 @@ lazy_pages! {
     AuditRoute => Audit in admin_pages / __preload_admin_pages,
     QuotasRoute => Quotas in admin_pages / __preload_admin_pages,
 }
+
+/// Pages that are whole as server-rendered HTML and plain form posts: they
+/// load no JS or WASM at all. Signing in is the first page most visits load,
+/// and its forms (password, single sign-on, the theme switch) post to the
+/// server either way, so the front end would only cost it time: it is
+/// fetched on the page after. Only the server renders documents.
+#[cfg(feature = "ssr")]
+pub const SERVED_WITHOUT_WASM: &[&str] = &["/sign-in"];
+
+/// Whether the document being rendered loads the front end.
+pub fn document_loads_wasm() -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<http::request::Parts>()
+            .is_none_or(|parts| !SERVED_WITHOUT_WASM.contains(&parts.uri.path()))
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        true
+    }
+}

@@ -20,6 +20,7 @@ use crate::theme::current_theme;
 /// The whole HTML document, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let theme = current_theme();
+    let loads_wasm = crate::routes::document_loads_wasm();
     view! {
         <!DOCTYPE html>
         <html lang="en" data-theme=theme.as_str()>
@@ -48,8 +49,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='7' fill='%232f5bea'/%3E%3Cpath d='M9 10h8a7 7 0 0 1 0 14H9z' fill='white'/%3E%3C/svg%3E" />
                 // The stylesheet's name carries its content's hash in a release build.
                 <HashedStylesheet options=options.clone() id="leptos" />
-                <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                {loads_wasm
+                    .then(|| {
+                        view! {
+                            <AutoReload options=options.clone() />
+                            <HydrationScripts options />
+                        }
+                    })}
                 <MetaTags />
             </head>
             <body>

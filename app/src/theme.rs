@@ -6,6 +6,17 @@ use std::fmt;
 /// The name of the cookie that remembers an explicit theme choice.
 pub const THEME_COOKIE: &str = "theme";
 
+/// Where the theme switch posts when no WASM runs (the sign-in page loads
+/// none, and a browser may have JavaScript off): the server sets the cookie
+/// and sends the person back to `back`.
+pub const THEME_PATH: &str = "/theme";
+
+/// The `Set-Cookie` value that remembers `theme` for a year. Not `HttpOnly`:
+/// the switch in the browser writes the same cookie.
+pub fn theme_cookie(theme: Theme) -> String {
+    format!("{THEME_COOKIE}={theme}; Path=/; Max-Age=31536000; SameSite=Lax")
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Theme {
     /// Follow `prefers-color-scheme`.
@@ -30,6 +41,16 @@ impl Theme {
             Theme::System => "system",
             Theme::Light => "light",
             Theme::Dark => "dark",
+        }
+    }
+
+    /// A choice as the switch's form sends it; `None` for anything else.
+    pub fn from_choice(value: &str) -> Option<Self> {
+        match value {
+            "system" => Some(Theme::System),
+            "light" => Some(Theme::Light),
+            "dark" => Some(Theme::Dark),
+            _ => None,
         }
     }
 
@@ -106,8 +127,7 @@ pub fn apply_theme(theme: Theme) {
         let _ = root.set_attribute("data-theme", theme.as_str());
     }
     if let Ok(html) = document.dyn_into::<web_sys::HtmlDocument>() {
-        let cookie = format!("{THEME_COOKIE}={theme}; Path=/; Max-Age=31536000; SameSite=Lax");
-        let _ = html.set_cookie(&cookie);
+        let _ = html.set_cookie(&theme_cookie(theme));
     }
 }
 
@@ -129,6 +149,16 @@ mod tests {
         assert_eq!(Theme::from_cookie_header(""), Theme::System);
         assert_eq!(Theme::from_cookie_header("theme=purple"), Theme::System);
         assert_eq!(Theme::from_cookie_header("xtheme=dark"), Theme::System);
+    }
+
+    #[test]
+    fn a_choice_is_one_of_the_three_names_exactly() {
+        for theme in [Theme::System, Theme::Light, Theme::Dark] {
+            assert_eq!(Theme::from_choice(theme.as_str()), Some(theme));
+        }
+        assert_eq!(Theme::from_choice("purple"), None);
+        assert_eq!(Theme::from_choice("Dark"), None);
+        assert_eq!(Theme::from_choice(""), None);
     }
 
     #[test]

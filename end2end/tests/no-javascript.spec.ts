@@ -20,8 +20,21 @@ test('the home page renders completely without JavaScript', async ({ page }) => 
   await expect(engines.locator('li[data-engine="git-poller"]')).toBeVisible();
   // A customer's glance is not the admin's.
   await expect(page.getByRole('region', { name: 'Your databases' })).toHaveCount(0);
-  // The theme switch needs WASM, and says so by staying disabled.
-  await expect(page.getByRole('button', { name: /^Theme:/ })).toBeDisabled();
+});
+
+test('the theme switch works as a plain form and brings the person back to the same page', async ({ page, context }) => {
+  await page.goto('/deploys?status=Failed');
+  const html = page.locator('html');
+  await expect(html).toHaveAttribute('data-theme', 'system');
+  const toggle = page.getByRole('button', { name: /^Theme:/ });
+  await toggle.click();
+  await expect(page).toHaveURL('/deploys?status=Failed');
+  await expect(html).toHaveAttribute('data-theme', 'light');
+  await page.getByRole('button', { name: /^Theme:/ }).click();
+  await expect(html).toHaveAttribute('data-theme', 'dark');
+  await expect(page.getByRole('button', { name: /^Theme:/ })).toHaveAccessibleName('Theme: dark. Switch to system');
+  const cookie = (await context.cookies()).find((cookie) => cookie.name === 'theme');
+  expect(cookie?.value).toBe('dark');
 });
 
 test('links navigate with full page loads', async ({ page }) => {

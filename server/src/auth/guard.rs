@@ -12,7 +12,7 @@ use crate::web::urlencode;
 
 /// Paths outside the page and server-function tables that anyone may reach:
 /// signing in itself, health, the front end's static files, the editor
-/// schema, and the forges' push webhooks (each checks its own signature).
+/// schema, the theme switch's form, and the forges' push webhooks (each checks its own signature).
 /// Each public route exactly: a path merely under one of their prefixes
 /// (`/schema/other`, `/auth/anything`) is an unknown page, decided as one.
 pub(super) fn is_public(path: &str) -> bool {
@@ -26,6 +26,7 @@ pub(super) fn is_public(path: &str) -> bool {
             | "/schema/dscloud.json"
             | "/auth/sign-in"
             | "/auth/sign-out"
+            | "/theme"
     ) || path.starts_with("/pkg/")
         || matches!(
             segments.as_slice(),
@@ -163,6 +164,7 @@ mod tests {
             "/metrics",
             "/pkg/dscloud-portal.wasm",
             "/schema/dscloud.json",
+            "/theme",
         ] {
             assert!(is_public(path), "{path}");
         }
@@ -172,6 +174,7 @@ mod tests {
             "/api/render_manifests",
             "/sign-in",
             "/admin/users",
+            "/theme/other",
         ] {
             assert!(!is_public(path), "{path}");
         }

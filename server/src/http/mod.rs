@@ -10,6 +10,7 @@ mod csrf;
 mod health;
 mod schema;
 mod security;
+mod theme;
 
 use std::{sync::Arc, time::Duration};
 
@@ -253,6 +254,7 @@ pub fn router(state: AppState, args: &ServeArgs, sso: Option<SsoConfig>) -> Resu
                 },
             )
         })
+        .route(app::theme::THEME_PATH, axum::routing::post(theme::switch))
         .route(audit_export::PATH, get(audit_export::export))
         .route(crate::apps::webhooks::PATH, {
             let webhooks = state.webhooks.clone();

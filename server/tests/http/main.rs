@@ -28,6 +28,7 @@ mod health;
 mod pages;
 mod refusals;
 mod sign_in;
+mod theme;
 mod webhooks;
 
 /// The portal as a signed-in admin sees it: every request carries a session.
