@@ -5,8 +5,10 @@
 //! Groups, not single pages: the splitter gives every set of split points
 //! that share code a chunk of its own, so twenty split points made ~290
 //! chunks and a first visit fetched up to 148 files, whose loading cost more
-//! time than their bytes saved. Five groups, by who opens them together,
-//! keep that to a handful.
+//! time than their bytes saved. Six groups, by who opens them together,
+//! keep that to 17–27 files a page. The databases list has a group of its
+//! own: it is what customers open most, and without the detail and
+//! new-database pages its first load is 378 KB gzip instead of 650 KB.
 //!
 //! On the server nothing is split: rendering a lazy route there adds a
 //! `<link rel="preload">` for its group's chunks, so the browser fetches them
@@ -65,11 +67,20 @@ fn everyones_pages(page: Page) -> AnyView {
     }
 }
 
-/// A customer's databases.
+/// A customer's list of databases: the page most of their visits open, so
+/// it loads without the code of the others.
+#[lazy]
+fn database_list_page(page: Page) -> AnyView {
+    match page {
+        Page::Databases => view! { <DatabasesPage /> }.into_any(),
+        _ => view! { <NotFound /> }.into_any(),
+    }
+}
+
+/// One database, and asking for a new one.
 #[lazy]
 fn database_pages(page: Page) -> AnyView {
     match page {
-        Page::Databases => view! { <DatabasesPage /> }.into_any(),
         Page::NewDatabase => view! { <NewDatabasePage /> }.into_any(),
         Page::Database => view! { <DatabasePage /> }.into_any(),
         _ => view! { <NotFound /> }.into_any(),
@@ -134,7 +145,7 @@ lazy_pages! {
     HomeRoute => Home in everyones_pages / __preload_everyones_pages,
     SignInRoute => SignIn in sign_in_page / __preload_sign_in_page,
     AccountRoute => Account in everyones_pages / __preload_everyones_pages,
-    DatabasesRoute => Databases in database_pages / __preload_database_pages,
+    DatabasesRoute => Databases in database_list_page / __preload_database_list_page,
     NewDatabaseRoute => NewDatabase in database_pages / __preload_database_pages,
     DatabaseRoute => Database in database_pages / __preload_database_pages,
     AppsRoute => Apps in developer_pages / __preload_developer_pages,

@@ -11,13 +11,17 @@ import { hydrated } from '../helpers';
 // The sign-in page loads none: it is whole as HTML and plain forms
 // (app/src/routes.rs, SERVED_WITHOUT_WASM). Before, it loaded 315,642 B gzip.
 //
-// The databases page's budget holds what the split reached (2026-12-08:
-// 648,249 B gzip, 454,140 B as the brotli actually sent; every page loaded
-// 1,557,487 B gzip before the split), with ~8 % to spare: a change that grows
-// it fails here and must say why. Issue 21's goal is 250,000 B. The main
-// module (Leptos' runtime, the router and the layout) is 212,292 B gzip of
-// that, and a chunk every group shares (~59 KB) comes with every page.
-const BUDGET_GZIP_BYTES = { '/databases': 700_000 };
+// The databases page's budget holds what it reached (2026-12-08: 378,283 B
+// gzip, once the list got a group of its own; 650,253 B before, 1,557,487 B
+// before the split), with ~4 % to spare: a change that grows it fails here
+// and must say why. Issue 21's goal is 250,000 B. The main module (Leptos'
+// runtime, the router and the layout) is 211,206 B gzip of that; chunks that
+// several groups share are ~116 KB, the list's own code ~39 KB.
+//
+// The budget also guards a cliff in the WASM splitter: when its re-packed
+// read-only data comes out longer than the input, it puts all of it in the
+// main module (+74 KB gzip on every page); frontend/src/lib.rs gives it slack.
+const BUDGET_GZIP_BYTES = { '/databases': 395_000 };
 const SITE = resolve(__dirname, '../../target/site');
 
 type Asset = { url: string; transferred: number; gzip: number };
@@ -81,7 +85,7 @@ test.describe('signed out', () => {
     // Nothing asks for the front end: no module script, no preload.
     expect(html).not.toMatch(/\.wasm|\.js"/);
     console.log(`first load of /sign-in: 0 B of JS and WASM (was 315,642 B gzip)`);
-    // Its forms work without it: the theme switch, then signing in.
+    // Its theme switch works without it (signing in is tested in sign-in.spec.ts).
     await page.getByRole('button', { name: /^Theme:/ }).click();
     await expect(page.locator('html')).toHaveAttribute('data-theme', 'light');
     await expect(page).toHaveURL('/sign-in');
@@ -92,7 +96,7 @@ test('the databases page loads no more JS and WASM than its budget', async ({ pa
   const assets = await firstLoad(page, '/databases');
   expect(assets.some((asset) => asset.url.endsWith('.wasm'))).toBe(true);
   // Not the whole front end: the other groups' own chunks stay on the server.
-  for (const group of ['sign_in_page', 'developer_pages', 'admin_pages']) {
+  for (const group of ['sign_in_page', 'database_pages', 'developer_pages', 'admin_pages']) {
     expect(assets.some((asset) => asset.url.includes(group)), group).toBe(false);
   }
   expect(report('/databases', assets)).toBeLessThanOrEqual(BUDGET_GZIP_BYTES['/databases']);
