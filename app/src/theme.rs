@@ -46,20 +46,14 @@ impl Theme {
 
     /// A choice as the switch's form sends it; `None` for anything else.
     pub fn from_choice(value: &str) -> Option<Self> {
-        match value {
-            "system" => Some(Theme::System),
-            "light" => Some(Theme::Light),
-            "dark" => Some(Theme::Dark),
-            _ => None,
-        }
+        [Theme::System, Theme::Light, Theme::Dark]
+            .into_iter()
+            .find(|theme| theme.as_str() == value)
     }
 
+    /// A remembered choice; anything unknown follows the system.
     pub fn parse(value: &str) -> Self {
-        match value {
-            "light" => Theme::Light,
-            "dark" => Theme::Dark,
-            _ => Theme::System,
-        }
+        Self::from_choice(value).unwrap_or_default()
     }
 
     /// Reads the theme from a `Cookie` request header.

@@ -2,7 +2,7 @@ import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { repository } from '../helpers';
+import { hydrated, repository } from '../helpers';
 
 // Every page, as the admin (who may open all of them), in the light and the
 // dark theme and at 390 px wide: no serious or critical accessibility
@@ -18,10 +18,6 @@ const VARIANTS: Variant[] = [
   { name: 'dark', theme: 'dark', width: 1280, height: 900 },
   { name: '390px', theme: 'light', width: 390, height: 844 },
 ];
-
-async function hydrated(page: Page) {
-  await expect(page.locator('html[data-hydrated]')).toHaveCount(1);
-}
 
 /** Serious and critical axe findings, one line each (rule, where, why). */
 async function accessibilityProblems(page: Page): Promise<string[]> {
